@@ -1,0 +1,20 @@
+"""Catalog assets: ``catalog.*`` rebuilt from the lake's raw records."""
+
+import dagster as dg
+
+from assets.constants import DUCKDB_WRITE_POOL
+from assets.crawl import raw_timm
+from assets.resources import SnLake
+from sn_lake import catalog, warehouse
+
+
+@dg.asset(group_name="catalog", deps=[raw_timm], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
+def catalog_models(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
+    """catalog.models: one annotated row per model, rebuilt per source from the raw records."""
+    with sn_lake.warehouse() as con:
+        counts = catalog.build_models(sn_lake.settings(), con)
+        _, rows = warehouse.query(con, "SELECT count(*) FROM catalog.models")
+    context.log.info(f"catalog.models rebuilt: {counts}")
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": rows[0][0], **{f"rows_{source}": n for source, n in counts.items()}}
+    )

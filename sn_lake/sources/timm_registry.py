@@ -1,0 +1,100 @@
+"""timm's pretrained registry: the ~1,800 public weight configs that ship inside the timm package.
+
+A crawl snapshots the whole registry as one lake step (it is local, so there is nothing to page
+through); the catalog keeps the latest snapshot of each model and when it was first and last seen.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import polars as pl
+
+from sn_lake import lake
+from sn_lake.annotate.architectures import model_family
+from sn_lake.annotate.datasets import data_category, dataset_from_timm_tag
+from sn_lake.annotate.papers import arxiv_ids
+from sn_lake.config import PUBLIC_HF_ENDPOINT, Settings
+
+SOURCE = "timm"
+
+
+def _registry() -> tuple[str, dict[str, dict]]:
+    import timm  # imported here: it pulls in torch, which a catalog rebuild does not need
+
+    configs = {name: timm.models.get_pretrained_cfg(name).to_dict() for name in timm.list_pretrained()}
+    return timm.__version__, configs
+
+
+def crawl(settings: Settings) -> dict:
+    """Snapshot timm's pretrained registry into ``lake/raw/timm/``; returns the crawl summary."""
+    started = time.monotonic()
+    version, configs = _registry()
+    crawl_id = lake.new_crawl_id()
+    fetched_at = lake.utcnow()
+    records = [
+        {
+            "native_id": name,
+            "request_url": f"python:timm=={version}#pretrained_cfg={name}",
+            "fetched_at": fetched_at,
+            "payload": {"name": name, "timm_version": version, "pretrained_cfg": cfg},
+        }
+        for name, cfg in configs.items()
+    ]
+    lake.write_raw(settings, SOURCE, crawl_id, 1, records)
+    summary = {"records": len(records), "steps": 1, "timm_version": version, "seconds": round(time.monotonic() - started, 3)}
+    lake.finish_crawl(settings, SOURCE, crawl_id, summary)
+    return {"crawl_id": crawl_id, **summary}
+
+
+def model_row(payload: dict) -> dict:
+    """One catalog row (without the seen-at times) from one raw timm record."""
+    cfg = payload["pretrained_cfg"]
+    name = payload["name"]
+    architecture = cfg.get("architecture") or name.split(".")[0]
+    dataset = dataset_from_timm_tag(cfg.get("tag"))
+    hub_id = cfg.get("hf_hub_id")
+    papers = arxiv_ids(cfg.get("paper_ids"))
+    input_size = cfg.get("input_size") or [None]
+    return {
+        "model_id": f"{SOURCE}:{name}",
+        "source": SOURCE,
+        "name": name,
+        "revision": f"timm=={payload['timm_version']}",
+        "architecture": architecture,
+        "model_type": model_family(architecture),
+        "dataset": dataset,
+        "data_category": data_category(dataset),
+        "num_classes": cfg.get("num_classes") or None,  # 0 means "no classifier head"
+        "input_size": input_size[-1],
+        "library": "timm",
+        "license": cfg.get("license") if cfg.get("license") not in (None, "unknown") else None,
+        "paper_id": papers[0] if papers else None,
+        "purpose": None,
+        "weights_url": f"{PUBLIC_HF_ENDPOINT}/{hub_id}" if hub_id else (cfg.get("url") or None),
+    }
+
+
+CATALOG_SCHEMA = {
+    "model_id": pl.String, "source": pl.String, "name": pl.String, "revision": pl.String,
+    "architecture": pl.String, "model_type": pl.String, "dataset": pl.String, "data_category": pl.String,
+    "num_classes": pl.Int32, "input_size": pl.Int32, "library": pl.String, "license": pl.String,
+    "paper_id": pl.String, "purpose": pl.String, "weights_url": pl.String,
+}  # fmt: skip
+
+
+def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
+    """Catalog rows for every model in the raw records: its latest record plus first/last seen."""
+    latest = (
+        raw.sort("fetched_at")
+        .group_by("native_id")
+        .agg(
+            pl.col("payload").last(),
+            pl.col("fetched_at").min().alias("first_seen_at"),
+            pl.col("fetched_at").max().alias("last_seen_at"),
+        )
+        .sort("native_id")
+    )
+    rows = pl.DataFrame([model_row(json.loads(p)) for p in latest["payload"]], schema=CATALOG_SCHEMA)
+    return rows.with_columns(latest["first_seen_at"], latest["last_seen_at"])
