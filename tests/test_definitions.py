@@ -1,0 +1,48 @@
+"""The code location loads, and its asset graph (keys, groups, dependencies, checks) only changes on purpose.
+
+After an intended change, refresh the snapshot with
+``SN_LAKE_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_definitions.py`` and review its diff.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from sn_lake.cli import load_definitions
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+
+
+def asset_graph() -> dict:
+    defs = load_definitions()
+    graph = defs.resolve_asset_graph()
+    nodes = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        nodes[key.to_user_string()] = {
+            "group": node.group_name,
+            "deps": sorted(p.to_user_string() for p in node.parent_keys),
+            "checks": sorted(c.name for c in node.check_keys),
+        }
+    return nodes
+
+
+def test_definitions_load():
+    defs = load_definitions()
+    assert isinstance(defs, dg.Definitions)
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_asset_graph_matches_snapshot():
+    graph = asset_graph()
+    if os.environ.get("SN_LAKE_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(graph, indent=2, sort_keys=True) + "\n")
+    assert graph == json.loads(SNAPSHOT.read_text()), "asset graph changed: refresh the snapshot if intended"
+
+
+def test_groups_are_the_designed_ones():
+    allowed = {"crawl", "catalog", "quality", "evaluation", "analytics"}
+    assert {node["group"] for node in asset_graph().values()} <= allowed
