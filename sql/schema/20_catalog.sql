@@ -17,5 +17,23 @@ CREATE TABLE IF NOT EXISTS catalog.models (
     purpose        VARCHAR,               -- benchmark, security, other; NULL until annotated
     weights_url    VARCHAR,
     first_seen_at  TIMESTAMPTZ NOT NULL,
-    last_seen_at   TIMESTAMPTZ NOT NULL
+    last_seen_at   TIMESTAMPTZ NOT NULL,
+    -- filled by the sources that know them (Hugging Face, Kaggle, SecurityNet, the demo zoo)
+    created_at        TIMESTAMPTZ,        -- NULL when unknown (never the Hub's 2022-03-02 floor date)
+    last_modified     TIMESTAMPTZ,
+    downloads         BIGINT,
+    likes             BIGINT,
+    reported_accuracy DOUBLE,             -- top-1 accuracy the publisher reports, a fraction
+    base_model        VARCHAR,
+    has_safetensors   BOOLEAN,
+    known_backdoor    BOOLEAN             -- TRUE only where the publisher planted one (demo zoo)
+);
+
+-- Rows a rule refused, with the rule and the reason; nothing is dropped silently.
+CREATE TABLE IF NOT EXISTS catalog.quarantine (
+    table_name  VARCHAR NOT NULL,
+    row_key     VARCHAR NOT NULL,
+    rule        VARCHAR NOT NULL,
+    detail      VARCHAR,
+    detected_at TIMESTAMPTZ NOT NULL
 );
