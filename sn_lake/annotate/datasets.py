@@ -63,6 +63,49 @@ TIMM_TAG_DATASETS: dict[str, str] = {
 }
 
 
+# spelling (compared on letters and digits only, lower case) -> canonical id
+ALIASES: dict[str, str] = {
+    "cifar10": "cifar10",
+    "cifar100": "cifar100",
+    "svhn": "svhn",
+    "mnist": "mnist",
+    "digits": "digits",
+    "fashionmnist": "fashion-mnist",
+    "imagenet": "imagenet-1k",
+    "imagenet1k": "imagenet-1k",
+    "ilsvrc2012": "imagenet-1k",
+    "imagenet12k": "imagenet-12k",
+    "imagenet21k": "imagenet-21k",
+    "imagenet22k": "imagenet-22k",
+    "cub2002011": "cub-200-2011",
+    "cub200": "cub-200-2011",
+    "caltechucsdbirds2002011": "cub-200-2011",
+    "inaturalist2021": "inaturalist-2021",
+    "places365": "places365",
+    **{name: name for name, category in CATEGORIES.items() if category == "medical"},
+}
+
+
+def _spelling(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def canonical_dataset(name: str | None) -> str | None:
+    """The canonical id of a dataset name as sources write it, or None when it is not one we know.
+
+    ``CIFAR-10``, ``cifar_10``, ``uoft-cs/cifar10`` -> ``cifar10``; ``ImageNet1k``,
+    ``ILSVRC/imagenet-1k`` -> ``imagenet-1k``; ``BloodMNIST`` -> ``bloodmnist``; ``my-photos`` -> None.
+    """
+    if not name or not name.strip():
+        return None
+    text = name.strip()
+    if "/" in text:  # a Hub dataset id: owner/name
+        text = text.rsplit("/", 1)[1]
+    if text.lower() in CATEGORIES:
+        return text.lower()
+    return ALIASES.get(_spelling(text))
+
+
 def data_category(dataset: str | None) -> str | None:
     """The kind of images a canonical dataset holds (``natural``, ``medical``, ``digit``, ...)."""
     return CATEGORIES.get(dataset) if dataset else None
