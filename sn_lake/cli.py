@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -43,6 +44,7 @@ def materialize(selection: str) -> bool:
     """Materialize an asset selection (Dagster's selection syntax) against the DAGSTER_HOME instance."""
     import dagster as dg
 
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     _dagster_home()
     defs = load_definitions()
     with dg.DagsterInstance.get() as instance:
