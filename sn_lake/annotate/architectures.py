@@ -25,6 +25,10 @@ NAMED_FAMILIES: dict[str, str] = {
     "csp": "cspnet",
     "efficientnetv2": "efficientnetv2",
     "halo2botnet": "halonet",
+    # SecurityNet's model types (imgclsmob names): `wrn` is a wide ResNet, `resnesta` ResNeSt, `espnetv` ESPNetv2
+    "wrn": "wide_resnet",
+    "resnest": "resnest",
+    "espnetv": "espnetv2",
 }
 
 _LEADING = re.compile(r"([a-z]+)(\d*)")

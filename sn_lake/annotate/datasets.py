@@ -37,6 +37,8 @@ CATEGORIES: dict[str, str] = {
         for name in (
             "pathmnist", "chestmnist", "dermamnist", "octmnist", "pneumoniamnist", "retinamnist",
             "breastmnist", "bloodmnist", "tissuemnist", "organamnist", "organcmnist", "organsmnist",
+            # MedMNIST v2's 3D datasets (SecurityNet's benchmark table)
+            "organmnist3d", "nodulemnist3d", "adrenalmnist3d", "fracturemnist3d", "vesselmnist3d", "synapsemnist3d",
         )
     },
 }
