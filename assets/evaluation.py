@@ -1,0 +1,172 @@
+"""Evaluation assets: one per attack family, partitioned by model (dynamic partitions ``models``).
+
+Each partition loads one model, runs one family on the ``gpu`` pool and writes Parquet under
+``lake/results/<family>/``; ``results_tables`` (``duckdb_write`` pool) moves every results file into
+``results.*``. GPU work never holds the warehouse's write connection.
+"""
+
+import dataclasses
+
+import dagster as dg
+import duckdb
+
+from assets.catalog import catalog_models
+from assets.constants import DUCKDB_WRITE_POOL, GPU_POOL
+from assets.partitions import models_partitions
+from assets.resources import SnLake
+from sn_lake import warehouse
+from sn_lake.evaluate import pipeline, results
+
+_STEAL, _MIA = pipeline.StealingConfig(), pipeline.MembershipConfig()
+_ADV, _BD = pipeline.AdversarialConfig(), pipeline.BackdoorConfig()
+
+
+class StealingRunConfig(dg.Config):
+    """Model stealing: query budgets, probabilities or labels only, surrogate architecture, auxiliary data."""
+
+    query_budgets: list[int] = list(_STEAL.query_budgets)
+    label_only: bool = _STEAL.label_only
+    surrogate_arch: str = _STEAL.surrogate_arch
+    aux_dataset: str | None = _STEAL.aux_dataset
+    epochs: int = _STEAL.epochs
+    test_samples: int = _STEAL.test_samples
+    seed: int = _STEAL.seed
+
+
+class MembershipRunConfig(dg.Config):
+    """Membership inference: metric attacks, sample size, bootstrap, and the opt-in LiRA offline by model size."""
+
+    attacks: list[str] = list(_MIA.attacks)
+    max_per_side: int = _MIA.max_per_side
+    n_bootstrap: int = _MIA.n_bootstrap
+    lira_max_parameters: int = _MIA.lira_max_parameters
+    lira_reference_models: int = _MIA.lira_reference_models
+    lira_epochs: int = _MIA.lira_epochs
+    seed: int = _MIA.seed
+
+
+class AdversarialRunConfig(dg.Config):
+    """Adversarial examples: L-infinity budgets in units of 1/255, PGD steps and step size, Square queries."""
+
+    epsilons_255: list[float] = [round(e * 255, 6) for e in _ADV.epsilons]
+    n_samples: int = _ADV.n_samples
+    pgd_steps: int = _ADV.pgd_steps
+    pgd_alpha_255: float | None = None  # None: 2.5 * eps / steps
+    square_queries: int = _ADV.square_queries
+    transfer: bool = _ADV.transfer
+    seed: int = _ADV.seed
+
+
+class BackdoorRunConfig(dg.Config):
+    """Backdoor detection: Neural Cleanse optimisation, STRIP and NEO settings, the model-level flag rate."""
+
+    nc_steps: int = _BD.nc_steps
+    nc_lr: float = _BD.nc_lr
+    nc_lambda: float = _BD.nc_lambda
+    nc_batch_size: int = _BD.nc_batch_size
+    nc_samples: int = _BD.nc_samples
+    nc_threshold: float = _BD.nc_threshold
+    strip_superimpose: int = _BD.strip_superimpose
+    strip_frr: float = _BD.strip_frr
+    neo_window: int = _BD.neo_window
+    neo_stride: int = _BD.neo_stride
+    n_inputs: int = _BD.n_inputs
+    flag_rate: float = _BD.flag_rate
+    seed: int = _BD.seed
+
+
+def _as_dataclass(cls, values: dict):
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _catalog_dataset(settings, model_id: str) -> str | None:
+    """The catalog's dataset annotation of a model (None when the warehouse is busy or does not know it)."""
+    try:
+        con = warehouse.connect(settings, read_only=True)
+    except (warehouse.WarehouseError, duckdb.Error):
+        return None
+    try:
+        row = con.execute("SELECT dataset FROM catalog.models WHERE model_id = ?", [model_id]).fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
+def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, config) -> dg.MaterializeResult:
+    model_id = context.partition_key
+    settings = sn_lake.settings()
+    summary = pipeline.run_family(settings, model_id, family, config, dataset=_catalog_dataset(settings, model_id))
+    frame = summary.pop("frame")
+    for note in summary["notes"]:
+        context.log.info(note)
+    shown = frame.drop([c for c in ("roc_fpr", "roc_tpr", "per_label_norms", "computed_at") if c in frame.columns])
+    return dg.MaterializeResult(
+        metadata={
+            "model_id": model_id,
+            "config_hash": summary["config_hash"],
+            "config": dataclasses.asdict(config),
+            "rows": summary["rows"],
+            "runtime_s": summary["runtime_s"],
+            "path": dg.MetadataValue.path(summary["path"]),
+            "results": dg.MetadataValue.md(shown.to_pandas().to_markdown(index=False)),
+        }
+    )
+
+
+_EVAL = {"group_name": "evaluation", "partitions_def": models_partitions, "pool": GPU_POOL, "kinds": {"pytorch", "parquet"}}
+
+
+@dg.asset(deps=[catalog_models], **_EVAL)
+def eval_task_accuracy(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
+    """Task accuracy of one model: train (members) and test accuracy and the overfit gap."""
+    return _evaluate(context, sn_lake, "task_accuracy", pipeline.AccuracyConfig())
+
+
+@dg.asset(deps=[catalog_models], **_EVAL)
+def eval_model_stealing(context: dg.AssetExecutionContext, sn_lake: SnLake, config: StealingRunConfig) -> dg.MaterializeResult:
+    """Model stealing of one model: surrogate accuracy and agreement per query budget."""
+    return _evaluate(context, sn_lake, "model_stealing", _as_dataclass(pipeline.StealingConfig, config.model_dump()))
+
+
+@dg.asset(deps=[catalog_models], **_EVAL)
+def eval_membership_inference(context: dg.AssetExecutionContext, sn_lake: SnLake, config: MembershipRunConfig) -> dg.MaterializeResult:
+    """Membership inference on one model: AUC and TPR at low FPR with bootstrap intervals per attack."""
+    return _evaluate(context, sn_lake, "membership_inference", _as_dataclass(pipeline.MembershipConfig, config.model_dump()))
+
+
+@dg.asset(deps=[catalog_models, eval_model_stealing], **_EVAL)
+def eval_adversarial(context: dg.AssetExecutionContext, sn_lake: SnLake, config: AdversarialRunConfig) -> dg.MaterializeResult:
+    """Adversarial robustness of one model: FGSM, PGD, transfer from the stealing surrogate, Square, per epsilon."""
+    values = config.model_dump()
+    values["epsilons"] = [e / 255 for e in values.pop("epsilons_255")]
+    alpha = values.pop("pgd_alpha_255")
+    values["pgd_alpha"] = None if alpha is None else alpha / 255
+    return _evaluate(context, sn_lake, "adversarial", _as_dataclass(pipeline.AdversarialConfig, values))
+
+
+@dg.asset(deps=[catalog_models], **_EVAL)
+def eval_backdoor_detection(context: dg.AssetExecutionContext, sn_lake: SnLake, config: BackdoorRunConfig) -> dg.MaterializeResult:
+    """Backdoor detection on one model: Neural Cleanse, STRIP and NEO verdicts, scores and runtimes."""
+    return _evaluate(context, sn_lake, "backdoor_detection", _as_dataclass(pipeline.BackdoorConfig, config.model_dump()))
+
+
+EVALUATION_ASSETS = [eval_task_accuracy, eval_model_stealing, eval_membership_inference, eval_adversarial, eval_backdoor_detection]
+
+# Load results whenever an evaluation partition was materialized (a sensor's run, a UI launch), even
+# while other models' partitions are still missing or failed: eager, without waiting for every partition.
+LOAD_WHEN_EVALUATED = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+
+
+@dg.asset(
+    group_name="analytics", deps=EVALUATION_ASSETS, pool=DUCKDB_WRITE_POOL, kinds={"duckdb", "parquet"},
+    automation_condition=LOAD_WHEN_EVALUATED,
+)
+def results_tables(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
+    """results.* loaded from the lake's results Parquet (a model's rows for a config replace that config's earlier rows)."""
+    with sn_lake.warehouse() as con:
+        counts = results.load_into_warehouse(sn_lake.settings(), con)
+        totals = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in results.TABLES.values()}
+    context.log.info(f"results loaded: {counts}")
+    return dg.MaterializeResult(metadata={**{f"loaded {t}": n for t, n in counts.items()}, **{f"rows {t}": n for t, n in totals.items()}})

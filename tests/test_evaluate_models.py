@@ -1,0 +1,126 @@
+"""Safe model loading (folders, raw checkpoints, the Hub through a loopback fake), devices and datasets."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from fake_hub import FakeHub
+from sn_lake import config
+from sn_lake.evaluate import data, models
+
+TINY = {
+    "architecture": "resnet18",
+    "num_classes": 10,
+    "model_args": {"channels": [8, 8, 8, 8], "layers": [1, 1, 1, 1]},
+    "pretrained_cfg": {"input_size": [3, 16, 16], "mean": [0.1, 0.2, 0.3], "std": [0.5, 0.6, 0.7], "dataset": "digits"},
+}
+
+
+def write_folder(folder: Path, weights: str = "model.safetensors", config_json: dict = TINY) -> torch.nn.Module:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    net = models.build(config_json).net
+    (folder / "config.json").write_text(json.dumps(config_json))
+    if weights.endswith(".safetensors"):
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / weights))
+    else:
+        torch.save({"state_dict": net.state_dict()}, folder / weights)
+    return net
+
+
+class CodePayload:
+    """Unpickling this runs a shell command that creates a marker file (what a malicious checkpoint does)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_with_code_payload_is_refused_and_never_runs(tmp_path: Path):
+    folder = tmp_path / "evil"
+    write_folder(folder, "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    marker = tmp_path / "payload-ran"
+    torch.save({"weight": torch.zeros(2), "extra": CodePayload(marker)}, folder / "model.pth")
+    with pytest.raises(models.UnsafeCheckpointError, match="needs arbitrary code to unpickle"):
+        models.load_folder(folder, torch.device("cpu"))
+    assert not marker.exists(), "the checkpoint's payload ran"
+
+
+def test_raw_checkpoint_of_tensors_loads_with_weights_only(tmp_path: Path):
+    net = write_folder(tmp_path / "raw", "model.pth")
+    loaded = models.load_folder(tmp_path / "raw", torch.device("cpu"))
+    x = torch.rand(2, 3, 16, 16)
+    expected = net.eval()((x - torch.tensor(TINY["pretrained_cfg"]["mean"]).view(1, 3, 1, 1)) / torch.tensor(TINY["pretrained_cfg"]["std"]).view(1, 3, 1, 1))
+    assert torch.allclose(loaded.classifier(x), expected, atol=1e-6)
+
+
+def test_folder_preprocessing_comes_from_the_pretrained_config(tmp_path: Path):
+    write_folder(tmp_path / "net")
+    loaded = models.load_folder(tmp_path / "net", torch.device("cpu"))
+    assert loaded.classifier.input_size == (16, 16)
+    assert loaded.classifier.mean.flatten().tolist() == pytest.approx([0.1, 0.2, 0.3])
+    assert loaded.classifier.std.flatten().tolist() == pytest.approx([0.5, 0.6, 0.7])
+    assert loaded.classifier(torch.rand(3, 3, 32, 32)).shape == (3, 10)  # other sizes are resized to 16x16
+    assert loaded.dataset == "digits" and loaded.model_id == "local:net" and len(loaded.revision) == 12
+
+
+def test_mismatched_weights_are_a_clear_error(tmp_path: Path):
+    write_folder(tmp_path / "net")
+    cfg = json.loads((tmp_path / "net" / "config.json").read_text())
+    cfg["model_args"]["channels"] = [16, 16, 16, 16]
+    (tmp_path / "net" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(models.ModelLoadError, match="check config.json"):
+        models.load_folder(tmp_path / "net", torch.device("cpu"))
+
+
+def test_hub_repo_downloads_through_hf_endpoint(tmp_path: Path, settings, monkeypatch: pytest.MonkeyPatch):
+    write_folder(tmp_path / "repo")
+    with FakeHub([]) as hub:
+        hub.add_repo("zoo-org/tiny", tmp_path / "repo")
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        loaded = models.load("huggingface:zoo-org/tiny", config.load(), torch.device("cpu"))
+    assert loaded.model_id == "huggingface:zoo-org/tiny" and len(loaded.revision) == 40
+    assert loaded.classifier(torch.rand(1, 3, 16, 16)).shape == (1, 10)
+
+
+def test_device_follows_sn_lake_device(settings, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SN_LAKE_DEVICE", "cpu")
+    assert models.resolve_device(config.load()).type == "cpu"
+    monkeypatch.setenv("SN_LAKE_DEVICE", "auto")
+    assert models.resolve_device(config.load()).type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("SN_LAKE_DEVICE", "cuda")
+        with pytest.raises(models.ModelLoadError, match="no CUDA device"):
+            models.resolve_device(config.load())
+
+
+def test_unknown_model_source_is_a_clear_error(settings):
+    with pytest.raises(models.ModelLoadError, match="starting with 'local:' or 'huggingface:'"):
+        models.load("kaggle:x/y", settings)
+    with pytest.raises(models.ModelLoadError, match="sn-lake zoo build"):
+        models.load("local:not-built", settings)
+
+
+def test_digits_splits_are_fixed_disjoint_and_in_range():
+    a, b = data.digits(), data.digits()
+    assert a.train.x.shape == (1200, 3, 32, 32) and a.test.x.shape == (597, 3, 32, 32)
+    assert torch.equal(a.train.x, b.train.x) and torch.equal(a.test.y, b.test.y)
+    assert 0.0 <= float(a.train.x.min()) and float(a.train.x.max()) <= 1.0
+    train_rows = {tuple(r) for r in a.train.x[:, 0, ::4, ::4].flatten(1).tolist()}
+    assert sum(tuple(r) in train_rows for r in a.test.x[:, 0, ::4, ::4].flatten(1).tolist()) < 5  # scikit-learn has a few duplicate images
+    assert set(a.train.y.tolist()) == set(range(10))
+
+
+def test_unavailable_dataset_names_it_and_its_folder(settings):
+    with pytest.raises(data.DatasetUnavailable, match="imagenet-1k"):
+        data.load("imagenet-1k", settings)
+    with pytest.raises(data.DatasetUnavailable, match=str(settings.home / "datasets" / "cifar10")):
+        data.load("cifar10", settings, download=False)
