@@ -91,6 +91,21 @@ def read_raw(settings: Settings, source: str) -> pl.DataFrame:
     return pl.read_parquet(files, hive_partitioning=False).select(list(RAW_SCHEMA))
 
 
+def latest_records(raw: pl.DataFrame) -> pl.DataFrame:
+    """One row per ``native_id``: its latest ``payload`` (by fetch time, then crawl id) and when it
+    was first and last seen, sorted by ``native_id``. Every source's catalog starts from this."""
+    return (
+        raw.sort("fetched_at", "crawl_id")
+        .group_by("native_id")
+        .agg(
+            pl.col("payload").last(),
+            pl.col("fetched_at").min().alias("first_seen_at"),
+            pl.col("fetched_at").max().alias("last_seen_at"),
+        )
+        .sort("native_id")
+    )
+
+
 def finish_crawl(settings: Settings, source: str, crawl_id: str, summary: dict) -> Path:
     """Mark a crawl complete with its summary (records, steps, requests, timing)."""
     path = crawl_dir(settings, source, crawl_id) / "_crawl.json"

@@ -33,7 +33,7 @@ def test_real_timm_rows_land_in_the_catalog(catalog):
     assert resnet["architecture"] == "resnet18" and resnet["model_type"] == "resnet"
     assert resnet["num_classes"] == 1000 and resnet["library"] == "timm"
     assert resnet["weights_url"] == "https://huggingface.co/timm/resnet18.a1_in1k"
-    assert resnet["purpose"] is None  # set by the annotation rules of a later issue, never guessed here
+    assert resnet["purpose"] == "benchmark"  # a standard release of an architecture
     vit = row(catalog, "timm:vit_base_patch16_224.augreg2_in21k_ft_in1k")
     assert (vit["model_type"], vit["dataset"]) == ("vit", "imagenet-1k")
 
@@ -63,3 +63,8 @@ def test_recrawl_keeps_first_seen_and_moves_last_seen(sn_home):
     assert second["first_seen_at"] == first["first_seen_at"]
     assert second["last_seen_at"] > first["last_seen_at"]
     assert len(lake.finished_crawls(settings, "timm")) == 2
+
+
+@pytest.mark.parametrize(("tag", "purpose"), [("a1_in1k", "benchmark"), ("tf_adv_in1k", "security"), ("tf_ens_adv_in1k", "security"), (None, "benchmark")])
+def test_registry_purpose(tag, purpose):
+    assert timm_registry.purpose(tag) == purpose

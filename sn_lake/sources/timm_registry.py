@@ -15,6 +15,7 @@ from sn_lake import lake
 from sn_lake.annotate.architectures import model_family
 from sn_lake.annotate.datasets import data_category, dataset_from_timm_tag
 from sn_lake.annotate.papers import arxiv_ids
+from sn_lake.annotate.purpose import model_purpose
 from sn_lake.config import PUBLIC_HF_ENDPOINT, Settings
 
 SOURCE = "timm"
@@ -48,6 +49,17 @@ def crawl(settings: Settings) -> dict:
     return {"crawl_id": crawl_id, **summary}
 
 
+# tag components that mark adversarially trained weights (e.g. `inception_v3.tf_adv_in1k`)
+SECURITY_TAGS = {"adv"}
+
+
+def purpose(tag: str | None) -> str:
+    """Registry entries are standard releases of an architecture (``benchmark``), except adversarially trained ones."""
+    if SECURITY_TAGS & set((tag or "").lower().split("_")):
+        return "security"
+    return model_purpose(standard_release=True)
+
+
 def model_row(payload: dict) -> dict:
     """One catalog row (without the seen-at times) from one raw timm record."""
     cfg = payload["pretrained_cfg"]
@@ -71,7 +83,7 @@ def model_row(payload: dict) -> dict:
         "library": "timm",
         "license": cfg.get("license") if cfg.get("license") not in (None, "unknown") else None,
         "paper_id": papers[0] if papers else None,
-        "purpose": None,
+        "purpose": purpose(cfg.get("tag")),
         "weights_url": f"{PUBLIC_HF_ENDPOINT}/{hub_id}" if hub_id else (cfg.get("url") or None),
     }
 
@@ -86,15 +98,6 @@ CATALOG_SCHEMA = {
 
 def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
     """Catalog rows for every model in the raw records: its latest record plus first/last seen."""
-    latest = (
-        raw.sort("fetched_at")
-        .group_by("native_id")
-        .agg(
-            pl.col("payload").last(),
-            pl.col("fetched_at").min().alias("first_seen_at"),
-            pl.col("fetched_at").max().alias("last_seen_at"),
-        )
-        .sort("native_id")
-    )
+    latest = lake.latest_records(raw)
     rows = pl.DataFrame([model_row(json.loads(p)) for p in latest["payload"]], schema=CATALOG_SCHEMA)
     return rows.with_columns(latest["first_seen_at"], latest["last_seen_at"])
