@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.setup-stamp
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup run test ui bench clean
+.PHONY: setup run test ui bench clean browser
 
 setup: $(STAMP)
 
@@ -19,13 +19,23 @@ $(STAMP): pyproject.toml constraints.txt
 run: setup
 	$(BIN)/sn-lake run
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
+
+# Debian's chromium for tests/test_ui_lineage.py, installed once (needs root and apt-get); when it
+# cannot be installed, that test skips its browser check and says so in the test summary.
+browser:
+	@command -v chromium >/dev/null 2>&1 \
+	|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	     && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+	|| echo "WARNING: could not install chromium: tests/test_ui_lineage.py will skip the browser check"
 
 ui: setup
 	$(BIN)/sn-lake ui
 
 bench: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps torchattacks==3.5.1
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

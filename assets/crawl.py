@@ -3,7 +3,9 @@
 import dagster as dg
 
 from assets.resources import SnLake
-from sn_lake.sources import timm_registry
+from sn_lake import lake
+from sn_lake.sources import huggingface, kaggle, local, securitynet, timm_registry
+from sn_lake.sources.http import HttpError, RetryPolicy
 
 
 @dg.asset(group_name="crawl", kinds={"python", "parquet"})
@@ -12,3 +14,151 @@ def raw_timm(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Materiali
     summary = timm_registry.crawl(sn_lake.settings())
     context.log.info(f"timm crawl {summary['crawl_id']}: {summary['records']} records")
     return dg.MaterializeResult(metadata={k: v for k, v in summary.items() if v is not None})
+
+
+@dg.asset(
+    group_name="crawl",
+    kinds={"python", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "securitynet_reachable",
+            asset="raw_securitynet",
+            description="WARN when SN_LAKE_SECURITYNET_URL could not be fetched; the catalog then keeps what the lake holds.",
+        )
+    ],
+)
+def raw_securitynet(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
+    """The SecurityNet database table (benchmark, security-research and new models) kept whole in the lake."""
+    settings = sn_lake.settings()
+    try:
+        summary = securitynet.crawl(settings)
+    except securitynet.SourceUnreachable as exc:
+        if not securitynet.is_url(settings.securitynet_url):
+            raise  # a local path that is not there is a configuration error, not an outage
+        held = len(lake.finished_crawls(settings, securitynet.SOURCE))
+        context.log.warning(f"{exc} Nothing new was crawled; the catalog keeps the {held} earlier crawl(s) the lake holds.")
+        status = {"status": "unreachable", "url": settings.securitynet_url, "error": str(exc)[:500], "crawls_in_lake": held}
+        return dg.MaterializeResult(
+            metadata=status,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="securitynet_reachable", passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=status
+                )
+            ],
+        )
+    context.log.info(f"securitynet crawl {summary['crawl_id']}: {summary['table_rows']} table rows from {summary['url']}")
+    return dg.MaterializeResult(
+        metadata={"status": "fetched", **summary},
+        check_results=[dg.AssetCheckResult(check_name="securitynet_reachable", passed=True, metadata={"url": summary["url"]})],
+    )
+
+
+class HuggingFaceCrawlConfig(dg.Config):
+    """Run config of ``raw_huggingface`` (``sn-lake crawl huggingface --limit N --full`` sets the first two)."""
+
+    limit: int | None = None  # stop the listing after this many models
+    full: bool = False  # start a new sweep and re-fetch cards already in the lake
+    pipeline_tag: str | None = "image-classification"
+    library: str | None = None
+    author: str | None = None
+    search: str | None = None
+    card_cap: int = 2000  # model cards fetched per run, most-downloaded first
+    card_concurrency: int = 8
+    retry_attempts: int = 6  # tries per request (429/5xx/timeouts/broken bodies) before the run fails
+
+
+@dg.asset(
+    group_name="crawl",
+    kinds={"huggingface", "parquet"},
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "huggingface_reachable",
+            asset="raw_huggingface",
+            description="WARN when HF_ENDPOINT could not be reached; the catalog then keeps what the lake holds.",
+        )
+    ],
+)
+def raw_huggingface(context: dg.AssetExecutionContext, sn_lake: SnLake, config: HuggingFaceCrawlConfig) -> dg.MaterializeResult:
+    """Public Hugging Face models (listing metadata, and model cards where the listing lacks facts) crawled into the lake; resumes a killed crawl."""
+    settings = sn_lake.settings()
+    options = config.model_dump()
+    retry = RetryPolicy(attempts=options.pop("retry_attempts"))
+    crawl_config = huggingface.CrawlConfig(**options, retry=retry)
+    try:
+        summary = huggingface.crawl(settings, crawl_config, logger=context.log)
+    except HttpError as exc:
+        if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429):
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc  # a bad filter or token: retrying cannot help
+        if exc.status is not None:
+            raise  # the Hub kept failing (5xx, 429): fail so the retry policy resumes the crawl
+        held = len(lake.finished_crawls(settings, huggingface.SOURCE))
+        context.log.warning(f"{exc} The crawl resumes next run; the catalog keeps the {held} finished crawl(s) the lake holds.")
+        status = {"status": "unreachable", "endpoint": settings.hf_endpoint, "error": str(exc)[:500], "crawls_in_lake": held}
+        return dg.MaterializeResult(
+            metadata=status,
+            check_results=[
+                dg.AssetCheckResult(check_name="huggingface_reachable", passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=status)
+            ],
+        )
+    return dg.MaterializeResult(
+        metadata={"status": "fetched", **summary, **huggingface.config_summary(crawl_config)},
+        check_results=[dg.AssetCheckResult(check_name="huggingface_reachable", passed=True, metadata={"endpoint": summary["endpoint"]})],
+    )
+
+
+class KaggleCrawlConfig(dg.Config):
+    """Run config of ``raw_kaggle``."""
+
+    search: str | None = kaggle.DEFAULT_SEARCH  # ListModels' search text; the crawl keeps image classifiers only
+    page_size: int = 50
+
+
+@dg.asset(
+    group_name="crawl",
+    kinds={"kaggle", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "kaggle_reachable",
+            asset="raw_kaggle",
+            description="WARN when Kaggle's public API could not be reached, kept failing or refused an anonymous crawl; the catalog keeps what the lake holds.",
+        )
+    ],
+)
+def raw_kaggle(context: dg.AssetExecutionContext, sn_lake: SnLake, config: KaggleCrawlConfig) -> dg.MaterializeResult:
+    """Kaggle Models' image classifiers, one raw record per framework variation (kagglesdk); resumes a killed crawl."""
+    settings = sn_lake.settings()
+    public = (settings.kaggle_environment or "PROD").upper() == "PROD"
+    try:
+        summary = kaggle.crawl(settings, search=config.search, page_size=config.page_size)
+    except kaggle.KaggleError as exc:
+        refused_token = settings.kaggle_token is not None and exc.status in (401, 403)
+        if not public or refused_token:
+            raise  # a configured environment or token that fails is a mistake to fix, not an outage
+        # the public API refused an anonymous crawl or kept failing: warn, keep the page token, resume next run
+        summary = {"status": "unauthenticated" if exc.status in (401, 403) else "failed", "endpoint": "https://api.kaggle.com", "detail": str(exc)}
+    if summary["status"] != "ok":
+        held = len(lake.finished_crawls(settings, kaggle.SOURCE))
+        context.log.warning(f"Kaggle crawl skipped ({summary['status']}): {summary.get('detail')} The catalog keeps the {held} crawl(s) the lake holds.")
+        status = {**{k: str(v)[:500] for k, v in summary.items()}, "crawls_in_lake": held}
+        return dg.MaterializeResult(
+            metadata=status,
+            check_results=[dg.AssetCheckResult(check_name="kaggle_reachable", passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=status)],
+        )
+    context.log.info(f"kaggle crawl {summary['crawl_id']}: {summary['records']} variations, {summary['skipped_other_task']} models of other tasks")
+    return dg.MaterializeResult(
+        metadata={k: (v if not isinstance(v, list) else ", ".join(v)) for k, v in summary.items()},
+        check_results=[dg.AssetCheckResult(check_name="kaggle_reachable", passed=True)],
+    )
+
+
+@dg.asset(group_name="crawl", kinds={"pytorch", "parquet"})
+def raw_local(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
+    """The demo zoo (tiny timm digits classifiers, two with a planted BadNets backdoor) built or reused under $SN_LAKE_HOME/zoo, and every local model folder there snapshotted into the lake."""
+    from sn_lake.evaluate import zoo
+
+    settings = sn_lake.settings()
+    built = zoo.build_zoo(local.zoo_root(settings), log=context.log.info, threads=settings.torch_threads)
+    summary = local.crawl(settings)
+    trained = [m["name"] for m in built if not m["cached"]]
+    return dg.MaterializeResult(metadata={**summary, "zoo_models": len(built), "trained_now": trained})

@@ -17,16 +17,25 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sn_lake import config, lake, warehouse
+from sn_lake import config, lake, search, warehouse
 
 # source name -> the asset key of its crawl
-CRAWL_ASSETS = {"timm": "raw_timm"}
+CRAWL_ASSETS = {"timm": "raw_timm", "local": "raw_local", "securitynet": "raw_securitynet", "huggingface": "raw_huggingface",
+                "kaggle": "raw_kaggle", "papers": "raw_papers", "weights": "raw_weights"}
+# source -> the `sn-lake crawl` options its crawl asset takes
+CRAWL_OPTIONS = {"huggingface": {"limit", "full"}, "papers": {"full"}, "weights": {"full"}}
 
 
 def _dagster_home() -> str:
-    """DAGSTER_HOME as an absolute path, defaulting to the project's dagster_home/."""
-    home = os.path.abspath(os.environ.get("DAGSTER_HOME") or config.DAGSTER_HOME_DIR)
+    """DAGSTER_HOME as an absolute path, defaulting to the profile's folder (dagster_home/ or dagster_home/distributed/)."""
+    settings = config.load()
+    home = os.environ.get("DAGSTER_HOME")
+    if not home or (settings.profile == "distributed" and os.path.abspath(home) == str(config.DAGSTER_HOME_DIR)):
+        home = str(settings.dagster_home_dir)  # `make` exports the embedded dagster_home/; the profile wins
+    home = os.path.abspath(home)
     os.environ["DAGSTER_HOME"] = home
+    if settings.profile == "distributed":
+        os.environ.setdefault("SN_LAKE_DAGSTER_PG_URL", config.DEFAULT_DAGSTER_PG_URL)
     return home
 
 
@@ -40,8 +49,12 @@ def load_definitions():
     return defs
 
 
-def materialize(selection: str) -> bool:
-    """Materialize an asset selection (Dagster's selection syntax) against the DAGSTER_HOME instance."""
+def materialize(selection, ops_config: dict | None = None, partition_key: str | None = None) -> bool:
+    """Materialize an asset selection (Dagster's selection syntax, or an AssetSelection) against the DAGSTER_HOME instance.
+
+    ``ops_config`` is run config per asset, e.g. ``{"raw_huggingface": {"config": {"limit": 100}}}``;
+    ``partition_key`` picks the partition of partitioned assets (e.g. a model id of ``models``).
+    """
     import dagster as dg
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -50,11 +63,12 @@ def materialize(selection: str) -> bool:
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
             [*defs.assets, *(defs.asset_checks or [])],
-            selection=dg.AssetSelection.from_string(selection),
+            selection=dg.AssetSelection.from_string(selection) if isinstance(selection, str) else selection,
             resources=defs.resources,
             instance=instance,
+            partition_key=partition_key,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **({"ops": ops_config} if ops_config else {})},
         )
         for event in result.get_asset_materialization_events():
             mat = event.step_materialization_data.materialization
@@ -91,11 +105,118 @@ def print_rows(columns: Sequence[str], rows: Sequence[tuple], fmt: str) -> None:
 
 
 def cmd_run(args) -> int:
+    if args.select is None:
+        return run_everything()
     return 0 if materialize(args.select) else 1
 
 
+def add_model_partitions(model_ids: Sequence[str]) -> None:
+    """Register model ids as partitions of the evaluation assets (dynamic partitions ``models``)."""
+    import dagster as dg
+
+    from assets.partitions import models_partitions
+
+    _dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        known = set(instance.get_dynamic_partitions(models_partitions.name))
+        new = [m for m in model_ids if m not in known]
+        if new:
+            instance.add_dynamic_partitions(models_partitions.name, new)
+
+
+def evaluate_models(model_ids: Sequence[str], families: Sequence[str], ops_config: dict | None = None) -> bool:
+    """Add the models as partitions, run the chosen evaluation assets per model, then load results and apply the views.
+
+    ``ops_config`` is run config per evaluation asset, e.g. ``{"eval_adversarial": {"config": {"n_samples": 50}}}``.
+    """
+    import dagster as dg
+
+    from assets import evaluation
+
+    load_definitions()
+    add_model_partitions(model_ids)
+    chosen = [a for a in evaluation.EVALUATION_ASSETS if a.key.to_user_string().removeprefix("eval_") in families]
+    ok = True
+    for model_id in model_ids:
+        print(f"== evaluating {model_id}: {', '.join(a.key.to_user_string() for a in chosen)}")
+        chosen_config = {k: v for k, v in (ops_config or {}).items() if k in {a.key.to_user_string() for a in chosen}}
+        ok &= materialize(dg.AssetSelection.assets(*chosen), chosen_config or None, partition_key=model_id)
+    downstream = dg.AssetSelection.groups("evaluation").downstream() - dg.AssetSelection.groups("evaluation")
+    return materialize(downstream) and ok
+
+
+def run_everything() -> int:
+    """`sn-lake run`: zoo, crawls, catalog and checks; then the zoo models' evaluation per partition; then results and views."""
+    import time
+
+    import dagster as dg
+
+    started = time.monotonic()
+    load_definitions()
+    evaluation_and_after = dg.AssetSelection.groups("evaluation").downstream()
+    print("== 1/3 crawl (zoo included), catalog, checks")
+    ok = materialize(dg.AssetSelection.all() - evaluation_and_after)
+    settings = config.load()
+    # the zoo models the lake holds (from the raw records, so a failed crawl elsewhere does not hide them)
+    local_raw = lake.read_raw(settings, "local")
+    zoo_models = sorted(f"local:{name}" for name in set(local_raw["native_id"]) if (settings.home / "zoo" / name).is_dir())
+    print(f"== 2/3 evaluate the {len(zoo_models)} zoo models with every attack family, then load results and apply the views")
+    if zoo_models:
+        ok = evaluate_models(zoo_models, list(EVALUATION_FAMILIES)) and ok
+    if not warehouse.exists(settings):
+        print("sn-lake run: no warehouse was built (see the failed steps above); fix them and run again.", file=sys.stderr)
+        return 1
+    con = warehouse.connect(settings, read_only=True)
+    print("== 3/3 what the warehouse now holds")
+    print_rows(*warehouse.query(con, "SELECT source, count(*) AS models FROM catalog.models GROUP BY ALL ORDER BY 1"), "table")
+    counts = " UNION ALL ".join(f"SELECT '{t}' AS results_table, count(*) AS n_rows FROM {t}" for t in RESULTS_TABLES)
+    print_rows(*warehouse.query(con, counts), "table")
+    print_rows(*warehouse.query(con, (config.SQL_DIR / "queries" / "run_summary.sql").read_text()), "table")
+    print(f"sn-lake run {'finished' if ok else 'finished with FAILURES'} in {time.monotonic() - started:.0f} s")
+    return 0 if ok else 1
+
+
+EVALUATION_FAMILIES = ("task_accuracy", "model_stealing", "membership_inference", "adversarial", "backdoor_detection")
+RESULTS_TABLES = tuple(f"results.{f}" for f in EVALUATION_FAMILIES)
+
+
+def cmd_evaluate(args) -> int:
+    families = ["task_accuracy"] + [ATTACK_FAMILIES[a] for a in args.attacks.split(",") if a and ATTACK_FAMILIES[a] != "task_accuracy"]
+    return 0 if evaluate_models(args.model_ids, families) else 1
+
+
+def cmd_zoo(args) -> int:
+    from sn_lake.evaluate import zoo
+
+    settings = config.load()
+    root = settings.home / "zoo"
+    summaries = zoo.build_zoo(root, tuple(args.only) or None, log=lambda _: None, threads=settings.torch_threads)
+    print_rows(list(summaries[0]), [tuple(s.values()) for s in summaries], "table")
+    print(f"zoo under {root}; `sn-lake crawl local` (or `sn-lake run`) puts it in the catalog")
+    return 0
+
+
+# `sn-lake evaluate --attacks` names -> evaluation families
+ATTACK_FAMILIES = {"accuracy": "task_accuracy", "stealing": "model_stealing", "membership": "membership_inference",
+                   "adversarial": "adversarial", "backdoor": "backdoor_detection"}  # fmt: skip
+
+
+def _attack_list(text: str) -> str:
+    unknown = [a for a in text.split(",") if a and a not in ATTACK_FAMILIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"expected attacks from {','.join(ATTACK_FAMILIES)}, found {','.join(unknown)}")
+    return text
+
+
 def cmd_crawl(args) -> int:
-    return 0 if materialize(f"key:{CRAWL_ASSETS[args.source]}") else 1
+    asset = CRAWL_ASSETS[args.source]
+    options = {k: v for k, v in (("limit", args.limit), ("full", args.full or None)) if v is not None}
+    refused = sorted(set(options) - CRAWL_OPTIONS.get(args.source, set()))
+    if refused:
+        takes = ", ".join(f"{s}: --{' --'.join(sorted(o))}" for s, o in sorted(CRAWL_OPTIONS.items()))
+        print(f"sn-lake crawl: {args.source} takes no --{' --'.join(refused)} (only {takes}): drop it.", file=sys.stderr)
+        return 2
+    return 0 if materialize(f"key:{asset}", {asset: {"config": options}} if options else None) else 1
 
 
 def cmd_sql(args) -> int:
@@ -114,6 +235,24 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_search(args) -> int:
+    import duckdb
+
+    filters = search.Filters(
+        dataset=args.dataset, data_category=args.category, family=args.family, purpose=args.purpose,
+        source=args.source, min_accuracy=args.min_accuracy, year_from=args.year_from, year_to=args.year_to,
+        license=args.license, loadable_weights=args.loadable, text=args.text, sort=args.sort, limit=args.limit,
+    )
+    try:
+        con = warehouse.connect(config.load(), read_only=True)
+        columns, rows = search.search(con, filters)
+    except (warehouse.WarehouseError, search.SearchError, duckdb.Error) as exc:
+        print(f"sn-lake search: {exc}", file=sys.stderr)
+        return 2
+    print_rows(columns, rows, args.format)
+    return 0
+
+
 def cmd_status(args) -> int:
     settings = config.load()
     print(f"SN_LAKE_HOME: {settings.home}")
@@ -122,7 +261,7 @@ def cmd_status(args) -> int:
         print("The lake is empty: run `sn-lake run` (or `sn-lake crawl SOURCE`).")
         return 0
     print_rows(list(rows[0]), [tuple(r.values()) for r in rows], "table")
-    if settings.warehouse_path.exists():
+    if warehouse.exists(settings):
         con = warehouse.connect(settings, read_only=True)
         print("\nwarehouse catalog.models:")
         print_rows(*warehouse.query(con, "SELECT source, count(*) AS models FROM catalog.models GROUP BY ALL ORDER BY 1"), "table")
@@ -137,16 +276,103 @@ def cmd_ui(args) -> int:
     return subprocess.call([os.path.join(os.path.dirname(sys.executable), command[0]), *command[1:]])
 
 
+def cmd_worker(args) -> int:
+    """Become a dagster-celery worker of the distributed profile (replaces this process, so signals reach Celery)."""
+    import tempfile
+
+    settings = config.load()
+    if settings.profile != "distributed":
+        print("sn-lake worker: workers serve the distributed profile only, found SN_LAKE_PROFILE="
+              f"{settings.profile!r}: set SN_LAKE_PROFILE=distributed (docs/scale_out.md).", file=sys.stderr)
+        return 2
+    _dagster_home()
+    # dagster_celery.app reads its broker and result backend from a module named dagster_celery_config.
+    config_dir = tempfile.mkdtemp(prefix="sn-lake-celery-")
+    with open(os.path.join(config_dir, "dagster_celery_config.py"), "w", encoding="utf8") as module:
+        module.write(f"broker_url = {settings.celery_broker!r}\nresult_backend = {settings.celery_backend!r}\n"
+                     # a busy worker reserves no second step, so an idle worker takes it
+                     "task_acks_late = True\nworker_prefetch_multiplier = 1\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (config_dir, str(config.PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p))
+    # steps run in threads, so the worker's main thread still answers Celery's remote control while busy
+    pool = ["--pool", "threads", "--concurrency", str(args.concurrency)]
+    celery = os.path.join(os.path.dirname(sys.executable), "celery")
+    command = [celery, "-A", "dagster_celery.app", "worker", "--prefetch-multiplier=1", "-Q", args.queue,
+               "-n", f"{args.name}@%h", "--loglevel", args.loglevel, *pool]
+    print(f"Celery worker {args.name} on {config.redact(settings.celery_broker)} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
+    os.chdir(config.PROJECT_ROOT)
+    os.execve(celery, command, env)
+
+
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from sn_lake import report
+
+    settings = config.load()
+    out = Path(args.out) if args.out else settings.home / "report"
+    try:
+        con = warehouse.connect(settings, read_only=True)
+    except warehouse.WarehouseError as exc:
+        print(f"sn-lake report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        figures = report.build(con, out)
+    finally:
+        con.close()
+    for figure in figures:
+        print(f"{out / figure.file}: {figure.title}")
+    print(f"{out / 'index.html'}: the page with every figure and table")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from pathlib import Path
+
+    from sn_lake import export
+
+    try:
+        con = warehouse.connect(config.load(), read_only=True)
+    except warehouse.WarehouseError as exc:
+        print(f"sn-lake export: {exc}", file=sys.stderr)
+        return 2
+    try:
+        card = export.export(con, Path(args.dir), args.format)
+    except export.ExportError as exc:
+        print(f"sn-lake export: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    print_rows(["relation", "file", "rows"], [(e["relation"], e["file"], e["rows"]) for e in card["relations"]], "table")
+    print(f"data card: {Path(args.dir) / 'DATA_CARD.md'} and datacard.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sn-lake", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="materialize assets through Dagster (default: everything)")
-    p.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'group:catalog or group:analytics'")
+    p.add_argument("--select", default=None, help="Dagster asset selection, e.g. 'group:catalog or group:analytics' "
+                   "(default: everything in order: crawls and catalog, the zoo models' evaluation partitions, results and views)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("evaluate", help="evaluate models (catalog model ids) through Dagster, one partition each")
+    p.add_argument("model_ids", nargs="+", metavar="MODEL_ID", help="e.g. local:digits-resnet-low or huggingface:owner/repo")
+    p.add_argument("--attacks", type=_attack_list, default="stealing,membership,adversarial,backdoor",
+                   help="comma-separated: stealing,membership,adversarial,backdoor (task accuracy always runs)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("zoo", help="the demo zoo of tiny digits classifiers")
+    zoo_sub = p.add_subparsers(dest="zoo_command", required=True)
+    b = zoo_sub.add_parser("build", help="train (or reuse, cached) the zoo under $SN_LAKE_HOME/zoo")
+    b.add_argument("--only", nargs="*", default=[], metavar="NAME", help="build only these zoo models")
+    b.set_defaults(func=cmd_zoo)
 
     p = sub.add_parser("crawl", help="crawl one source into the lake")
     p.add_argument("source", choices=sorted(CRAWL_ASSETS))
+    p.add_argument("--limit", type=int, help="huggingface: stop listing after N models")
+    p.add_argument("--full", action="store_true", help="huggingface: new sweep (no resume) and re-fetch cards already in the lake; "
+                   "papers, weights: ask again about every paper id / link, not only the new ones")
     p.set_defaults(func=cmd_crawl)
 
     p = sub.add_parser("sql", help="run a query on the warehouse, opened read-only")
@@ -154,8 +380,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_sql)
 
+    p = sub.add_parser("search", help="find models in the catalog (every filter is optional)")
+    p.add_argument("--dataset", help="canonical dataset id, e.g. cifar10")
+    p.add_argument("--category", help="data category, e.g. natural, medical, digit")
+    p.add_argument("--family", help="architecture family, e.g. resnet")
+    p.add_argument("--purpose", choices=["benchmark", "security", "other"])
+    p.add_argument("--source", help="e.g. huggingface, kaggle, timm, securitynet, local")
+    p.add_argument("--min-accuracy", type=float, help="reported or measured accuracy at least this fraction, e.g. 0.8")
+    p.add_argument("--year-from", type=int, help="paper (else hub creation) year at least this")
+    p.add_argument("--year-to", type=int, help="paper (else hub creation) year at most this")
+    p.add_argument("--license", help="licence id, e.g. apache-2.0")
+    p.add_argument("--loadable", action=argparse.BooleanOptionalAction, default=None,
+                   help="only models whose weights load without running code (--no-loadable: only the others)")
+    p.add_argument("--text", help="text the model id contains")
+    p.add_argument("--sort", default="accuracy", choices=list(search.SORTS))
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_search)
+
     p = sub.add_parser("status", help="what the lake and the warehouse hold")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("report", help="PNG figures and one HTML page from the warehouse")
+    p.add_argument("--out", help="folder for the figures and index.html (default: $SN_LAKE_HOME/report)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="the catalog, papers and results as files with a data card")
+    p.add_argument("dir", help="folder to write (created if missing)")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("worker", help="run a dagster-celery worker (SN_LAKE_PROFILE=distributed)")
+    p.add_argument("--name", default=f"sn-lake-{os.getpid()}", help="worker name (the host is appended)")
+    p.add_argument("--concurrency", type=int, default=1, help="steps run at once (threads of the worker process)")
+    p.add_argument("--queue", default="dagster", help="Celery queue(s) to consume, comma-separated (steps pick one "
+                   "with the dagster-celery/queue tag, e.g. a gpu queue served by GPU machines)")
+    p.add_argument("--loglevel", default="INFO")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("ui", help="start Dagster's UI and daemon")
     p.add_argument("--host", default="127.0.0.1")

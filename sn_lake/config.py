@@ -7,6 +7,7 @@ Settings are read when :func:`load` is called, not at import, so a test or a not
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,27 @@ DAGSTER_HOME_DIR = PROJECT_ROOT / "dagster_home"
 
 PUBLIC_HF_ENDPOINT = "https://huggingface.co"
 SECURITYNET_URL = "https://raw.githubusercontent.com/TrustAIRLab/SecurityNet/main/Database/README.MD"
+# The public APIs behind the paper and weights settings (a source skips these with a warning when
+# they cannot be reached at all, i.e. offline; an endpoint a user configured fails loudly instead).
+PUBLIC_ENDPOINTS = {
+    "arxiv_url": "https://export.arxiv.org/api/query",
+    "s2_url": "https://api.semanticscholar.org/graph/v1",
+    "openalex_url": "https://api.openalex.org",
+    "dblp_url": "https://dblp.org/search/publ/api",
+    "pwc_url": "https://paperswithcode.com/api/v1",
+    "github_url": "https://api.github.com",
+    "zenodo_url": "https://zenodo.org/api",
+}
+
+
+# SN_LAKE_PROFILE: 'embedded' (one machine: a DuckDB file, sqlite Dagster storage) or 'distributed'
+# (DuckLake warehouse in PostgreSQL, Postgres Dagster storage, Celery workers); see docs/scale_out.md.
+PROFILES = {"embedded", "distributed"}
+DEFAULT_DUCKLAKE_CATALOG = "postgres:dbname=test host=127.0.0.1 user=postgres"
+# Celery broker and result backend of the distributed profile's executor, and its Dagster storage.
+DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
+DEFAULT_CELERY_BACKEND = "redis://127.0.0.1:6379/1"
+DEFAULT_DAGSTER_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"  # +psycopg2: SQLAlchemy 2.1 would pick psycopg 3
 
 
 @dataclass(frozen=True)
@@ -32,6 +54,30 @@ class Settings:
     dblp_url: str
     pwc_url: str
     device: str
+    github_url: str = PUBLIC_ENDPOINTS["github_url"]
+    zenodo_url: str = PUBLIC_ENDPOINTS["zenodo_url"]
+    arxiv_interval_s: float = 3.0  # arXiv asks for one request every 3 s
+    paper_api_interval_s: float = 1.0  # Semantic Scholar, OpenAlex, DBLP, Papers with Code
+    github_token: str | None = None  # GitHub's API allows 60 requests an hour without one
+    # scale-out (SN_LAKE_PROFILE=distributed; docs/scale_out.md): the warehouse as a DuckLake catalog
+    profile: str = "embedded"
+    ducklake_catalog: str = DEFAULT_DUCKLAKE_CATALOG
+    ducklake_metadata_schema: str = "sn_lake"
+    ducklake_data_path: str | None = None  # None: $SN_LAKE_HOME/lake/warehouse/
+    celery_broker: str = DEFAULT_CELERY_BROKER
+    celery_backend: str = DEFAULT_CELERY_BACKEND
+    # CPU threads per evaluation / zoo-training process (SN_LAKE_TORCH_THREADS): 1 by default, because
+    # several Dagster steps share the cores and oversubscribed OpenMP threads slow PyTorch down tenfold
+    torch_threads: int = 1
+
+    @property
+    def dagster_home_dir(self) -> Path:
+        """The project's Dagster instance folder for this profile (dagster_home/ or dagster_home/distributed/)."""
+        return DAGSTER_HOME_DIR / "distributed" if self.profile == "distributed" else DAGSTER_HOME_DIR
+
+    def is_public_endpoint(self, name: str) -> bool:
+        """Whether the endpoint setting ``name`` (e.g. ``arxiv_url``) is the public default, not a user's choice."""
+        return getattr(self, name).rstrip("/") == PUBLIC_ENDPOINTS[name].rstrip("/")
 
     @property
     def lake_dir(self) -> Path:
@@ -41,9 +87,21 @@ class Settings:
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
 
+    @property
+    def warehouse_data_path(self) -> str:
+        """Where a DuckLake warehouse keeps its Parquet data files: a folder or an s3:// URL, ending in '/'."""
+        path = self.ducklake_data_path or str(self.lake_dir / "warehouse")
+        return path if path.endswith("/") else path + "/"
+
     def __repr__(self) -> str:  # tokens never reach logs, even through a repr
-        shown = {k: v for k, v in self.__dict__.items() if not k.endswith("_token")}
+        shown = {k: redact(v) if isinstance(v, str) else v for k, v in self.__dict__.items() if not k.endswith("_token")}
         return f"Settings({shown})"
+
+
+def redact(text: str) -> str:
+    """``text`` with the passwords of connection strings and URLs masked (``password=***``, ``scheme://user:***@host``)."""
+    text = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text, flags=re.I)
+    return re.sub(r"(://[^/@:\s]*:)[^/@\s]+@", r"\1***@", text)
 
 
 def load() -> Settings:
@@ -52,6 +110,9 @@ def load() -> Settings:
     device = env("SN_LAKE_DEVICE", "auto").lower()
     if device not in {"auto", "cpu", "cuda"}:
         raise ValueError(f"SN_LAKE_DEVICE must be 'auto', 'cpu' or 'cuda', found {device!r}: set one of those.")
+    profile = env("SN_LAKE_PROFILE", "embedded").lower()
+    if profile not in PROFILES:
+        raise ValueError(f"SN_LAKE_PROFILE must be one of {sorted(PROFILES)}, found {profile!r}: set one of those (docs/scale_out.md).")
     return Settings(
         home=Path(env("SN_LAKE_HOME") or Path.cwd() / "lake_home").resolve(),
         hf_endpoint=(env("HF_ENDPOINT") or PUBLIC_HF_ENDPOINT).rstrip("/"),
@@ -59,10 +120,35 @@ def load() -> Settings:
         kaggle_environment=env("KAGGLE_API_ENVIRONMENT", "PROD"),
         kaggle_token=env("KAGGLE_API_TOKEN") or None,
         securitynet_url=env("SN_LAKE_SECURITYNET_URL", SECURITYNET_URL),
-        arxiv_url=env("SN_LAKE_ARXIV_URL", "https://export.arxiv.org/api/query"),
-        s2_url=env("SN_LAKE_S2_URL", "https://api.semanticscholar.org/graph/v1"),
-        openalex_url=env("SN_LAKE_OPENALEX_URL", "https://api.openalex.org"),
-        dblp_url=env("SN_LAKE_DBLP_URL", "https://dblp.org/search/publ/api"),
-        pwc_url=env("SN_LAKE_PWC_URL", "https://paperswithcode.com/api/v1"),
+        arxiv_url=env("SN_LAKE_ARXIV_URL", PUBLIC_ENDPOINTS["arxiv_url"]),
+        s2_url=env("SN_LAKE_S2_URL", PUBLIC_ENDPOINTS["s2_url"]),
+        openalex_url=env("SN_LAKE_OPENALEX_URL", PUBLIC_ENDPOINTS["openalex_url"]),
+        dblp_url=env("SN_LAKE_DBLP_URL", PUBLIC_ENDPOINTS["dblp_url"]),
+        pwc_url=env("SN_LAKE_PWC_URL", PUBLIC_ENDPOINTS["pwc_url"]),
         device=device,
+        torch_threads=int(env("SN_LAKE_TORCH_THREADS") or 1),
+        github_url=env("SN_LAKE_GITHUB_URL", PUBLIC_ENDPOINTS["github_url"]),
+        zenodo_url=env("SN_LAKE_ZENODO_URL", PUBLIC_ENDPOINTS["zenodo_url"]),
+        arxiv_interval_s=float(env("SN_LAKE_ARXIV_INTERVAL_S", "3")),
+        paper_api_interval_s=float(env("SN_LAKE_PAPER_API_INTERVAL_S", "1")),
+        github_token=env("GITHUB_TOKEN") or None,
+        profile=profile,
+        ducklake_catalog=env("SN_LAKE_DUCKLAKE_CATALOG") or DEFAULT_DUCKLAKE_CATALOG,
+        ducklake_metadata_schema=env("SN_LAKE_DUCKLAKE_SCHEMA") or "sn_lake",
+        ducklake_data_path=env("SN_LAKE_DUCKLAKE_DATA_PATH") or None,
+        celery_broker=env("SN_LAKE_CELERY_BROKER") or DEFAULT_CELERY_BROKER,
+        celery_backend=env("SN_LAKE_CELERY_BACKEND") or DEFAULT_CELERY_BACKEND,
     )
+
+
+DEFAULT_CRAWL_CRON = "17 3 * * *"  # every day at 03:17 UTC: off the hour, so the sources do not see us with everyone else's cron jobs
+
+
+def crawl_cron(source: str) -> str:
+    """The cron of a source's daily re-crawl: ``SN_LAKE_CRAWL_CRON_<SOURCE>`` (e.g. ``SN_LAKE_CRAWL_CRON_KAGGLE``),
+    else ``SN_LAKE_CRAWL_CRON`` for every source, else 03:17 UTC daily. Read when the code location loads."""
+    return (
+        os.environ.get(f"SN_LAKE_CRAWL_CRON_{source.upper()}")
+        or os.environ.get("SN_LAKE_CRAWL_CRON")
+        or DEFAULT_CRAWL_CRON
+    ).strip()

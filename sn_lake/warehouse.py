@@ -2,17 +2,30 @@
 
 One process writes the file at a time (Dagster's ``duckdb_write`` pool, limit 1); readers such as
 ``sn-lake sql`` open it read-only.
+
+``SN_LAKE_PROFILE`` picks the backend behind :func:`connect`: ``embedded`` (default) opens
+``$SN_LAKE_HOME/warehouse.duckdb``; ``distributed`` attaches a DuckLake catalog kept in PostgreSQL
+(``SN_LAKE_DUCKLAKE_CATALOG``) whose Parquet data files live under the lake (or S3), so several
+workers can write at once. The same ``sql/`` applies to both: DuckLake has no PRIMARY KEY/UNIQUE
+constraints and no macros, so on DuckLake the constraints are left out (the quality checks guard
+uniqueness) and the macros of ``sql/views/`` are created in this connection's in-memory catalog.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from sn_lake.config import SQL_DIR, Settings
+from sn_lake.config import SQL_DIR, Settings, redact
+
+# The name a DuckLake warehouse is attached under; `USE`d, so queries name schemas only (catalog.models).
+DUCKLAKE_ALIAS = "warehouse"
 
 
 class WarehouseError(RuntimeError):
@@ -20,7 +33,9 @@ class WarehouseError(RuntimeError):
 
 
 def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open ``$SN_LAKE_HOME/warehouse.duckdb``; read-write connections create it and its schemas."""
+    """Open the warehouse of ``settings.profile``; read-write connections create it and its schemas."""
+    if settings.profile == "distributed":
+        return _connect_ducklake(settings, read_only)
     path = settings.warehouse_path
     if read_only and not path.exists():
         raise WarehouseError(f"Expected a warehouse at {path}, found none: run `sn-lake run` first or set SN_LAKE_HOME.")
@@ -47,11 +62,160 @@ def sql_files(kind: str) -> list[Path]:
 
 def apply_sql(con: duckdb.DuckDBPyConnection, kind: str) -> list[str]:
     """Run every file of ``sql/<kind>/`` (``schema`` or ``views``); each must be idempotent."""
+    on_ducklake = is_ducklake(con)
     applied = []
     for path in sql_files(kind):
-        con.execute(path.read_text())
+        text = path.read_text()
+        if on_ducklake:
+            # macros were created in memory by _connect_ducklake; DuckLake stores no constraints
+            text = ";\n".join(_without_key_constraints(s) for s in _statements(text) if not _creates_macro(s))
+        if text.strip():
+            con.execute(text)
         applied.append(path.stem)
     return applied
+
+
+def exists(settings: Settings) -> bool:
+    """Whether the warehouse has been created (the file, or the DuckLake catalog's metadata schema)."""
+    if settings.profile != "distributed":
+        return settings.warehouse_path.exists()
+    try:
+        con = _connect_ducklake(settings, read_only=True)
+    except WarehouseError:
+        return False
+    con.close()
+    return True
+
+
+def is_ducklake(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``con`` works on a DuckLake warehouse (attached by :func:`connect`)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ? AND type = 'ducklake'", [DUCKLAKE_ALIAS]
+    ).fetchone()[0])
+
+
+def _statements(text: str) -> list[str]:
+    return [statement.query for statement in duckdb.extract_statements(text)]
+
+
+def _creates_macro(statement: str) -> bool:
+    return re.match(r"\s*CREATE\s+(OR\s+REPLACE\s+)?(TEMP\w*\s+)?MACRO\b", _without_comments(statement), re.I) is not None
+
+
+def _without_comments(statement: str) -> str:
+    return re.sub(r"--[^\n]*", "", statement)
+
+
+def _without_key_constraints(statement: str) -> str:
+    """``statement`` without PRIMARY KEY / UNIQUE constraints, which DuckLake cannot store (CREATE TABLE only)."""
+    if not re.match(r"\s*CREATE\s+(OR\s+REPLACE\s+)?TABLE\b", _without_comments(statement), re.I):
+        return statement
+    statement = _without_comments(statement)
+    statement = re.sub(r",\s*(PRIMARY\s+KEY|UNIQUE)\s*\([^)]*\)", "", statement, flags=re.I)
+    return re.sub(r"\s+(PRIMARY\s+KEY|UNIQUE)\b", "", statement, flags=re.I)
+
+
+def _extension_dir() -> Path:
+    """Where the ``duckdb-ext-*`` pip packages put the extensions for the installed DuckDB."""
+    import duckdb_ext  # a namespace package shared by duckdb-ext-ducklake, -postgres and -httpfs
+
+    platform = duckdb.execute("PRAGMA platform").fetchone()[0]
+    return Path(list(duckdb_ext.__path__)[0]) / "extensions" / f"v{duckdb.__version__}" / platform
+
+
+def _connect_ducklake(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Attach the DuckLake warehouse (catalog in PostgreSQL, data under the lake or on S3) and ``USE`` it."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    extensions = ["postgres_scanner", "ducklake"]
+    if "://" in settings.warehouse_data_path:
+        extensions.append("httpfs")  # s3://, https:// data paths
+    for name in extensions:
+        path = _extension_dir() / f"{name}.duckdb_extension"
+        if not path.exists():
+            con.close()
+            raise WarehouseError(
+                f"Expected the DuckDB extension {name} at {path}, found none: install the pinned duckdb-ext-* packages (make setup)."
+            )
+        con.execute(f"LOAD '{path}'")
+    data_path = settings.warehouse_data_path
+    if "://" not in data_path:
+        Path(data_path).mkdir(parents=True, exist_ok=True)
+    elif data_path.startswith("s3://"):
+        _s3_secret_from_environment(con)
+    options = f"DATA_PATH '{_quoted(data_path)}', METADATA_SCHEMA '{_quoted(settings.ducklake_metadata_schema)}'"
+    if read_only:
+        options += ", READ_ONLY"
+    try:
+        con.execute(f"ATTACH 'ducklake:{_quoted(settings.ducklake_catalog)}' AS {DUCKLAKE_ALIAS} ({options})")
+        if read_only and not con.execute(
+            "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = 'catalog'", [DUCKLAKE_ALIAS]
+        ).fetchone()[0]:
+            raise WarehouseError(
+                f"Expected a DuckLake warehouse in metadata schema {settings.ducklake_metadata_schema!r}, found it empty: "
+                "run `sn-lake run` first or set SN_LAKE_DUCKLAKE_SCHEMA."
+            )
+    except duckdb.Error as exc:
+        con.close()
+        raise WarehouseError(
+            f"Could not attach the DuckLake warehouse (catalog {redact(settings.ducklake_catalog)!r}, metadata schema "
+            f"{settings.ducklake_metadata_schema!r}, data {data_path}) ({redact(str(exc))}); check that PostgreSQL is "
+            "reachable and SN_LAKE_DUCKLAKE_CATALOG is right."
+        ) from exc
+    except WarehouseError:
+        con.close()
+        raise
+    con.execute(f"USE {DUCKLAKE_ALIAS}")
+    if not read_only:
+        apply_sql(con, "schema")
+    _create_memory_macros(con)
+    if read_only:
+        con.execute("SET lock_configuration = true")
+    return con
+
+
+def _create_memory_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the macros of ``sql/views/`` in this connection's in-memory catalog (DuckLake stores none).
+
+    ``analytics.pearson_r(...)`` in a view then finds ``memory.analytics.pearson_r`` through the
+    search path, which lists the warehouse's schemas first so table names still resolve there.
+    """
+    schemas = set()
+    for path in sql_files("views"):
+        for statement in _statements(path.read_text()):
+            if not _creates_macro(statement):
+                continue
+            match = re.search(r"\bMACRO\s+(\w+)\.", statement, re.I)
+            schema = match.group(1) if match else "main"
+            if schema not in schemas:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{schema}")
+                schemas.add(schema)
+            con.execute(re.sub(r"\bMACRO\s+(\w+)\.", r"MACRO memory.\1.", statement, count=1, flags=re.I)
+                        if match else re.sub(r"\bMACRO\s+", "MACRO memory.main.", statement, count=1, flags=re.I))
+    warehouse_schemas = [r[0] for r in con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? ORDER BY schema_name = 'main' DESC, schema_name",
+        [DUCKLAKE_ALIAS],
+    ).fetchall()]
+    path = [f"{DUCKLAKE_ALIAS}.{s}" for s in warehouse_schemas] + [f"memory.{s}" for s in sorted(schemas)]
+    con.execute(f"SET search_path = '{','.join(path)}'")
+
+
+def _s3_secret_from_environment(con: duckdb.DuckDBPyConnection) -> None:
+    """A temporary DuckDB S3 secret from the usual ``AWS_*`` variables, when they are set (never logged)."""
+    env = os.environ.get
+    if not env("AWS_ACCESS_KEY_ID"):
+        return  # public bucket, or a secret the user created in ~/.duckdb
+    options = {"KEY_ID": env("AWS_ACCESS_KEY_ID"), "SECRET": env("AWS_SECRET_ACCESS_KEY"), "SESSION_TOKEN": env("AWS_SESSION_TOKEN"),
+               "REGION": env("AWS_REGION") or env("AWS_DEFAULT_REGION")}
+    endpoint = env("AWS_ENDPOINT_URL_S3") or env("AWS_ENDPOINT_URL")
+    if endpoint:  # MinIO, Ceph, R2, ...: path-style URLs at that host
+        options.update(ENDPOINT=re.sub(r"^https?://", "", endpoint).rstrip("/"), URL_STYLE="path",
+                       USE_SSL="false" if endpoint.startswith("http://") else "true")
+    given = ", ".join(f"{k} '{_quoted(v)}'" for k, v in options.items() if v)
+    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET sn_lake_s3 (TYPE s3, {given})")
+
+
+def _quoted(value: str) -> str:
+    return value.replace("'", "''")
 
 
 def replace_rows(
@@ -77,3 +241,24 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence = ()) -> tu
     if cursor.description is None:
         return [], []
     return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def read_when_free(settings: Settings, sql: str, params: Sequence = (), wait_s: float = 600.0, poll_s: float = 1.0) -> list[tuple]:
+    """Run one read-only query, waiting up to ``wait_s`` while another process holds the write lock.
+
+    For steps outside the ``duckdb_write`` pool (a crawl reading the ids it should fetch) that must
+    not hold the writer's slot for their whole run.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            con = connect(settings, read_only=True)
+        except WarehouseError:
+            if time.monotonic() >= deadline or not exists(settings):
+                raise
+            time.sleep(poll_s)
+            continue
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            con.close()
