@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,6 @@ import pytest
 
 from sn_lake import config
 from sn_lake.cli import load_definitions
-from tests.test_webserver import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +43,15 @@ LINEAGE_QUERY = """
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory):
-    """One dagster-webserver for this module's tests (tests/test_webserver.py starts its own per test)."""
+    """One dagster-webserver, loading dagster_home/workspace.yaml as `sn-lake ui` does, for this module's tests."""
     root = tmp_path_factory.mktemp("ui_lineage")
     dagster_home = root / "dagster_home"
     dagster_home.mkdir()
@@ -111,6 +117,13 @@ def upstream_of(nodes: dict, key: str) -> set[str]:
                 seen.add(dep)
                 todo.append(dep)
     return seen
+
+
+def test_graphql_shows_crawl_catalog_analytics(ui):
+    nodes = ui["nodes"]
+    assert (nodes["raw_timm"]["group"], nodes["catalog_models"]["group"], nodes["analytics_views"]["group"]) == ("crawl", "catalog", "analytics")
+    assert "raw_timm" in nodes["catalog_models"]["deps"]
+    assert "catalog_models" in nodes["analytics_views"]["deps"]
 
 
 def test_graphql_shows_the_full_lineage(ui):
