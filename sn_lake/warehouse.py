@@ -221,11 +221,14 @@ def _quoted(value: str) -> str:
 def replace_rows(
     con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, where: str, params: Sequence = ()
 ) -> int:
-    """Atomically replace the rows of ``table`` matching ``where`` with ``frame`` (columns matched by name)."""
+    """Atomically replace the rows of ``table`` matching ``where`` with ``frame`` (columns matched by name).
+
+    ``where`` may refer to the table as ``t`` and to the incoming rows as ``_incoming``.
+    """
     con.execute("BEGIN")
     try:
-        con.execute(f"DELETE FROM {table} WHERE {where}", list(params))
         con.register("_incoming", frame.to_arrow())
+        con.execute(f"DELETE FROM {table} AS t WHERE {where}", list(params))
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
         con.unregister("_incoming")
         con.execute("COMMIT")

@@ -75,3 +75,12 @@ def test_read_only_connection_refuses_writes(settings):
 def test_read_only_without_a_warehouse_says_what_to_do(settings):
     with pytest.raises(warehouse.WarehouseError, match="run `sn-lake run`"):
         warehouse.connect(settings, read_only=True)
+
+
+def test_replace_rows_condition_may_refer_to_the_incoming_rows(settings):
+    con = warehouse.connect(settings)
+    con.execute("CREATE TABLE catalog.t (k VARCHAR, x INTEGER)")
+    warehouse.replace_rows(con, "catalog.t", pl.DataFrame({"k": ["a", "b"], "x": [1, 2]}), "false")
+    incoming = pl.DataFrame({"k": ["b"], "x": [20]})
+    warehouse.replace_rows(con, "catalog.t", incoming, "EXISTS (SELECT 1 FROM _incoming i WHERE i.k = t.k)")
+    assert sorted(con.execute("SELECT k, x FROM catalog.t").fetchall()) == [("a", 1), ("b", 20)]

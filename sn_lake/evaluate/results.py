@@ -16,6 +16,7 @@ from urllib.parse import quote
 import duckdb
 import polars as pl
 
+from sn_lake import warehouse
 from sn_lake.config import Settings
 
 # attack family -> results table (contract)
@@ -72,18 +73,8 @@ def load_into_warehouse(settings: Settings, con: duckdb.DuckDBPyConnection) -> d
             [table.split(".")[1]]).fetchall()}  # fmt: skip
         frame = pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
         frame = frame.select([c for c in frame.columns if c in columns])
-        con.execute("BEGIN")
-        try:
-            con.register("_incoming", frame.to_arrow())
-            con.execute(
-                f"DELETE FROM {table} t WHERE origin = 'computed' AND EXISTS "
-                "(SELECT 1 FROM _incoming i WHERE i.model_id = t.model_id AND i.config_hash = t.config_hash)"
-            )
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
-            con.unregister("_incoming")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        counts[table] = frame.height
+        counts[table] = warehouse.replace_rows(
+            con, table, frame,
+            "t.origin = 'computed' AND EXISTS (SELECT 1 FROM _incoming i WHERE i.model_id = t.model_id AND i.config_hash = t.config_hash)",
+        )
     return counts

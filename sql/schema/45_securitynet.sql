@@ -28,34 +28,3 @@ CREATE TABLE IF NOT EXISTS catalog.securitynet_labels (
     note             VARCHAR,
     table_sha256     VARCHAR NOT NULL       -- the table version the labels come from
 );
-
--- Resolved paper metadata. The paper-metadata source owns catalog.papers and catalog.paper_candidates
--- (sql/schema/50_papers.sql, which must add any further columns with ALTER TABLE ... ADD COLUMN IF NOT
--- EXISTS); this file only makes sure they exist with their contract columns, so
--- analytics.annotation_agreement applies on a warehouse without that source.
-CREATE TABLE IF NOT EXISTS catalog.papers (
-    paper_id       VARCHAR PRIMARY KEY,     -- arXiv id without version
-    title          VARCHAR,
-    year           INTEGER,
-    venue          VARCHAR,                 -- normalized: sn_lake.annotate.venues.normalize_venue
-    venue_type     VARCHAR,                 -- CV, ML, Security, NLP, arXiv, other
-    authors        VARCHAR[],
-    n_authors      INTEGER,
-    countries      VARCHAR[],               -- sorted ISO codes: sn_lake.annotate.countries.normalize_countries
-    publisher_type VARCHAR                  -- academia, industry, mixed
-);
--- The purpose our rule derives from the paper (sn_lake.annotate.purpose.paper_purpose).
-ALTER TABLE catalog.papers ADD COLUMN IF NOT EXISTS purpose VARCHAR;
-
-CREATE TABLE IF NOT EXISTS catalog.paper_candidates (
-    paper_id       VARCHAR NOT NULL,
-    source         VARCHAR NOT NULL,        -- dblp, semantic_scholar, paperswithcode, arxiv, openalex
-    title          VARCHAR,
-    year           INTEGER,
-    venue          VARCHAR,
-    venue_type     VARCHAR,
-    authors        VARCHAR[],
-    n_authors      INTEGER,
-    countries      VARCHAR[],
-    publisher_type VARCHAR
-);

@@ -2,8 +2,7 @@
 -- API answers (lake/raw/papers/) by sn_lake/sources/papers/resolve.py.
 -- catalog.paper_candidates: one row per (paper, API that knows it) with the values that API states;
 -- catalog.papers: the values the resolution chain picked, and where each came from.
--- The contract columns are also created by 45_securitynet.sql (so its view applies without this
--- source); this file owns the tables and adds its further columns idempotently.
+-- Every schema file is applied on every connection, so these exist whether or not papers were crawled.
 CREATE TABLE IF NOT EXISTS catalog.paper_candidates (
     paper_id       VARCHAR NOT NULL,
     source         VARCHAR NOT NULL,        -- arxiv, semantic_scholar, paperswithcode, openalex, dblp
