@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sn_lake.evaluate import data, models
 from sn_lake.evaluate.attacks.accuracy import TaskAccuracy
 from sn_lake.evaluate.attacks.adversarial import FGSM, PGD, Square, Transfer, robustness
-from sn_lake.evaluate.attacks.backdoor import NEO, STRIP, NeuralCleanse, anomaly_indices
+from sn_lake.evaluate.attacks.backdoor import NEO, STRIP, NeuralCleanse, anomaly_indices, stream_verdict
 from sn_lake.evaluate.attacks.membership import LiRAOffline, MetricAttacks, auc, metric_scores, roc_curve as our_roc, tpr_at_fpr
 from sn_lake.evaluate.attacks.stealing import ModelStealing
 from sn_lake.evaluate.pipeline import Context
@@ -194,6 +194,7 @@ def test_strip_separates_triggered_inputs_from_clean_ones(zoo_settings, digits):
         row = STRIP(n_superimpose=10, frr=0.05)(model.classifier, calibration, overlay, evaluation, CPU, triggered)
         assert row["detection_rate"] >= 0.8, (name, row)
         assert row["false_rejection_rate"] <= 0.2, (name, row)
+        assert row["flagged"] and row["score"] > 0.3, (name, row)  # the triggered half of its input stream is caught
 
 
 def test_neo_locates_the_trigger_of_backdoored_models(zoo_settings, digits):
@@ -203,3 +204,13 @@ def test_neo_locates_the_trigger_of_backdoored_models(zoo_settings, digits):
         row = NEO(window=6, stride=3)(model.classifier, evaluation.take(range(20)), overlay, CPU, triggered[:20], trigger.mask(32, 32))
         assert row["trigger_located_rate"] >= 0.7, (name, row)
         assert row["false_rejection_rate"] <= 0.2, (name, row)
+        assert row["flagged"], (name, row)
+
+
+def test_input_level_verdict_is_taken_over_the_clean_and_triggered_stream():
+    clean = np.array([False] * 19 + [True])  # 5% of clean inputs rejected: not more than flag_rate
+    assert stream_verdict("strip", clean, None, 0.05) == {"detector": "strip", "flagged": False, "score": 0.05, "false_rejection_rate": 0.05}
+    row = stream_verdict("neo", clean, np.array([True] * 10 + [False] * 10), 0.05)
+    assert row["flagged"] and row["score"] == pytest.approx(11 / 40)
+    assert row["detection_rate"] == 0.5 and row["false_rejection_rate"] == 0.05
+    assert stream_verdict("strip", np.array([False] * 10), np.array([False] * 10), 0.05)["flagged"] is False  # a backdoor it misses

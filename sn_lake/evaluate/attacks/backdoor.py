@@ -5,10 +5,14 @@ Model-level verdicts, the same everywhere (``flagged`` in ``results.backdoor_det
 
 * Neural Cleanse flags the model when the anomaly index of its smallest reverse-engineered trigger
   exceeds ``threshold`` (2, as in the paper).
-* STRIP and NEO judge inputs. Each is run on held-out clean test inputs of the model; the model is
-  flagged when the detector rejects more than ``flag_rate`` of those clean inputs as trojaned. On a
-  clean model every rejection is a false rejection, so a flagged clean model is a false positive.
-  When the model's card names its trigger, the detection rate on triggered inputs is reported too.
+* STRIP and NEO judge inputs, so their model-level verdict is taken over the inputs the model would
+  see in use: held-out clean test inputs, plus, when the model's card names its trigger, those inputs
+  (of other labels than the target) stamped with it, as an attacker using the backdoor would send them.
+  The model is flagged when the detector rejects more than ``flag_rate`` of that stream as trojaned;
+  ``score`` is the rejected share. On a clean model (or a public one whose backdoor, if any, is
+  unknown) the stream is clean only, every rejection is a false rejection, and a flag is a false
+  positive; on a model whose trigger is known a flag means the detector caught the backdoor in use.
+  ``false_rejection_rate`` (clean inputs) and ``detection_rate`` (triggered inputs) are reported apart.
 """
 
 from __future__ import annotations
@@ -105,6 +109,16 @@ class NeuralCleanse:
                 "target_label": target, "per_label_norms": norms.tolist()}  # fmt: skip
 
 
+def stream_verdict(detector: str, clean_rejected: np.ndarray, triggered_rejected: np.ndarray | None, flag_rate: float) -> dict:
+    """The model-level row of an input-level detector from its per-input rejections (see the module docstring)."""
+    stream = clean_rejected if triggered_rejected is None else np.concatenate([clean_rejected, triggered_rejected])
+    score = float(stream.mean())
+    row = {"detector": detector, "flagged": bool(score > flag_rate), "score": score, "false_rejection_rate": float(clean_rejected.mean())}
+    if triggered_rejected is not None:
+        row["detection_rate"] = float(triggered_rejected.mean())
+    return row
+
+
 def _entropy(logits: torch.Tensor) -> torch.Tensor:
     log_p = torch.log_softmax(logits.double(), 1)
     return -(log_p.exp() * log_p).sum(1)
@@ -116,7 +130,7 @@ class STRIP:
     Each input is added to ``n_superimpose`` held-out clean images (clipped to [0, 1]); the mean
     prediction entropy is its score, low meaning trojaned. The threshold is the ``frr`` quantile of the
     clean calibration inputs' entropies (the false-rejection rate the defender accepts). Model-level
-    verdict: flagged when more than ``flag_rate`` of held-out clean inputs are rejected (see the module).
+    verdict: more than ``flag_rate`` of the model's input stream rejected (see the module docstring).
     """
 
     def __init__(self, n_superimpose: int = 20, frr: float = 0.01, flag_rate: float = 0.05, seed: int = 0):
@@ -136,13 +150,9 @@ class STRIP:
                  triggered: torch.Tensor | None = None) -> dict:  # fmt: skip
         """``calibration`` sets the threshold, ``evaluation`` (clean, held out) measures false rejections."""
         threshold = float(np.quantile(self.entropies(model, calibration.x, overlay.x, device), self.frr))
-        rejected = self.entropies(model, evaluation.x, overlay.x, device) < threshold
-        false_rejection_rate = float(rejected.mean())
-        row = {"detector": "strip", "flagged": bool(false_rejection_rate > self.flag_rate), "score": false_rejection_rate,
-               "threshold": threshold, "false_rejection_rate": false_rejection_rate}  # fmt: skip
-        if triggered is not None:
-            row["detection_rate"] = float((self.entropies(model, triggered, overlay.x, device) < threshold).mean())
-        return row
+        rejected = lambda x: self.entropies(model, x, overlay.x, device) < threshold  # noqa: E731
+        row = stream_verdict("strip", rejected(evaluation.x), None if triggered is None else rejected(triggered), self.flag_rate)
+        return {**row, "threshold": threshold}
 
 
 class NEO:
@@ -152,7 +162,7 @@ class NEO:
     dominant colour (its per-channel median); a region whose covering changes the prediction is a
     candidate trigger, and it is confirmed when pasting it onto ``n_verify`` clean images turns at
     least ``confirm_rate`` of them to the input's predicted label. Input-level; model-level verdict:
-    flagged when more than ``flag_rate`` of held-out clean inputs are confirmed trojaned (see the module).
+    more than ``flag_rate`` of the model's input stream confirmed trojaned (see the module docstring).
     """
 
     def __init__(self, window: int = 6, stride: int = 2, n_verify: int = 10, confirm_rate: float = 0.8,
@@ -192,14 +202,11 @@ class NEO:
 
     def __call__(self, model: nn.Module, evaluation: Split, verify: Split, device: torch.device,
                  triggered: torch.Tensor | None = None, trigger_mask: torch.Tensor | None = None) -> dict:  # fmt: skip
-        rejected = [loc is not None for loc in self.locate(model, evaluation.x, verify, device)]
-        rate = float(np.mean(rejected))
-        row = {"detector": "neo", "flagged": bool(rate > self.flag_rate), "score": rate, "false_rejection_rate": rate}
-        if triggered is not None:
-            locations = self.locate(model, triggered, verify, device)
-            row["detection_rate"] = float(np.mean([loc is not None for loc in locations]))
-            if trigger_mask is not None:
-                on_trigger = [loc is not None and bool(trigger_mask[loc[0] : loc[0] + self.window, loc[1] : loc[1] + self.window].any())
-                              for loc in locations]  # fmt: skip
-                row["trigger_located_rate"] = float(np.mean(on_trigger))
+        found = lambda locations: np.array([loc is not None for loc in locations])  # noqa: E731
+        locations = None if triggered is None else self.locate(model, triggered, verify, device)
+        row = stream_verdict("neo", found(self.locate(model, evaluation.x, verify, device)), None if locations is None else found(locations), self.flag_rate)
+        if locations is not None and trigger_mask is not None:
+            on_trigger = [loc is not None and bool(trigger_mask[loc[0] : loc[0] + self.window, loc[1] : loc[1] + self.window].any())
+                          for loc in locations]  # fmt: skip
+            row["trigger_located_rate"] = float(np.mean(on_trigger))
         return row
