@@ -3,9 +3,10 @@
 import duckdb
 import polars as pl
 import pytest
+import torch
 
 from sn_lake import catalog, cli, lake, warehouse
-from sn_lake.evaluate import pipeline, results
+from sn_lake.evaluate import data, pipeline, results, zoo
 from sn_lake.sources import local
 from zoo_fixtures import test_zoo, zoo_settings  # noqa: F401  (fixtures)
 
@@ -97,6 +98,16 @@ def test_sn_lake_zoo_build_trains_once_then_reuses(settings, capsys):
     assert cli.main(["zoo", "build", "--only", "digits-vit-extreme"]) == 0
     assert "True" in capsys.readouterr().out  # the `cached` column
     assert (folder / "model.safetensors").stat().st_mtime_ns == built_at
+
+
+def test_zoo_training_gives_the_same_weights_whatever_ran_before():
+    spec = zoo.ZooSpec("determinism-check", "resnet18", train_size=32, epochs=1, weight_decay=0.0, seed=7)
+    splits = data.digits()
+    first, _ = zoo.train_model(spec, splits)
+    torch.rand(1000)  # the global generator moves on, as other work in the same process would move it
+    second, _ = zoo.train_model(spec, splits)
+    a, b = first.state_dict(), second.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_sn_lake_evaluate_refuses_unknown_attacks(capsys):

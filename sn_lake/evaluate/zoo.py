@@ -60,6 +60,9 @@ class Trigger:
         return m
 
 
+RECIPE_VERSION = 2  # raise it when a change to the training code changes the weights (2: initialisation seeded)
+
+
 @dataclass(frozen=True)
 class ZooSpec:
     name: str
@@ -76,7 +79,8 @@ class ZooSpec:
 
     @property
     def spec_hash(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """Names the trained weights: the spec and the version of the training recipe."""
+        return hashlib.sha256(json.dumps({**asdict(self), "recipe": RECIPE_VERSION}, sort_keys=True).encode()).hexdigest()[:12]
 
 
 ZOO: tuple[ZooSpec, ...] = (
@@ -192,6 +196,7 @@ def train_model(spec: ZooSpec, splits: data_mod.DatasetSplits) -> tuple[Classifi
     """Train one zoo model; returns it and its metrics (accuracies, and the backdoor's success rate)."""
     members = splits.train.take(range(spec.train_size))
     train_set = poison(members, spec) if spec.backdoor_target is not None else members
+    training.seeded(spec.seed)  # the initial weights too, whatever ran before in this process
     classifier = build(model_config(spec, {}))
     augment = training.random_shift if spec.augment else None
     training.train(
