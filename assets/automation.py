@@ -9,7 +9,7 @@ import duckdb
 from assets.partitions import models_partitions
 from assets.resources import SnLake
 from sn_lake import config, search, warehouse
-from sn_lake.evaluate.data import TORCHVISION
+from sn_lake.evaluate.configs import TORCHVISION
 
 # The datasets the evaluation can load (sn_lake.evaluate.data): a model trained on another one is
 # not "evaluable" and is left alone.

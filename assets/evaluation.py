@@ -2,7 +2,9 @@
 
 Each partition loads one model, runs one family on the ``gpu`` pool and writes Parquet under
 ``lake/results/<family>/``; ``results_tables`` (``duckdb_write`` pool) moves every results file into
-``results.*``. GPU work never holds the warehouse's write connection.
+``results.*``. GPU work never holds the warehouse's write connection. The config classes take their
+defaults from the torch-free ``sn_lake.evaluate.configs``; ``sn_lake.evaluate.pipeline`` (PyTorch) is
+imported only when a step runs, so loading the code location does not import torch.
 """
 
 import dataclasses
@@ -15,10 +17,10 @@ from assets.constants import DUCKDB_WRITE_POOL, GPU_POOL
 from assets.partitions import models_partitions
 from assets.resources import SnLake
 from sn_lake import warehouse
-from sn_lake.evaluate import pipeline, results
+from sn_lake.evaluate import configs, results
 
-_STEAL, _MIA = pipeline.StealingConfig(), pipeline.MembershipConfig()
-_ADV, _BD = pipeline.AdversarialConfig(), pipeline.BackdoorConfig()
+_STEAL, _MIA = configs.StealingConfig(), configs.MembershipConfig()
+_ADV, _BD = configs.AdversarialConfig(), configs.BackdoorConfig()
 
 
 class StealingRunConfig(dg.Config):
@@ -95,6 +97,8 @@ def _catalog_dataset(settings, model_id: str) -> str | None:
 
 
 def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, config) -> dg.MaterializeResult:
+    from sn_lake.evaluate import pipeline  # PyTorch: imported by the step that evaluates, not by the code location
+
     model_id = context.partition_key
     settings = sn_lake.settings()
     summary = pipeline.run_family(settings, model_id, family, config, dataset=_catalog_dataset(settings, model_id))
@@ -121,19 +125,19 @@ _EVAL = {"group_name": "evaluation", "partitions_def": models_partitions, "pool"
 @dg.asset(deps=[catalog_models], **_EVAL)
 def eval_task_accuracy(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """Task accuracy of one model: train (members) and test accuracy and the overfit gap."""
-    return _evaluate(context, sn_lake, "task_accuracy", pipeline.AccuracyConfig())
+    return _evaluate(context, sn_lake, "task_accuracy", configs.AccuracyConfig())
 
 
 @dg.asset(deps=[catalog_models], **_EVAL)
 def eval_model_stealing(context: dg.AssetExecutionContext, sn_lake: SnLake, config: StealingRunConfig) -> dg.MaterializeResult:
     """Model stealing of one model: surrogate accuracy and agreement per query budget."""
-    return _evaluate(context, sn_lake, "model_stealing", _as_dataclass(pipeline.StealingConfig, config.model_dump()))
+    return _evaluate(context, sn_lake, "model_stealing", _as_dataclass(configs.StealingConfig, config.model_dump()))
 
 
 @dg.asset(deps=[catalog_models], **_EVAL)
 def eval_membership_inference(context: dg.AssetExecutionContext, sn_lake: SnLake, config: MembershipRunConfig) -> dg.MaterializeResult:
     """Membership inference on one model: AUC and TPR at low FPR with bootstrap intervals per attack."""
-    return _evaluate(context, sn_lake, "membership_inference", _as_dataclass(pipeline.MembershipConfig, config.model_dump()))
+    return _evaluate(context, sn_lake, "membership_inference", _as_dataclass(configs.MembershipConfig, config.model_dump()))
 
 
 @dg.asset(deps=[catalog_models, eval_model_stealing], **_EVAL)
@@ -143,13 +147,13 @@ def eval_adversarial(context: dg.AssetExecutionContext, sn_lake: SnLake, config:
     values["epsilons"] = [e / 255 for e in values.pop("epsilons_255")]
     alpha = values.pop("pgd_alpha_255")
     values["pgd_alpha"] = None if alpha is None else alpha / 255
-    return _evaluate(context, sn_lake, "adversarial", _as_dataclass(pipeline.AdversarialConfig, values))
+    return _evaluate(context, sn_lake, "adversarial", _as_dataclass(configs.AdversarialConfig, values))
 
 
 @dg.asset(deps=[catalog_models], **_EVAL)
 def eval_backdoor_detection(context: dg.AssetExecutionContext, sn_lake: SnLake, config: BackdoorRunConfig) -> dg.MaterializeResult:
     """Backdoor detection on one model: Neural Cleanse, STRIP and NEO verdicts, scores and runtimes."""
-    return _evaluate(context, sn_lake, "backdoor_detection", _as_dataclass(pipeline.BackdoorConfig, config.model_dump()))
+    return _evaluate(context, sn_lake, "backdoor_detection", _as_dataclass(configs.BackdoorConfig, config.model_dump()))
 
 
 EVALUATION_ASSETS = [eval_task_accuracy, eval_model_stealing, eval_membership_inference, eval_adversarial, eval_backdoor_detection]

@@ -6,6 +6,8 @@ After an intended change, refresh the snapshot with
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -46,3 +48,15 @@ def test_asset_graph_matches_snapshot():
 def test_groups_are_the_designed_ones():
     allowed = {"crawl", "catalog", "quality", "evaluation", "analytics"}
     assert {node["group"] for node in asset_graph().values()} <= allowed
+
+
+def test_loading_the_code_location_does_not_import_torch():
+    """Every Dagster process (webserver, daemon, each step's subprocess, `sn-lake` loading definitions) loads it: no PyTorch there."""
+    script = ("import json, sys; sys.path.insert(0, '.'); import assets.definitions\n"
+              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm'))))\n"
+              "print(json.dumps('sn_lake.evaluate.pipeline' in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent.parent, capture_output=True, text=True, check=True)
+    torch_modules, pipeline_loaded = (json.loads(line) for line in out.stdout.splitlines()[-2:])
+    assert torch_modules == [] and not pipeline_loaded, (
+        f"Expected assets/definitions.py to load without PyTorch, found {torch_modules[:5]} imported (pipeline: {pipeline_loaded}): "
+        "import torch-using modules inside the asset functions, take constants from sn_lake/evaluate/configs.py.")

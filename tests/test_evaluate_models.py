@@ -2,6 +2,8 @@
 
 import json
 import os
+import pickle
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -43,23 +45,83 @@ class CodePayload:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_pickle_with_code_payload_is_refused_and_never_runs(tmp_path: Path):
+PAYLOAD_WRITERS = {
+    "torch.save": lambda obj, path: torch.save(obj, path),
+    "torch.save legacy": lambda obj, path: torch.save(obj, path, _use_new_zipfile_serialization=False),
+    "pickle.dump": lambda obj, path: path.write_bytes(pickle.dumps(obj, protocol=4)),
+}
+
+
+@pytest.mark.parametrize("writer", sorted(PAYLOAD_WRITERS))
+@pytest.mark.parametrize("name", ["model.pth", "model.safetensors", "pytorch_model.bin"])
+def test_pickle_with_code_payload_is_refused_and_never_runs(tmp_path: Path, name: str, writer: str):
+    """Whatever the file is called (even .safetensors) and however it was pickled, its code never runs."""
     folder = tmp_path / "evil"
     write_folder(folder, "model.safetensors")
     (folder / "model.safetensors").unlink()
     marker = tmp_path / "payload-ran"
-    torch.save({"weight": torch.zeros(2), "extra": CodePayload(marker)}, folder / "model.pth")
-    with pytest.raises(models.UnsafeCheckpointError, match="needs arbitrary code to unpickle"):
+    PAYLOAD_WRITERS[writer]({"weight": torch.zeros(2), "extra": CodePayload(marker)}, folder / name)
+    match = "plain pickle, which can run arbitrary code" if writer == "pickle.dump" else "needs arbitrary code to unpickle"
+    with pytest.raises(models.UnsafeCheckpointError, match=match):
         models.load_folder(folder, torch.device("cpu"))
     assert not marker.exists(), "the checkpoint's payload ran"
 
 
+def classifier_matches(loaded: models.LoadedModel, net: torch.nn.Module) -> bool:
+    x = torch.rand(2, 3, 16, 16)
+    mean, std = (torch.tensor(TINY["pretrained_cfg"][k]).view(1, 3, 1, 1) for k in ("mean", "std"))
+    return torch.allclose(loaded.classifier(x), net.eval()((x - mean) / std), atol=1e-6)
+
+
+def test_safetensors_bytes_load_whatever_the_suffix(tmp_path: Path):
+    net = write_folder(tmp_path / "st", "model.safetensors")
+    (tmp_path / "st" / "model.safetensors").rename(tmp_path / "st" / "pytorch_model.bin")  # a .bin that holds safetensors
+    assert classifier_matches(models.load_folder(tmp_path / "st", torch.device("cpu")), net)
+
+
+def test_torch_checkpoint_named_safetensors_loads_only_through_weights_only(tmp_path: Path):
+    net = write_folder(tmp_path / "pt", "model.pth")
+    (tmp_path / "pt" / "model.pth").rename(tmp_path / "pt" / "model.safetensors")
+    assert classifier_matches(models.load_folder(tmp_path / "pt", torch.device("cpu")), net)
+
+
+def test_tensorflow_weights_are_not_a_pytorch_format(tmp_path: Path):
+    hdf5 = tmp_path / "pytorch_model.bin"
+    hdf5.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(504))  # HDF5's format signature, as Keras 2 / TensorFlow .h5 files start
+    with pytest.raises(models.ModelLoadError, match=r"TensorFlow/Keras weights \(HDF5\), which is not a PyTorch format"):
+        models.load_state_dict(hdf5)
+    keras = tmp_path / "model.pth"  # a Keras 3 archive under a PyTorch name
+    with zipfile.ZipFile(keras, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.6.0"}))
+        archive.writestr("config.json", json.dumps({"class_name": "Sequential"}))
+        archive.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + bytes(504))
+    with pytest.raises(models.ModelLoadError, match=r"TensorFlow/Keras weights \(a Keras archive\), which is not a PyTorch format"):
+        models.load_state_dict(keras)
+
+
+def test_unknown_bytes_are_a_clear_error(tmp_path: Path):
+    text = tmp_path / "model.safetensors"
+    text.write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\n")  # a Git LFS pointer, not the weights
+    with pytest.raises(models.ModelLoadError, match="found bytes of neither .first bytes 76657273696f6e"):
+        models.load_state_dict(text)
+    empty = tmp_path / "model.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(models.ModelLoadError, match="the file is empty"):
+        models.load_state_dict(empty)
+    other_zip = tmp_path / "model.ckpt"
+    with zipfile.ZipFile(other_zip, "w") as archive:
+        archive.writestr("notes.txt", "not weights")
+    with pytest.raises(models.ModelLoadError, match=r"found a zip of \['notes.txt'\]: it is not a PyTorch checkpoint"):
+        models.load_state_dict(other_zip)
+    broken = tmp_path / "broken.bin"
+    broken.write_bytes((64).to_bytes(8, "little") + b'{"w": {"dtype": "F32"')  # a safetensors header cut short
+    with pytest.raises(models.ModelLoadError, match="found a broken one"):
+        models.load_state_dict(broken)
+
+
 def test_raw_checkpoint_of_tensors_loads_with_weights_only(tmp_path: Path):
     net = write_folder(tmp_path / "raw", "model.pth")
-    loaded = models.load_folder(tmp_path / "raw", torch.device("cpu"))
-    x = torch.rand(2, 3, 16, 16)
-    expected = net.eval()((x - torch.tensor(TINY["pretrained_cfg"]["mean"]).view(1, 3, 1, 1)) / torch.tensor(TINY["pretrained_cfg"]["std"]).view(1, 3, 1, 1))
-    assert torch.allclose(loaded.classifier(x), expected, atol=1e-6)
+    assert classifier_matches(models.load_folder(tmp_path / "raw", torch.device("cpu")), net)
 
 
 def test_folder_preprocessing_comes_from_the_pretrained_config(tmp_path: Path):

@@ -100,3 +100,61 @@ def test_off_mode_is_silent_and_track_counts():
     stream = io.StringIO()
     assert list(progress.track(iter("ab"), "letters", stream=stream, mode="log")) == ["a", "b"]
     assert "letters: 2 items" in stream.getvalue()
+
+
+def tiny_task(n: int = 40, seed: int = 0):
+    """A real (tiny) classification task: 10 separable classes of 3 x 4 x 4 images, and an untrained linear net for it."""
+    import torch
+
+    from sn_lake.evaluate.data import Split
+
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 10
+    x = (torch.rand(n, 3, 4, 4, generator=gen) * 0.2 + y.view(-1, 1, 1, 1) / 10).clamp(0, 1)
+    fresh = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 10))  # noqa: E731
+    return Split(x, y), fresh
+
+
+def test_training_reports_its_batches_only_when_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    import torch
+
+    from sn_lake.evaluate import training
+
+    monkeypatch.setenv("SN_LAKE_PROGRESS", "log")
+    split, fresh = tiny_task()
+    torch.manual_seed(1)
+    named = training.train(fresh(), split.x, split.y, epochs=3, batch_size=16, progress="tiny run")  # 3 batches an epoch
+    torch.manual_seed(1)
+    unnamed = training.train(fresh(), split.x, split.y, epochs=3, batch_size=16)  # as inside the zoo build's own bar: silent
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "tiny run: 9/9 batches (100%)" in lines[0] and lines[0].endswith("(done)"), lines
+    assert all(torch.equal(a, b) for a, b in zip(named.state_dict().values(), unnamed.state_dict().values()))  # reporting changes nothing
+
+
+def test_stealing_and_reference_models_report_one_run_each(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    import torch
+
+    from sn_lake.evaluate.attacks.membership import LiRAOffline
+    from sn_lake.evaluate.attacks.stealing import ModelStealing
+    from sn_lake.evaluate.training import train
+
+    cpu = torch.device("cpu")
+    split, fresh = tiny_task(80)
+    target = train(fresh(), split.x, split.y, epochs=5)
+    monkeypatch.setenv("SN_LAKE_PROGRESS", "log")
+    ModelStealing((20, 40), epochs=2)(target, fresh, split.take(range(40)), split.take(range(40, 80)), cpu)
+    LiRAOffline(n_reference=2, epochs=1, max_per_side=10, n_bootstrap=0)(
+        target, fresh, split.take(range(20)), split.take(range(20, 40)), split.take(range(40, 80)), cpu)
+    lines = capsys.readouterr().err.splitlines()
+    expected = ["stealing surrogate (budget 20): 2/2 batches", "stealing surrogate (budget 40): 2/2 batches",
+                "membership reference model 1/2: 1/1 batches", "membership reference model 2/2: 1/1 batches"]
+    assert [line.split(" ", 2)[2].split(" (100%)")[0] for line in lines] == expected, lines  # after the date and time
+    assert all(line.endswith("(done)") for line in lines)
+    # in a terminal: one bar per training run, each ended by its own newline, never one drawn inside another
+    monkeypatch.setenv("SN_LAKE_PROGRESS", "bar")
+    ModelStealing((20, 40), epochs=2)(target, fresh, split.take(range(40)), split.take(range(40, 80)), cpu)
+    runs = capsys.readouterr().err.split("\n")
+    assert len(runs) == 3 and runs[2] == "", runs
+    for run, budget in zip(runs, (20, 40)):
+        assert {draw.split(" [")[0] for draw in run.split("\r")[1:]} == {f"stealing surrogate (budget {budget})"}, run
+        assert "2/2 batches (100%)" in run.split("\r")[-1]

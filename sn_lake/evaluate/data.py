@@ -16,12 +16,11 @@ import torch
 import torch.nn.functional as F
 
 from sn_lake.config import Settings
+from sn_lake.evaluate.configs import TORCHVISION
 
 DIGITS_SEED = 0
 DIGITS_TEST_SIZE = 597  # a third of scikit-learn's 1,797 digits; the other 1,200 are the train split
 DIGITS_SIDE = 32
-
-TORCHVISION = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "svhn": "SVHN", "mnist": "MNIST"}
 
 
 class DatasetUnavailable(RuntimeError):

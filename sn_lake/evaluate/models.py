@@ -2,9 +2,10 @@
 
 A model is a folder in timm's Hub format: ``config.json`` (``architecture``, ``num_classes``,
 ``model_args``, ``pretrained_cfg`` with ``input_size``, ``mean``, ``std``) and its weights, either
-``model.safetensors`` or a raw checkpoint (``.pth``, ``.ckpt``, ``.bin``) read only through
-``torch.load(weights_only=True)``. A checkpoint that needs arbitrary code to unpickle is refused;
-nothing here ever imports or runs code shipped with a model.
+``model.safetensors`` or a raw checkpoint (``.pth``, ``.ckpt``, ``.bin``). The weights' first bytes,
+not their suffix, choose the loader: safetensors, or a torch.save checkpoint read only through
+``torch.load(weights_only=True)``. A checkpoint that needs arbitrary code to unpickle, and any plain
+pickle, is refused; nothing here ever imports or runs code shipped with a model.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sn_lake.config import Settings
+from sn_lake.sources.weights import SNIFF_BYTES, format_from_bytes
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "model.ckpt")
 RAW_CHECKPOINT_SUFFIXES = (".pth", ".ckpt", ".bin", ".pt")
@@ -97,20 +100,46 @@ class LoadedModel:
         return sum(p.numel() for p in self.classifier.parameters())
 
 
-def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors from ``.safetensors``, or from a raw checkpoint through ``torch.load(weights_only=True)``."""
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    if path.suffix not in RAW_CHECKPOINT_SUFFIXES:
-        raise ModelLoadError(f"Expected weights ending in .safetensors or {', '.join(RAW_CHECKPOINT_SUFFIXES)}, found {path.name}: convert them to safetensors.")
+def _zip_format(path: Path) -> str:
+    """``pytorch-state-dict`` for torch.save's zip archive, ``tensorflow`` for a Keras 3 archive, by their entries."""
     try:
-        checkpoint = torch.load(str(path), map_location="cpu", weights_only=True)
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile as exc:
+        raise ModelLoadError(f"Expected a whole zip archive in {path} (its first bytes say zip), found a damaged one ({exc}): download it again.") from exc
+    if any(n.rpartition("/")[2] == "data.pkl" for n in names):
+        return "pytorch-state-dict"
+    if any(n.endswith(".weights.h5") for n in names) or {"config.json", "metadata.json"} <= set(names):
+        return "tensorflow"
+    raise ModelLoadError(
+        f"Expected torch.save's zip archive (with a data.pkl) in {path}, found a zip of {names[:5]}: it is not a PyTorch checkpoint; "
+        "use the model's safetensors or torch.save weights."
+    )
+
+
+def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise ModelLoadError(f"Expected a whole safetensors file in {path} (its first bytes say safetensors), found a broken one ({exc}): download it again.") from exc
+
+
+def _load_torch_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        with path.open("rb") as fh:  # a file object: torch.load would pick its loader by a path's suffix (".safetensors")
+            checkpoint = torch.load(fh, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
             f"Expected a checkpoint of plain tensors in {path}, found one that needs arbitrary code to unpickle "
             f"({str(exc).splitlines()[0][:200]}); it was refused and nothing in it ran: ask for safetensors weights."
+        ) from exc
+    except RuntimeError as exc:
+        raise ModelLoadError(
+            f"Expected a torch.save checkpoint in {path}, found one torch.load could not read ({str(exc).splitlines()[0][:200]}): "
+            "download it again or ask for safetensors weights."
         ) from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
@@ -118,6 +147,35 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
         raise ModelLoadError(f"Expected a state dict (name -> tensor) in {path}, found {type(checkpoint).__name__}: save model.state_dict().")
     return {k.removeprefix("module."): v for k, v in checkpoint.items()}
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors from safetensors or a torch.save checkpoint (``weights_only=True``), told apart by the file's first bytes, not its suffix."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    kind = format_from_bytes(head, path.name)
+    if head.startswith(b"PK\x03\x04"):
+        kind = _zip_format(path)  # torch.save's archive or Keras 3's, by what it holds rather than its name
+    if kind == "safetensors":
+        return _load_safetensors(path)
+    if kind == "pytorch-state-dict":
+        return _load_torch_checkpoint(path)
+    if kind == "pickle":
+        raise UnsafeCheckpointError(
+            f"Expected safetensors or a torch.save checkpoint in {path}, found a plain pickle, which can run arbitrary code when "
+            "unpickled; it was refused without unpickling: ask for safetensors weights."
+        )
+    if kind == "tensorflow":
+        container = "HDF5" if head.startswith(b"\x89HDF") else "a Keras archive"
+        raise ModelLoadError(
+            f"Expected PyTorch weights (safetensors or torch.save) in {path}, found TensorFlow/Keras weights ({container}), which is not "
+            "a PyTorch format: use the model's PyTorch or safetensors weights."
+        )
+    raise ModelLoadError(
+        f"Expected safetensors or a torch.save checkpoint in {path}, found bytes of neither (first bytes {head[:16].hex() or 'none: the file is empty'}): "
+        "use the model's safetensors or torch.save weights."
+    )
 
 
 def weights_file(folder: Path) -> Path:

@@ -1,9 +1,9 @@
 """Evaluate one model with one attack family and write its rows to the lake (what each Dagster partition runs).
 
-Each family has a configuration dataclass whose defaults are the issue's (the Dagster config classes in
-``assets/evaluation.py`` take their defaults from here). Members are the model's training set (the
-zoo records which part of the train split that was; otherwise the whole train split), non-members the
-test split.
+Each family has a configuration dataclass whose defaults are the issue's, in the torch-free
+:mod:`sn_lake.evaluate.configs` (re-exported here; the Dagster config classes in ``assets/evaluation.py``
+take their defaults from there). Members are the model's training set (the zoo records which part of
+the train split that was; otherwise the whole train split), non-members the test split.
 """
 
 from __future__ import annotations
@@ -24,72 +24,14 @@ from sn_lake.evaluate import models, results
 from sn_lake.evaluate.attacks.accuracy import TaskAccuracy
 from sn_lake.evaluate.attacks.adversarial import FGSM, PGD, Square, Transfer, robustness
 from sn_lake.evaluate.attacks.backdoor import NEO, STRIP, NeuralCleanse
-from sn_lake.evaluate.attacks.membership import METRIC_ATTACKS, LiRAOffline, MetricAttacks
+from sn_lake.evaluate.attacks.membership import LiRAOffline, MetricAttacks
 from sn_lake.evaluate.attacks.stealing import ModelStealing
+from sn_lake.evaluate.configs import (  # also reached as pipeline.StealingConfig, pipeline.FAMILIES, ...
+    CONFIGS, FAMILIES, AccuracyConfig, AdversarialConfig, BackdoorConfig, MembershipConfig, StealingConfig,
+)
 from sn_lake.evaluate.zoo import TINY_ARCHS, Trigger
 
 log = logging.getLogger(__name__)
-
-FAMILIES = ("task_accuracy", "model_stealing", "membership_inference", "adversarial", "backdoor_detection")
-
-
-@dataclass(frozen=True)
-class AccuracyConfig:
-    pass
-
-
-@dataclass(frozen=True)
-class StealingConfig:
-    query_budgets: tuple[int, ...] = (100, 200, 400)
-    label_only: bool = False
-    surrogate_arch: str = "resnet18"  # a timm architecture (tiny kwargs for the zoo's), or "same" as the target
-    aux_dataset: str | None = None  # None: the study's partial training set (a sample of the train split)
-    epochs: int = 15
-    test_samples: int = 600
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class MembershipConfig:
-    attacks: tuple[str, ...] = METRIC_ATTACKS
-    max_per_side: int = 500
-    n_bootstrap: int = 200
-    lira_max_parameters: int = 0  # opt in: run LiRA offline on models with at most this many parameters
-    lira_reference_models: int = 4
-    lira_epochs: int = 10
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class AdversarialConfig:
-    epsilons: tuple[float, ...] = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
-    n_samples: int = 100
-    pgd_steps: int = 10
-    pgd_alpha: float | None = None  # None: 2.5 * eps / steps
-    square_queries: int = 100
-    transfer: bool = True
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class BackdoorConfig:
-    nc_steps: int = 80
-    nc_lr: float = 0.1
-    nc_lambda: float = 1e-3
-    nc_batch_size: int = 16  # clean images per label per step
-    nc_samples: int = 200
-    nc_threshold: float = 2.0
-    strip_superimpose: int = 20
-    strip_frr: float = 0.01
-    neo_window: int = 6
-    neo_stride: int = 3
-    n_inputs: int = 50  # held-out clean inputs STRIP and NEO judge
-    flag_rate: float = 0.05
-    seed: int = 0
-
-
-CONFIGS = {"task_accuracy": AccuracyConfig, "model_stealing": StealingConfig, "membership_inference": MembershipConfig,
-           "adversarial": AdversarialConfig, "backdoor_detection": BackdoorConfig}  # fmt: skip
 
 
 @dataclass

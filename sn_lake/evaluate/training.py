@@ -9,6 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sn_lake.evaluate.data import Split
+from sn_lake.progress import Progress
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -28,28 +29,35 @@ def train(
     seed: int = 0,
     device: torch.device = torch.device("cpu"),
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    progress: str | None = None,
 ) -> nn.Module:
-    """Train with AdamW and a cosine schedule; ``targets`` are labels (N) or probabilities (N x K)."""
+    """Train with AdamW and a cosine schedule; ``targets`` are labels (N) or probabilities (N x K).
+
+    ``progress`` names one progress bar over this run's batches, closed when the run ends; None shows
+    none (as in the zoo build, whose own bar counts models: no bar inside a bar).
+    """
     gen = seeded(seed)
     model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps = epochs * ((len(x) + batch_size - 1) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.15)
     soft = targets.ndim == 2
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=gen)
-        for start in range(0, len(x), batch_size):
-            idx = order[start : start + batch_size]
-            xb = x[idx]
-            if augment is not None:
-                xb = augment(xb, gen)
-            xb, tb = xb.to(device), targets[idx].to(device)
-            logits = model(xb)
-            loss = F.cross_entropy(logits, tb) if not soft else -(tb * F.log_softmax(logits, 1)).sum(1).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+    with Progress(progress or "training", total=steps, unit="batches", mode=None if progress else "off") as bar:
+        for _ in range(epochs):
+            order = torch.randperm(len(x), generator=gen)
+            for start in range(0, len(x), batch_size):
+                idx = order[start : start + batch_size]
+                xb = x[idx]
+                if augment is not None:
+                    xb = augment(xb, gen)
+                xb, tb = xb.to(device), targets[idx].to(device)
+                logits = model(xb)
+                loss = F.cross_entropy(logits, tb) if not soft else -(tb * F.log_softmax(logits, 1)).sum(1).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                bar.update()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

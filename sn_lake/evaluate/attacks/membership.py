@@ -18,9 +18,9 @@ import torch.nn as nn
 from scipy.stats import norm, rankdata
 
 from sn_lake.evaluate import training
+from sn_lake.evaluate.configs import METRIC_ATTACKS
 from sn_lake.evaluate.data import Split
 
-METRIC_ATTACKS = ("correctness", "confidence", "entropy", "modified_entropy", "loss")
 LOG_FPR_GRID = np.logspace(-3, 0, 31)  # the log-scale ROC points kept per attack
 
 
@@ -165,7 +165,10 @@ class LiRAOffline:
             half = reference_data.sample(max(len(reference_data) // 2, 1), self.seed + 100 + k)
             torch.manual_seed(self.seed + 300 + k)
             reference = fresh_model()
-            training.train(reference, half.x, half.y, epochs=self.epochs, lr=self.lr, seed=self.seed + 200 + k, device=device)
+            training.train(
+                reference, half.x, half.y, epochs=self.epochs, lr=self.lr, seed=self.seed + 200 + k, device=device,
+                progress=f"membership reference model {k + 1}/{self.n_reference}",
+            )  # fmt: skip
             out_phis.append(logit_scaled_confidence(training.logits_of(reference, both.x, device), both.y))
         out = np.stack(out_phis)
         mu = out.mean(0)

@@ -44,7 +44,10 @@ class ModelStealing:
             n = min(budget, len(queries))
             torch.manual_seed(self.seed + budget)
             surrogate = fresh_surrogate()
-            training.train(surrogate, queries.x[:n], answers[:n], epochs=self.epochs, lr=self.lr, seed=self.seed + budget, device=device)
+            training.train(
+                surrogate, queries.x[:n], answers[:n], epochs=self.epochs, lr=self.lr, seed=self.seed + budget, device=device,
+                progress=f"stealing surrogate (budget {budget})",
+            )  # fmt: skip
             predicted = training.logits_of(surrogate, test.x, device).argmax(1)
             rows.append({
                 "query_budget": budget, "queries_used": n, "label_only": self.label_only,
