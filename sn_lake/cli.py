@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from sn_lake import config, lake, search, warehouse
 
@@ -49,27 +50,55 @@ def load_definitions():
     return defs
 
 
+# The code location, loaded by file the way dagster_home/workspace.yaml loads it (working directory: the project root).
+CODE_LOCATION = config.PROJECT_ROOT / "assets" / "definitions.py"
+
+
+def _reconstructable_asset_job(selection):
+    """The code location's asset job for ``selection``, reconstructable from CODE_LOCATION as ``dagster asset materialize -f`` builds it.
+
+    Returns the reconstructable job (what an executor sends to other processes or Celery workers), its definition and the asset keys.
+    """
+    import dagster as dg
+    from dagster._core.code_pointer import FileCodePointer
+    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
+    from dagster._utils.hosted_user_process import recon_job_from_origin, recon_repository_from_origin
+
+    pointer = FileCodePointer(str(CODE_LOCATION), "defs", working_directory=str(config.PROJECT_ROOT))
+    origin = RepositoryPythonOrigin(executable_path=sys.executable, code_pointer=pointer)
+    repository = recon_repository_from_origin(origin).get_definition()
+    asset_keys = (dg.AssetSelection.from_string(selection) if isinstance(selection, str) else selection).resolve(repository.asset_graph)
+    job_def = repository.get_implicit_job_def_for_assets(asset_keys)
+    return recon_job_from_origin(JobPythonOrigin(job_def.name, repository_origin=origin)), job_def, asset_keys
+
+
 def materialize(selection, ops_config: dict | None = None, partition_key: str | None = None) -> bool:
     """Materialize an asset selection (Dagster's selection syntax, or an AssetSelection) against the DAGSTER_HOME instance.
 
     ``ops_config`` is run config per asset, e.g. ``{"raw_huggingface": {"config": {"limit": 100}}}``;
-    ``partition_key`` picks the partition of partitioned assets (e.g. a model id of ``models``).
+    ``partition_key`` picks the partition of partitioned assets (e.g. a model id of ``models``). The run executes the
+    code location's job with its executor (the Celery workers in the distributed profile); Dagster's default executor
+    is run in-process here, as one ``sn-lake`` command needs no step subprocesses (each would import torch again).
     """
     import dagster as dg
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     _dagster_home()
-    defs = load_definitions()
+    job, job_def, asset_keys = _reconstructable_asset_job(selection)
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}, **({"ops": ops_config} if ops_config else {})}
+    if job_def.executor_def is dg.multi_or_in_process_executor:
+        run_config["execution"] = {"config": {"in_process": {}}}
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(
-            [*defs.assets, *(defs.asset_checks or [])],
-            selection=dg.AssetSelection.from_string(selection) if isinstance(selection, str) else selection,
-            resources=defs.resources,
-            instance=instance,
-            partition_key=partition_key,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **({"ops": ops_config} if ops_config else {})},
-        )
+        tags = {}
+        if partition_key is not None:
+            with dg.partition_loading_context(dynamic_partitions_store=instance) as context:
+                job_def.validate_partition_key(partition_key, selected_asset_keys=asset_keys, context=context)
+            tags = job_def.get_tags_for_partition_key(partition_key, selected_asset_keys=asset_keys)
+        try:
+            result = dg.execute_job(job, instance=instance, run_config=run_config, tags=tags, asset_selection=sorted(asset_keys))
+        except dg.DagsterInvalidConfigError as exc:
+            print(f"sn-lake: the run config does not fit the assets, nothing ran: {exc}", file=sys.stderr)
+            return False
         for event in result.get_asset_materialization_events():
             mat = event.step_materialization_data.materialization
             shown = {k: v.value for k, v in mat.metadata.items() if not isinstance(v.value, str) or len(v.value) < 80}
@@ -131,9 +160,9 @@ def evaluate_models(model_ids: Sequence[str], families: Sequence[str], ops_confi
     """
     import dagster as dg
 
+    load_definitions()  # puts the project root on sys.path, so `assets` imports
     from assets import evaluation
 
-    load_definitions()
     add_model_partitions(model_ids)
     chosen = [a for a in evaluation.EVALUATION_ASSETS if a.key.to_user_string().removeprefix("eval_") in families]
     ok = True
@@ -182,7 +211,25 @@ RESULTS_TABLES = tuple(f"results.{f}" for f in EVALUATION_FAMILIES)
 
 def cmd_evaluate(args) -> int:
     families = ["task_accuracy"] + [ATTACK_FAMILIES[a] for a in args.attacks.split(",") if a and ATTACK_FAMILIES[a] != "task_accuracy"]
-    return 0 if evaluate_models(args.model_ids, families) else 1
+    return 0 if evaluate_models(args.model_ids, families, args.config) else 1
+
+
+def _run_config(text: str) -> dict:
+    """``--config``: run config per evaluation asset, as JSON or YAML inline or in a file."""
+    import yaml
+
+    path = Path(text)
+    try:
+        value = yaml.safe_load(path.read_text() if path.is_file() else text)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"expected JSON or YAML (or a file of it), found text that does not parse: {exc}") from None
+    known = {f"eval_{f}" for f in EVALUATION_FAMILIES}
+    if not isinstance(value, dict) or not set(value) <= known:
+        raise argparse.ArgumentTypeError(
+            f"expected a mapping of evaluation assets ({', '.join(sorted(known))}) to their run config, e.g. "
+            f"'{{\"eval_adversarial\": {{\"config\": {{\"n_samples\": 50}}}}}}', found {text!r}"
+        )
+    return value
 
 
 def cmd_zoo(args) -> int:
@@ -360,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_ids", nargs="+", metavar="MODEL_ID", help="e.g. local:digits-resnet-low or huggingface:owner/repo")
     p.add_argument("--attacks", type=_attack_list, default="stealing,membership,adversarial,backdoor",
                    help="comma-separated: stealing,membership,adversarial,backdoor (task accuracy always runs)")
+    p.add_argument("--config", type=_run_config, default=None, metavar="JSON|YAML|FILE",
+                   help='run config per evaluation asset, e.g. \'{"eval_membership_inference": {"config": {"max_per_side": 1000}}}\' '
+                        "(fields and defaults: docs/evaluation.md)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("zoo", help="the demo zoo of tiny digits classifiers")

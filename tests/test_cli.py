@@ -2,13 +2,14 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from sn_lake import catalog, config, warehouse
+from sn_lake import catalog, cli, config, warehouse
 from sn_lake.sources import timm_registry
 
 SN_LAKE = str(Path(sys.executable).with_name("sn-lake"))
@@ -66,3 +67,40 @@ def test_status_lists_sources_and_last_crawl(built):
 def test_crawl_rejects_unknown_source(sn_home):
     result = sn_lake("crawl", "nowhere")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_run_executes_the_code_locations_job_in_process_and_reports_each_run(sn_home, tmp_path, monkeypatch):
+    """`sn-lake run --select` / `crawl` execute the code location's asset job (reconstructable from assets/definitions.py, as
+    `dagster asset materialize -f` does); the embedded profile's default executor runs its steps in the command's process."""
+    import dagster as dg
+
+    done = sn_lake("run", "--select", "key:raw_timm")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"^materialized raw_timm: \{'crawl_id': ", done.stdout, re.MULTILINE), done.stdout
+    (succeeded,) = re.findall(r"^run (\S+) succeeded \(see it with `sn-lake ui`\)$", done.stdout, re.MULTILINE)
+    monkeypatch.setenv("SN_LAKE_SECURITYNET_URL", str(tmp_path / "no-such-table.md"))  # a configured source that fails
+    failing = sn_lake("crawl", "securitynet")
+    assert failing.returncode == 1, failing.stderr[-3000:]
+    (failed,) = re.findall(r"^run (\S+) FAILED \(see it with `sn-lake ui`\)$", failing.stdout, re.MULTILINE)
+
+    with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
+        runs = ((succeeded, dg.DagsterRunStatus.SUCCESS, "raw_timm"), (failed, dg.DagsterRunStatus.FAILURE, "raw_securitynet"))
+        for run_id, status, asset in runs:
+            run = instance.get_run_by_id(run_id)
+            assert (run.status, run.asset_selection) == (status, {dg.AssetKey(asset)})
+            pointer = run.job_code_origin.repository_origin.code_pointer
+            assert (Path(pointer.python_file), pointer.working_directory) == (cli.CODE_LOCATION, str(config.PROJECT_ROOT))
+            events = [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event]
+            (executor,) = [e for e in events if e.event_type_value == "ENGINE_EVENT" and e.message.startswith("Executing steps")]
+            assert executor.message == f"Executing steps in process (pid: {executor.pid})", executor.message
+            started = [e for e in events if e.event_type_value == "STEP_START"]
+            assert started and {e.pid for e in started} == {executor.pid}
+
+
+def test_evaluate_config_must_name_evaluation_assets_and_parse(capsys):
+    for bad in ('{"eval_foo": {"config": {}}}', "{not yaml", "[1, 2]"):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args(["evaluate", "local:x", "--config", bad])
+        assert "--config: expected" in capsys.readouterr().err
+    args = cli.build_parser().parse_args(["evaluate", "local:x", "--config", "eval_adversarial: {config: {n_samples: 5}}"])
+    assert args.config == {"eval_adversarial": {"config": {"n_samples": 5}}}

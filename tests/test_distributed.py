@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import signal
 import socket
@@ -161,21 +162,37 @@ def finish(state: dict, *runs: subprocess.Popen) -> None:
             pytest.fail(f"a distributed run failed ({code}): " + worker_logs(state))
 
 
-def celery_steps(state: dict) -> dict[str, str]:
-    """Step key (with partition) -> the Celery worker that executed it, from the Postgres event log."""
+def celery_steps(state: dict, run_ids: list[str] | None = None) -> dict[str, str | None]:
+    """Step key (with partition) of every started step -> the Celery worker that executed it (None: no Celery worker
+    did), from the Postgres event log; of the runs ``run_ids`` only, when given."""
     import dagster as dg
 
     steps = {}
     with dg.DagsterInstance.from_config(str(state["dagster_home"])) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         for run in instance.get_runs():
-            partition = run.tags.get("dagster/partition")
+            if run_ids is not None and run.run_id not in run_ids:
+                continue
+            suffix = f"[{run.tags['dagster/partition']}]" if "dagster/partition" in run.tags else ""
+            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START):
+                steps.setdefault(entry.step_key + suffix, None)
             for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
                 metadata = entry.dagster_event.engine_event_data.metadata
                 if "Celery worker" in metadata:
-                    key = entry.step_key + (f"[{partition}]" if partition else "")
-                    steps[key] = metadata["Celery worker"].value
+                    steps[entry.step_key + suffix] = metadata["Celery worker"].value
     return steps
+
+
+def sn_lake_evaluate(state: dict, model_id: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """``sn-lake evaluate MODEL_ID --attacks accuracy`` as a user runs it with the profile's environment, and the ids of the
+    runs it reported (its evaluation run, then the results loader and views)."""
+    done = subprocess.run([str(BIN / "sn-lake"), "evaluate", model_id, "--attacks", "accuracy"], env=state["env"], cwd=state["logs"],
+                          capture_output=True, text=True, timeout=WAIT_S)
+    (state["logs"] / "sn-lake-evaluate.log").write_text(done.stdout + done.stderr)
+    if done.returncode != 0:
+        output = done.stdout[-3000:] + done.stderr[-3000:]
+        pytest.fail(f"`sn-lake evaluate {model_id}` exited with {done.returncode}:\n{output}" + worker_logs(state))
+    return done, re.findall(r"^run (\S+) succeeded", done.stdout, re.MULTILINE)
 
 
 def rows(con, relation: str) -> list[tuple]:
@@ -348,15 +365,17 @@ def evaluate_on_two_workers(state: dict, model_ids: list[str], workers: list[str
     app.control.add_consumer("dagster", destination=[first], reply=True, timeout=5.0)
 
 
-# Two zoo-format models trained briefly (2 epochs on 60 digits): this test checks where and how the
-# work runs and that both profiles answer alike, not how good the models are.
-SPECS = (zoo.ZooSpec("dist-resnet", "resnet18", 60, 2, 0.0, seed=11), zoo.ZooSpec("dist-convnext", "convnext_atto", 60, 2, 0.0, seed=12))
+# Three zoo-format models trained briefly (2 epochs on 60 digits): this test checks where and how the
+# work runs and that both profiles answer alike, not how good the models are. The first two are
+# evaluated at once on two workers, the third by `sn-lake evaluate`.
+SPECS = (zoo.ZooSpec("dist-resnet", "resnet18", 60, 2, 0.0, seed=11), zoo.ZooSpec("dist-convnext", "convnext_atto", 60, 2, 0.0, seed=12),
+         zoo.ZooSpec("dist-resnet-cli", "resnet18", 60, 2, 0.0, seed=13))
 EVALUATED = tuple(spec.name for spec in SPECS)
 
 
 @pytest.fixture
-def two_zoo_models(settings: config.Settings) -> config.Settings:
-    """Settings whose ``$SN_LAKE_HOME/zoo`` holds two small trained models in the zoo's Hub format."""
+def three_zoo_models(settings: config.Settings) -> config.Settings:
+    """Settings whose ``$SN_LAKE_HOME/zoo`` holds three small trained models in the zoo's Hub format."""
     from sn_lake.evaluate import data
 
     splits = data.digits()
@@ -366,14 +385,14 @@ def two_zoo_models(settings: config.Settings) -> config.Settings:
     return settings
 
 
-def test_distributed_profile_matches_the_embedded_one(distributed, two_zoo_models: config.Settings):
+def test_distributed_profile_matches_the_embedded_one(distributed, three_zoo_models: config.Settings):
     import dagster as dg
 
     from sn_lake.evaluate import results
     from sn_lake.quality import validate
     from sn_lake.sources import local
 
-    state, settings = distributed, two_zoo_models
+    state, settings = distributed, three_zoo_models
     t0 = time.monotonic()
     start_worker(state, "w1")
     start_worker(state, "w2")
@@ -386,7 +405,7 @@ def test_distributed_profile_matches_the_embedded_one(distributed, two_zoo_model
     finish(state, crawl)
     print(f"[{time.monotonic() - t0:.0f} s] crawl and catalog done")
 
-    model_ids = [f"local:{name}" for name in EVALUATED]
+    model_ids = [f"local:{name}" for name in EVALUATED[:2]]
     with dg.DagsterInstance.from_config(str(state["dagster_home"])) as instance:
         instance.add_dynamic_partitions("models", model_ids)
         # The gpu pool's row, with dagster.yaml's default limit, as its first step would create it: two
@@ -394,12 +413,20 @@ def test_distributed_profile_matches_the_embedded_one(distributed, two_zoo_model
         instance.event_log_storage.initialize_concurrency_limit_to_default("gpu")
     evaluate_on_two_workers(state, model_ids, workers)
     print(f"[{time.monotonic() - t0:.0f} s] two evaluations done")
-    finish(state, launch(state, "results_tables,analytics_views", label="results-views"))
-    print(f"[{time.monotonic() - t0:.0f} s] results and views done")
+    # The command line: `sn-lake evaluate` adds the partition, evaluates it, then loads the results and applies the views,
+    # each run's steps on the Celery workers (not in the command's own process).
+    cli_model = f"local:{EVALUATED[2]}"
+    evaluated, cli_runs = sn_lake_evaluate(state, cli_model)
+    assert len(cli_runs) == 2, evaluated.stdout
+    assert "materialized eval_task_accuracy: {" in evaluated.stdout and "materialized analytics_views: {" in evaluated.stdout
+    print(f"[{time.monotonic() - t0:.0f} s] sn-lake evaluate, results and views done")
 
+    cli_steps = celery_steps(state, cli_runs)
+    assert {f"eval_task_accuracy[{cli_model}]", "results_tables", "analytics_views"} <= set(cli_steps), cli_steps
+    assert set(cli_steps.values()) <= set(workers), f"`sn-lake evaluate` steps ran outside the Celery workers {workers}: {cli_steps}"
     steps = celery_steps(state)
     assert {"raw_timm", "catalog_models", "results_tables", "analytics_views"} <= set(steps), steps
-    assert set(steps.values()) <= set(workers)
+    assert set(steps.values()) <= set(workers), steps
     evaluated_by = {steps[f"eval_task_accuracy[{m}]"] for m in model_ids}
     assert evaluated_by == set(workers), f"the two partitions ran on {evaluated_by}, expected one on each of {workers}"
 
@@ -432,9 +459,9 @@ def test_distributed_profile_matches_the_embedded_one(distributed, two_zoo_model
         assert_same_rows(rows(lake, f"(SELECT {columns} FROM {relation})"), rows(embedded, f"(SELECT {columns} FROM {relation})"), relation)
     print(f"[{time.monotonic() - t0:.0f} s] compared {len(compared)} relations")
     assert {"catalog.models", "raw.crawls", "results.task_accuracy", "analytics.catalog_summary"} <= set(compared)
-    assert sorted(r[0] for r in lake.execute("SELECT model_id FROM results.task_accuracy").fetchall()) == sorted(model_ids)
+    assert sorted(r[0] for r in lake.execute("SELECT model_id FROM results.task_accuracy").fetchall()) == sorted([*model_ids, cli_model])
     n_models = lake.execute("SELECT count(*) FROM catalog.models").fetchone()[0]
     assert n_models > 1000  # timm's registry and the zoo
-    assert lake.execute("SELECT sum(n_evaluated) FROM analytics.catalog_summary").fetchone()[0] == 2
+    assert lake.execute("SELECT sum(n_evaluated) FROM analytics.catalog_summary").fetchone()[0] == 3
     lake.close()
     embedded.close()
