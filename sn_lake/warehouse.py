@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import polars as pl
@@ -141,7 +142,11 @@ def _connect_ducklake(settings: Settings, read_only: bool) -> duckdb.DuckDBPyCon
     if "://" not in data_path:
         Path(data_path).mkdir(parents=True, exist_ok=True)
     elif data_path.startswith("s3://"):
-        _s3_secret_from_environment(con)
+        try:
+            _s3_secret_from_environment(con)
+        except WarehouseError:
+            con.close()
+            raise
     options = f"DATA_PATH '{_quoted(data_path)}', METADATA_SCHEMA '{_quoted(settings.ducklake_metadata_schema)}'"
     if read_only:
         options += ", READ_ONLY"
@@ -200,18 +205,37 @@ def _create_memory_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _s3_secret_from_environment(con: duckdb.DuckDBPyConnection) -> None:
-    """A temporary DuckDB S3 secret from the usual ``AWS_*`` variables, when they are set (never logged)."""
+    """A temporary DuckDB S3 secret from the usual ``AWS_*`` variables, when they are set (never logged).
+
+    ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` (MinIO, Ceph, R2, ...): ``http://`` turns TLS off; URLs are
+    path-style (``host/bucket/key``) unless the endpoint is AWS's own (``*.amazonaws.com``: virtual-host style).
+    ``SN_LAKE_S3_URL_STYLE`` (``path`` or ``vhost``, DuckDB's ``URL_STYLE``) overrides that guess.
+    """
     env = os.environ.get
     if not env("AWS_ACCESS_KEY_ID"):
         return  # public bucket, or a secret the user created in ~/.duckdb
     options = {"KEY_ID": env("AWS_ACCESS_KEY_ID"), "SECRET": env("AWS_SECRET_ACCESS_KEY"), "SESSION_TOKEN": env("AWS_SESSION_TOKEN"),
                "REGION": env("AWS_REGION") or env("AWS_DEFAULT_REGION")}
     endpoint = env("AWS_ENDPOINT_URL_S3") or env("AWS_ENDPOINT_URL")
-    if endpoint:  # MinIO, Ceph, R2, ...: path-style URLs at that host
-        options.update(ENDPOINT=re.sub(r"^https?://", "", endpoint).rstrip("/"), URL_STYLE="path",
-                       USE_SSL="false" if endpoint.startswith("http://") else "true")
+    url_style = (env("SN_LAKE_S3_URL_STYLE") or "").strip().lower() or None
+    if url_style not in (None, "path", "vhost"):
+        raise WarehouseError(f"SN_LAKE_S3_URL_STYLE must be 'path' or 'vhost' (DuckDB's URL_STYLE), found {url_style!r}: "
+                             "set one of those or unset it.")
+    if endpoint:
+        url = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        aws = (url.hostname or "").endswith((".amazonaws.com", ".amazonaws.com.cn"))
+        options.update(ENDPOINT=url.netloc.rpartition("@")[2] + url.path.rstrip("/"), USE_SSL="false" if url.scheme == "http" else "true",
+                       URL_STYLE=url_style or ("vhost" if aws else "path"))
+    elif url_style:
+        options["URL_STYLE"] = url_style
     given = ", ".join(f"{k} '{_quoted(v)}'" for k, v in options.items() if v)
-    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET sn_lake_s3 (TYPE s3, {given})")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMPORARY SECRET sn_lake_s3 (TYPE s3, {given})")
+    except duckdb.Error as exc:  # the statement holds the keys: mask them in what DuckDB said
+        said = str(exc)
+        for value in (options["SECRET"], options["SESSION_TOKEN"]):
+            said = said.replace(value, "***") if value else said
+        raise WarehouseError(f"Could not create the DuckDB S3 secret from the AWS_* variables ({said}); check their values.") from None
 
 
 def _quoted(value: str) -> str:

@@ -11,6 +11,7 @@ several sessions can run these tests at once.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -199,6 +200,14 @@ def rows(con, relation: str) -> list[tuple]:
     return con.execute(f"SELECT * FROM {relation} ORDER BY ALL").fetchall()
 
 
+def assert_same_relations(lake, file) -> None:
+    """Every table and view of the DuckDB file holds the same rows in the DuckLake warehouse."""
+    relations = [f"{schema}.{name}" for schema, name, _kind in export.relations(file)]
+    assert len(relations) >= 20
+    for relation in relations:
+        assert_same_rows(rows(lake, relation), rows(file, relation), relation)
+
+
 def assert_same_rows(got: list[tuple], expected: list[tuple], relation: str) -> None:
     assert len(got) == len(expected), relation
     for a, b in zip(got, expected):
@@ -237,6 +246,8 @@ def test_s3_data_path_takes_its_keys_from_the_environment(monkeypatch: pytest.Mo
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    for var in ("AWS_ENDPOINT_URL_S3", "SN_LAKE_S3_URL_STYLE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.execute(f"LOAD '{warehouse._extension_dir() / 'httpfs.duckdb_extension'}'")
     warehouse._s3_secret_from_environment(con)
@@ -245,6 +256,43 @@ def test_s3_data_path_takes_its_keys_from_the_environment(monkeypatch: pytest.Mo
     assert (name, kind, persistent, scope) == ("sn_lake_s3", "s3", False, ["s3://", "s3n://", "s3a://"])
     assert "not-a-real-secret" not in shown and "region=eu-west-1" in shown and "endpoint=127.0.0.1:9000" in shown
     assert "url_style=path" in shown and "use_ssl=false" in shown
+
+
+KEYS_SHOWN = "key_id=AKIAEXAMPLE;secret=redacted;session_token=redacted;"  # how duckdb_secrets() lists the keys below
+
+
+@pytest.mark.parametrize(("endpoint", "style", "shown"), [
+    ("http://127.0.0.1:9000", None, f"endpoint=127.0.0.1:9000;{KEYS_SHOWN}url_style=path;use_ssl=false"),
+    ("https://s3.eu-west-1.amazonaws.com/", None, f"endpoint=s3.eu-west-1.amazonaws.com;{KEYS_SHOWN}url_style=vhost;use_ssl=true"),
+    ("https://objects.example.org", "VHOST", f"endpoint=objects.example.org;{KEYS_SHOWN}url_style=vhost;use_ssl=true"),
+    ("minio.internal:9000", None, f"endpoint=minio.internal:9000;{KEYS_SHOWN}url_style=path;use_ssl=true"),
+    (None, "path", f"{KEYS_SHOWN}url_style=path"),
+])
+def test_s3_secret_takes_tls_and_url_style_from_the_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str | None, style: str | None,
+                                                             shown: str):
+    import duckdb
+
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION", "SN_LAKE_S3_URL_STYLE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "not-a-real-token")
+    if endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)  # the S3-only variable wins over AWS_ENDPOINT_URL
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://elsewhere:1")
+    if style:
+        monkeypatch.setenv("SN_LAKE_S3_URL_STYLE", style)
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    with pytest.raises(warehouse.WarehouseError, match="Could not create the DuckDB S3 secret") as failed:
+        warehouse._s3_secret_from_environment(con)  # httpfs not loaded yet: DuckDB knows no s3 secrets
+    assert "not-a-real" not in str(failed.value)
+    con.execute(f"LOAD '{warehouse._extension_dir() / 'httpfs.duckdb_extension'}'")
+    warehouse._s3_secret_from_environment(con)
+    listed = con.execute("SELECT secret_string FROM duckdb_secrets()").fetchone()[0]
+    assert listed.split("scope=s3://,s3n://,s3a://;")[1] == shown
+    monkeypatch.setenv("SN_LAKE_S3_URL_STYLE", "virtual")
+    with pytest.raises(warehouse.WarehouseError, match="SN_LAKE_S3_URL_STYLE must be 'path' or 'vhost' .*, found 'virtual'"):
+        warehouse._s3_secret_from_environment(con)
 
 
 def test_the_profile_picks_the_dagster_instance(monkeypatch: pytest.MonkeyPatch, sn_home: Path, capsys):
@@ -278,6 +326,8 @@ def ducklake_settings(settings: config.Settings):
     yield dataclasses.replace(settings, profile="distributed", ducklake_metadata_schema=schema)
     admin = psycopg2.connect(**PG)
     admin.autocommit = True
+    # a DuckLake connection a failed test left open holds locks on the schema: fail the drop rather than wait forever
+    admin.cursor().execute("SET lock_timeout = '30s'")
     admin.cursor().execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     admin.close()
 
@@ -297,12 +347,7 @@ def test_ducklake_warehouse_answers_like_the_file(ducklake_settings: config.Sett
     lake = warehouse.connect(ducklake_settings, read_only=True)
     assert warehouse.is_ducklake(lake) and not warehouse.is_ducklake(file)
     assert list((settings.lake_dir / "warehouse").rglob("*.parquet")), "DuckLake wrote no data files under the lake"
-    compared = 0
-    for schema, name, _kind in export.relations(file):
-        relation = f"{schema}.{name}"
-        assert_same_rows(rows(lake, relation), rows(file, relation), relation)
-        compared += 1
-    assert compared >= 20
+    assert_same_relations(lake, file)
     assert lake.execute("SELECT count(*) FROM analytics.backdoor_detection WHERE fpr_ci_low IS NOT NULL").fetchone()[0] == 4
     with pytest.raises(Exception, match="read-only"):
         lake.execute("DELETE FROM catalog.models")
@@ -318,6 +363,84 @@ def test_ducklake_warehouse_answers_like_the_file(ducklake_settings: config.Sett
     assert lake.execute("SELECT count(*) FROM catalog.models").fetchone()[0] == 8
     lake.close()
     file.close()
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch: pytest.MonkeyPatch):
+    """A real S3 protocol server (moto) on a free loopback port, one bucket, and a user's keys to it in ``AWS_*``.
+
+    Once the bucket exists the server checks every request's signature and the user's policy, so only
+    requests signed with those keys get through.
+    """
+    import boto3
+    import httpx
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    endpoint = "http://{}:{}".format(*server.get_host_and_port())
+    bucket = f"sn-lake-{uuid.uuid4().hex[:10]}"
+    try:
+        admin = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "admin", "aws_secret_access_key": "admin"}
+        boto3.client("s3", **admin).create_bucket(Bucket=bucket)
+        iam = boto3.client("iam", **admin)
+        iam.create_user(UserName="sn-lake")
+        iam.put_user_policy(UserName="sn-lake", PolicyName="bucket", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}))
+        key = iam.create_access_key(UserName="sn-lake")["AccessKey"]
+        httpx.post(f"{endpoint}/moto-api/reset-auth", content=b"0").raise_for_status()  # from now on: signed requests only
+        for var in ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "SN_LAKE_S3_URL_STYLE", "AWS_PROFILE"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                          aws_secret_access_key=key["SecretAccessKey"])
+        yield {"bucket": bucket, "endpoint": endpoint, "secret": key["SecretAccessKey"], "s3": s3}
+    finally:  # moto keeps its state in this process: back to no checks and no buckets
+        httpx.post(f"{endpoint}/moto-api/reset-auth", content=b"inf")
+        httpx.post(f"{endpoint}/moto-api/reset")
+        server.stop()
+
+
+def test_ducklake_warehouse_keeps_its_data_files_on_s3(s3_bucket: dict, ducklake_settings: config.Settings, settings: config.Settings,
+                                                       monkeypatch: pytest.MonkeyPatch):
+    import duckdb
+
+    from tests import report_warehouse
+
+    bucket, secret, s3 = s3_bucket["bucket"], s3_bucket["secret"], s3_bucket["s3"]
+    monkeypatch.setenv("SN_LAKE_DUCKLAKE_DATA_PATH", f"s3://{bucket}/warehouse")
+    schema = ducklake_settings.ducklake_metadata_schema
+    lake_settings = dataclasses.replace(config.load(), profile="distributed", ducklake_metadata_schema=schema)
+    assert lake_settings.warehouse_data_path == f"s3://{bucket}/warehouse/"
+    assert secret not in repr(lake_settings)
+    # every connection closes even when an assertion fails: an open DuckLake connection would block the schema's DROP
+    with warehouse.connect(lake_settings) as lake:
+        report_warehouse.fill(lake)
+        listed = lake.execute("SELECT secret_string FROM duckdb_secrets() WHERE name = 'sn_lake_s3'").fetchone()[0]
+    assert secret not in listed and "secret=redacted" in listed
+    assert f"endpoint={s3_bucket['endpoint'].removeprefix('http://')};" in listed and "url_style=path;use_ssl=false" in listed
+
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page.get("Contents", [])]
+    assert keys and all(k.startswith("warehouse/") and k.endswith(".parquet") for k in keys), keys
+    assert not list((settings.lake_dir / "warehouse").rglob("*.parquet")), "DuckLake wrote data files under the lake, not on S3"
+    with warehouse.connect(lake_settings, read_only=True) as lake, warehouse.connect(settings) as file:
+        report_warehouse.fill(file)
+        files = {r[0] for r in lake.execute(
+            f"SELECT data_file FROM ducklake_list_files('{warehouse.DUCKLAKE_ALIAS}', 'models', schema => 'catalog')").fetchall()}
+        assert files and files <= {f"s3://{bucket}/{k}" for k in keys}, (files, keys)  # the catalog's rows are read from those objects
+        assert_same_relations(lake, file)
+        assert lake.execute("SELECT count(*) FROM catalog.models").fetchone()[0] == 8
+
+    # the server refuses a wrong secret, and what DuckDB says then names neither secret
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-" + secret[::-1])
+    with warehouse.connect(lake_settings, read_only=True) as lake:  # attaching reads only the catalog in PostgreSQL
+        with pytest.raises(duckdb.Error) as refused:
+            lake.execute("SELECT count(*) FROM catalog.models").fetchone()
+    assert "403" in str(refused.value), str(refused.value)
+    assert secret not in str(refused.value) and secret[::-1] not in str(refused.value)
 
 
 def queued_steps(state: dict) -> int:
