@@ -4,7 +4,9 @@ SELECT m.model_id, m.known_backdoor,
        round(max(s.agreement), 3) AS steal_agreement,
        round(max(i.auc) FILTER (WHERE i.attack = 'modified_entropy'), 3) AS mia_auc_mentr,
        round(min(a.robust_accuracy) FILTER (WHERE a.attack = 'pgd' AND a.setting = 'white-box'), 3) AS pgd_robust_acc_8,
-       bool_or(b.flagged) FILTER (WHERE b.detector = 'neural_cleanse') AS nc_flagged
+       bool_or(b.flagged) FILTER (WHERE b.detector = 'neural_cleanse') AS nc_flagged,
+       bool_or(b.flagged) FILTER (WHERE b.detector = 'strip') AS strip_flagged,
+       bool_or(b.flagged) FILTER (WHERE b.detector = 'neo') AS neo_flagged
 FROM catalog.models m
 LEFT JOIN results.task_accuracy t USING (model_id)
 LEFT JOIN results.model_stealing s USING (model_id)
