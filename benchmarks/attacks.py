@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sn_lake import config  # noqa: E402
-from sn_lake.evaluate import data, models, training, zoo  # noqa: E402
+from sn_lake.evaluate import configs, data, models, training, zoo  # noqa: E402
 from sn_lake.evaluate.attacks.adversarial import FGSM, PGD  # noqa: E402
 from sn_lake.evaluate.attacks.backdoor import STRIP, NeuralCleanse  # noqa: E402
 from sn_lake.evaluate.attacks.membership import metric_scores  # noqa: E402
@@ -112,7 +112,7 @@ def stealing(target, fresh, aux, test, device, budget=400, epochs=20, batch=64):
             "seconds_ours": t_ours, "seconds_art": t_ref, "time_ratio_ours_over_ref": t_ours / t_ref}  # fmt: skip
 
 
-def neural_cleanse(home, names, clean, device, steps=80):
+def neural_cleanse(home, names, clean, device, steps=configs.BackdoorConfig.nc_steps):
     """Per model, and on a CPU per PyTorch thread count (1 and every core): verdicts and the speed-up of batching."""
     rows = {}
     thread_counts = sorted({1, os.cpu_count() or 1}) if device.type == "cpu" else [torch.get_num_threads()]

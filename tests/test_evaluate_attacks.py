@@ -161,7 +161,7 @@ def neural_cleanse_verdicts(test_zoo, tmp_path_factory):
     verdicts = {}
     for name in ("digits-convnext-badnets-tl", "digits-convnext-badnets-br", "digits-convnext-high", "digits-vit-extreme"):
         model = models.load_folder(root / name, CPU)
-        verdicts[name] = (model.training.get("backdoor"), NeuralCleanse(steps=80, batch_size=16)(model.classifier, data.digits().test.take(range(200)), 10, CPU))
+        verdicts[name] = (model.training.get("backdoor"), NeuralCleanse(steps=150, batch_size=16)(model.classifier, data.digits().test.take(range(200)), 10, CPU))
     return verdicts
 
 
