@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from sn_lake import config, lake, search, warehouse
+from sn_lake.evaluate.configs import FAMILIES as EVALUATION_FAMILIES
 
 # source name -> the asset key of its crawl
 CRAWL_ASSETS = {"timm": "raw_timm", "local": "raw_local", "securitynet": "raw_securitynet", "huggingface": "raw_huggingface",
@@ -205,7 +206,6 @@ def run_everything() -> int:
     return 0 if ok else 1
 
 
-EVALUATION_FAMILIES = ("task_accuracy", "model_stealing", "membership_inference", "adversarial", "backdoor_detection")
 RESULTS_TABLES = tuple(f"results.{f}" for f in EVALUATION_FAMILIES)
 
 
