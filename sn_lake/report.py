@@ -216,7 +216,8 @@ def backdoor_figure(rows: Sequence[tuple], path: Path) -> list[dict]:
     ax.grid(alpha=0.3, axis="x")
     handles, names = ax.get_legend_handles_labels()
     unique = dict(zip(names, handles))
-    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="best")
+    # below the axes: the rates sit at either end of the axis, where a legend inside would hide them
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
     _save(fig, path)
     return groups
 
