@@ -10,7 +10,6 @@ name and renamed, so an interrupted export never leaves a half-written file unde
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from sn_lake import lake
 from sn_lake.config import SQL_DIR
 
 FORMATS = ("parquet", "csv")
@@ -98,14 +98,6 @@ def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     return sorted(tables + views)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def export(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "parquet") -> dict:
     """Write every relation to ``out_dir`` in ``fmt`` and the data card; returns the card as a dict."""
     if fmt not in FORMATS:
@@ -130,7 +122,7 @@ def export(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "parquet") 
             "kind": kind,
             "file": str(target.relative_to(out_dir)),
             "rows": con.execute(f"SELECT count(*) FROM {schema}.{name}").fetchone()[0],
-            "sha256": _sha256(target),
+            "sha256": lake.file_sha256(target),
             "columns": [
                 {"name": column, "type": dtype, "unit": unit_of(column), "description": comments.get((f"{schema}.{name}", column))}
                 for column, dtype, *_ in described

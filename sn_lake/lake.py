@@ -12,6 +12,7 @@ either a whole step or none of it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -50,6 +51,15 @@ def raw_dir(settings: Settings, source: str) -> Path:
 
 def crawl_dir(settings: Settings, source: str, crawl_id: str) -> Path:
     return raw_dir(settings, source) / f"crawl_id={crawl_id}"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _atomic_write(path: Path, write: Any) -> None:

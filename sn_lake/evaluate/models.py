@@ -10,7 +10,6 @@ pickle, is refused; nothing here ever imports or runs code shipped with a model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 import zipfile
@@ -21,6 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sn_lake import lake
 from sn_lake.config import Settings
 from sn_lake.sources.weights import SNIFF_BYTES, format_from_bytes
 
@@ -188,14 +188,6 @@ def weights_file(folder: Path) -> Path:
     return raw[0]
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def build(config: dict) -> Classifier:
     """An untrained network from a timm ``config.json`` (architecture, num_classes, model_args, pretrained_cfg)."""
     import timm
@@ -239,7 +231,7 @@ def load_folder(folder: Path, device: torch.device, model_id: str | None = None,
         p.requires_grad_(False)
     return LoadedModel(
         model_id=model_id or f"local:{folder.name}",
-        revision=revision or file_sha256(weights)[:12],
+        revision=revision or lake.file_sha256(weights)[:12],
         classifier=classifier,
         config=config,
         folder=folder,

@@ -7,7 +7,6 @@ writes into ``config.json`` (``sn_lake.backdoor``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ def _weights_digest(folder: Path) -> tuple[str | None, str | None]:
     for name in WEIGHTS:
         path = folder / name
         if path.is_file():
-            return name, hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            return name, lake.file_sha256(path)[:12]
     return None, None
 
 
