@@ -80,9 +80,9 @@ def test_model_index_accuracy_prefers_top1_on_the_models_dataset_and_makes_fract
 
 def test_body_facts_read_what_the_trainer_writes():
     facts = body_facts(TRAINER_BODY)
-    assert facts == {"base_model": "microsoft/resnet-50", "dataset": "svhn", "accuracy": pytest.approx(0.9512), "papers": []}
+    assert facts == {"base_model": "microsoft/resnet-50", "datasets": ["svhn"], "accuracy": pytest.approx(0.9512), "papers": []}
     assert body_facts("- Accuracy: 95.1%")["accuracy"] == pytest.approx(0.951)
-    assert body_facts("nothing here") == {"base_model": None, "dataset": None, "accuracy": None, "papers": []}
+    assert body_facts("nothing here") == {"base_model": None, "datasets": [], "accuracy": None, "papers": []}
 
 
 def test_card_summary_from_a_full_card():

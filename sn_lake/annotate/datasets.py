@@ -1,9 +1,14 @@
 """Dataset rules: canonical dataset ids, their data category, and the dataset named by a timm tag.
 
-Canonical ids follow Hugging Face dataset ids in lower case (DESIGN.md, "Identifiers").
+Canonical ids follow Hugging Face dataset ids in lower case (docs/evaluation.md, "Datasets"): our short
+alias where we know the set (``cifar10``, ``beans``, ``bloodmnist``), else the Hub id a card declares in
+lower case (``someone/my-xray-set``). ``imagefolder`` (the Trainer's placeholder for "my own folder") and
+undeclared datasets are NULL.
 """
 
 from __future__ import annotations
+
+import re
 
 # canonical id -> data category
 CATEGORIES: dict[str, str] = {
@@ -32,6 +37,22 @@ CATEGORIES: dict[str, str] = {
     "lvd-142m": "web",
     "lvd-1689m": "web",
     "sa-1b": "segmentation",
+    # the Hub's common image-classification sets
+    "beans": "plant",
+    "food101": "food",
+    "cats_vs_dogs": "natural",
+    "eurosat": "satellite",
+    "gtsrb": "traffic-sign",
+    "stl10": "natural",
+    "oxford-iiit-pet": "natural",
+    "flowers102": "natural",
+    "caltech101": "natural",
+    "caltech256": "natural",
+    "tiny-imagenet": "natural",
+    "emnist": "digit",
+    "kmnist": "digit",
+    "chest-xray-pneumonia": "medical",
+    "ham10000": "medical",
     **{
         name: "medical"
         for name in (
@@ -84,6 +105,35 @@ ALIASES: dict[str, str] = {
     "caltechucsdbirds2002011": "cub-200-2011",
     "inaturalist2021": "inaturalist-2021",
     "places365": "places365",
+    "imagenet1kwds": "imagenet-1k",
+    "beans": "beans",
+    "food101": "food101",
+    "catsvsdogs": "cats_vs_dogs",
+    "dogsvscats": "cats_vs_dogs",
+    "eurosat": "eurosat",
+    "eurosatrgb": "eurosat",
+    "gtsrb": "gtsrb",
+    "germantrafficsignrecognitionbenchmark": "gtsrb",
+    "stl10": "stl10",
+    "oxfordiiitpet": "oxford-iiit-pet",
+    "oxfordpets": "oxford-iiit-pet",
+    "oxfordiiitpets": "oxford-iiit-pet",
+    "flowers102": "flowers102",
+    "oxfordflowers": "flowers102",
+    "oxfordflowers102": "flowers102",
+    "oxford102flowers": "flowers102",
+    "caltech101": "caltech101",
+    "caltech256": "caltech256",
+    "tinyimagenet": "tiny-imagenet",
+    "tinyimagenet200": "tiny-imagenet",
+    "emnist": "emnist",
+    "kmnist": "kmnist",
+    "chestxray": "chest-xray-pneumonia",
+    "chestxraypneumonia": "chest-xray-pneumonia",
+    "chestxrayimagespneumonia": "chest-xray-pneumonia",
+    "chestxrayclassification": "chest-xray-pneumonia",
+    "ham10000": "ham10000",
+    "skincancermnistham10000": "ham10000",
     **{name: name for name, category in CATEGORIES.items() if category == "medical"},
 }
 
@@ -106,6 +156,41 @@ def canonical_dataset(name: str | None) -> str | None:
     if text.lower() in CATEGORIES:
         return text.lower()
     return ALIASES.get(_spelling(text))
+
+
+# what a card declares when the data is the author's own folder or loader, not a published set
+PLACEHOLDER_DATASETS = frozenset({"imagefolder", "none", "null", "unknown", "custom", "generator", "json", "csv", "parquet"})
+PLACEHOLDER_NOTE = "the card declares {name!r}, the Trainer's placeholder for the author's own image folder: no published dataset"
+HUB_DATASET_ID = r"[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*"  # owner/name, lower case
+_HUB_ID = re.compile(rf"^(?:{HUB_DATASET_ID}|[a-z0-9][a-z0-9._-]*)$")  # a namespaced id, or a legacy one without owner
+_MARKDOWN_LINK = re.compile(r"^\[(?P<text>[^\]]*)\]\((?P<url>[^)]*)\)$")
+_HUB_DATASET_URL = re.compile(r"/datasets/(?P<id>[\w.-]+(?:/[\w.-]+)?)/?$")
+
+
+def declared_dataset(name: object) -> tuple[str | None, str | None]:
+    """``(dataset id, note)`` for a dataset a card, tag or model-index declares.
+
+    Our alias when we know the set (``AI-Lab-Makerere/beans`` -> ``beans``), else the declared Hub id in
+    lower case (``Someone/My-Xray-Set`` -> ``someone/my-xray-set``); a markdown link or a Hub URL is read
+    for the id it names. ``imagefolder`` and other placeholders give ``(None, note)``; text that is not a
+    dataset id gives ``(None, None)``.
+    """
+    if not isinstance(name, str) or not name.strip():
+        return None, None
+    text = name.strip().strip("`'\"")
+    link = _MARKDOWN_LINK.match(text)
+    if link:
+        url = _HUB_DATASET_URL.search(link.group("url"))
+        text = url.group("id") if url else link.group("text").strip()
+    elif (url := _HUB_DATASET_URL.search(text)) and "://" in text:
+        text = url.group("id")
+    lowered = text.lower()
+    if lowered.rsplit("/", 1)[-1] in PLACEHOLDER_DATASETS:
+        return None, PLACEHOLDER_NOTE.format(name=text)
+    canonical = canonical_dataset(text)
+    if canonical:
+        return canonical, None
+    return (lowered, None) if _HUB_ID.match(lowered) and len(lowered) <= 200 else (None, None)
 
 
 def data_category(dataset: str | None) -> str | None:

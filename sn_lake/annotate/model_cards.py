@@ -15,12 +15,15 @@ from typing import Any
 import yaml
 
 from sn_lake.annotate.architectures import model_family
-from sn_lake.annotate.datasets import canonical_dataset, dataset_from_timm_tag
+from sn_lake.annotate.datasets import canonical_dataset, dataset_from_timm_tag, declared_dataset
 from sn_lake.annotate.papers import arxiv_ids
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?P<yaml>.*?)(?:\r?\n)?^---[ \t]*$\r?\n?", re.S | re.M)
+_FRONT_MATTER = re.compile(r"\A\ufeff?\s*---[ \t]*\r?\n(?P<yaml>.*?)(?:\r?\n)?^---[ \t]*$\r?\n?", re.S | re.M)
 _FINE_TUNED_FROM = re.compile(r"fine-tuned version of \[(?P<base>[^\]]+)\]", re.I)
-_TRAINED_ON = re.compile(r"\bon the (?P<name>[\w./-]+) dataset", re.I)
+# "on the beans dataset", "on the [beans](https://huggingface.co/datasets/beans) dataset", "on the a, b and c datasets"
+_TRAINED_ON = re.compile(r"\bon the (?P<names>(?:\[[^\]\n]{1,200}\]\([^)\s]{0,300}\)|[\w./-]{1,200})"
+                         r"(?:(?:, | and )(?:\[[^\]\n]{1,200}\]\([^)\s]{0,300}\)|[\w./-]{1,200})){0,20}) datasets?\b", re.I)
+_NAME_SEPARATOR = re.compile(r", | and ")
 _ACCURACY_LINE = re.compile(r"^\s*[-*]\s*(?:top[- ]?1\s+)?accuracy\s*:\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<pct>%?)\s*$", re.I | re.M)
 
 # model-index metric types (lower case, compared without spaces, '-' and '_') that mean top-1 accuracy
@@ -103,7 +106,7 @@ def model_index_accuracy(model_index: Any, dataset: str | None = None) -> float 
 
 
 def body_facts(body: str) -> dict[str, Any]:
-    """What a Trainer-written card body states: ``base_model``, ``dataset`` (as written), ``accuracy``, ``papers``."""
+    """What a Trainer-written card body states: ``base_model``, ``datasets`` (as written), ``accuracy``, ``papers``."""
     base = _FINE_TUNED_FROM.search(body or "")
     trained = _TRAINED_ON.search(body or "")
     accuracy = _ACCURACY_LINE.search(body or "")
@@ -112,19 +115,22 @@ def body_facts(body: str) -> dict[str, Any]:
         value = _fraction(float(accuracy.group("value")) / 100 if accuracy.group("pct") else accuracy.group("value"))
     return {
         "base_model": base.group("base").strip() if base else None,
-        "dataset": trained.group("name") if trained else None,
+        "datasets": [n for n in _NAME_SEPARATOR.split(trained.group("names")) if n] if trained else [],
         "accuracy": value,
         "papers": arxiv_ids(body),
     }
 
 
-def first_dataset(names: list[str]) -> str | None:
-    """The first of ``names`` that is a dataset we know, as its canonical id."""
+def first_dataset(names: list[str]) -> tuple[str | None, str | None]:
+    """``(dataset id, note)``: the first of ``names`` that declares a dataset (``declared_dataset``), and the
+    note of a placeholder such as ``imagefolder`` when none does."""
+    note = None
     for name in names:
-        canonical = canonical_dataset(name)
-        if canonical:
-            return canonical
-    return None
+        dataset, why = declared_dataset(name)
+        if dataset:
+            return dataset, None
+        note = note or why
+    return None, note
 
 
 def architecture(config: dict | None, repo_id: str, library: str | None) -> tuple[str | None, str | None]:
@@ -150,7 +156,7 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
 
     ``listing`` is the Hub API's model object (``tags``, ``cardData``, ``model-index``, ``config``,
     ``library_name``, ...). The card's front matter fills what ``cardData`` lacks; the body is
-    read last. Keys: ``datasets`` (raw names), ``dataset``, ``papers``, ``accuracy``, ``base_model``,
+    read last. Keys: ``datasets`` (raw names), ``dataset``, ``dataset_note`` (why a declared one is NULL), ``papers``, ``accuracy``, ``base_model``,
     ``license``, ``architecture``, ``model_type``, ``num_classes``, ``input_size``.
     """
     tags = [t for t in listing.get("tags") or [] if isinstance(t, str)]
@@ -161,9 +167,8 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
     facts = body_facts(body)
 
     datasets = [*_tag_values(tags, "dataset:"), *map(str, _as_list(meta.get("datasets"))), *model_index_datasets(model_index)]
-    if facts["dataset"]:
-        datasets.append(facts["dataset"])
-    dataset = first_dataset(datasets)
+    datasets.extend(facts["datasets"])
+    dataset, dataset_note = first_dataset(datasets)
     repo_id = str(listing.get("id", ""))
     if dataset is None and listing.get("library_name") == "timm" and "." in repo_id:
         dataset = dataset_from_timm_tag(repo_id.rsplit(".", 1)[1])  # timm/resnet18.a1_in1k -> imagenet-1k
@@ -191,6 +196,7 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
     return {
         "datasets": datasets,
         "dataset": dataset,
+        "dataset_note": None if dataset else dataset_note,
         "papers": papers,
         "accuracy": accuracy,
         "base_model": base_model or None,

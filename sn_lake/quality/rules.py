@@ -11,6 +11,8 @@ time (``Rule.expectation``), never at import.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -18,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from sn_lake.annotate.datasets import CATEGORIES
+from sn_lake.annotate.datasets import CATEGORIES, HUB_DATASET_ID
 
 REJECT = "reject"
 FLAG = "flag"
@@ -88,9 +90,11 @@ def matches(column: str, pattern: str, action: str = REJECT) -> Rule:
 
 
 def dataset_known(action: str = FLAG) -> Rule:
-    known = sorted(CATEGORIES)
-    return Rule("dataset_known", action, "dataset is one of the canonical dataset ids (sn_lake.annotate.datasets) or NULL.",
-                ("dataset",), lambda: _gx().expectations.ExpectColumnValuesToBeInSet(column="dataset", value_set=known))
+    known = "|".join(re.escape(name) for name in sorted(CATEGORIES))
+    pattern = f"^(?:{known}|{HUB_DATASET_ID})$"
+    return Rule("dataset_known", action, "dataset is one of our dataset aliases (sn_lake.annotate.datasets), a Hub dataset id "
+                "(owner/name, lower case) or NULL.", ("dataset",),
+                lambda: _gx().expectations.ExpectColumnValuesToMatchRegex(column="dataset", regex=pattern))
 
 
 def _created_on(frame: pd.DataFrame) -> pd.DataFrame:
