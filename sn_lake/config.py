@@ -2,6 +2,11 @@
 
 Settings are read when :func:`load` is called, not at import, so a test or a notebook can point
 ``SN_LAKE_HOME`` somewhere else and call :func:`load` again.
+
+Evaluation data read from the Hub (:mod:`sn_lake.evaluate.hub_datasets`): ``SN_LAKE_EVAL_MEMBERS`` is how many
+rows of a dataset's train split (the members) and ``SN_LAKE_EVAL_NONMEMBERS`` how many of its test split (else
+validation; the non-members) are downloaded, decoded and cached; 5,000 each by default. Shards are read in order
+only until these numbers are reached, so a large dataset (ImageNet-1k) is never downloaded whole.
 """
 
 from __future__ import annotations
@@ -69,6 +74,13 @@ class Settings:
     # CPU threads per evaluation / zoo-training process (SN_LAKE_TORCH_THREADS): 1 by default, because
     # several Dagster steps share the cores and oversubscribed OpenMP threads slow PyTorch down tenfold
     torch_threads: int = 1
+    # rows of a Hub dataset's train split (members) and test/validation split (non-members) to read (SN_LAKE_EVAL_*)
+    eval_members: int = 5000
+    eval_nonmembers: int = 5000
+    # the largest model (in parameters, from its safetensors header or listing) the evaluation loads (SN_LAKE_MAX_PARAMETERS)
+    max_parameters: int = 1_000_000_000
+    # How long a writer of the warehouse file waits for other processes' connections to close (SN_LAKE_WRITE_WAIT_S)
+    write_wait_s: float = 120.0
 
     @property
     def dagster_home_dir(self) -> Path:
@@ -104,6 +116,15 @@ def redact(text: str) -> str:
     return re.sub(r"(://[^/@:\s]*:)[^/@\s]+@", r"\1***@", text)
 
 
+def _positive_int(name: str, default: int) -> int:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a positive whole number, found {raw!r}: set a count such as {default}.")
+    return int(raw)
+
+
 def load() -> Settings:
     """Read the settings from the environment (see the README's configuration table)."""
     env = os.environ.get
@@ -127,6 +148,9 @@ def load() -> Settings:
         pwc_url=env("SN_LAKE_PWC_URL", PUBLIC_ENDPOINTS["pwc_url"]),
         device=device,
         torch_threads=int(env("SN_LAKE_TORCH_THREADS") or 1),
+        eval_members=_positive_int("SN_LAKE_EVAL_MEMBERS", 5000),
+        eval_nonmembers=_positive_int("SN_LAKE_EVAL_NONMEMBERS", 5000),
+        max_parameters=_positive_int("SN_LAKE_MAX_PARAMETERS", 1_000_000_000),
         github_url=env("SN_LAKE_GITHUB_URL", PUBLIC_ENDPOINTS["github_url"]),
         zenodo_url=env("SN_LAKE_ZENODO_URL", PUBLIC_ENDPOINTS["zenodo_url"]),
         arxiv_interval_s=float(env("SN_LAKE_ARXIV_INTERVAL_S", "3")),
@@ -138,7 +162,20 @@ def load() -> Settings:
         ducklake_data_path=env("SN_LAKE_DUCKLAKE_DATA_PATH") or None,
         celery_broker=env("SN_LAKE_CELERY_BROKER") or DEFAULT_CELERY_BROKER,
         celery_backend=env("SN_LAKE_CELERY_BACKEND") or DEFAULT_CELERY_BACKEND,
+        write_wait_s=_seconds("SN_LAKE_WRITE_WAIT_S", 120.0),
     )
+
+
+def _seconds(name: str, default: float) -> float:
+    """A non-negative number of seconds from the environment variable ``name``."""
+    text = (os.environ.get(name) or "").strip()
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise ValueError(f"{name} must be a number of seconds (0 or more), found {text!r}: set one or unset it.")
+    return value
 
 
 DEFAULT_CRAWL_CRON = "17 3 * * *"  # every day at 03:17 UTC: off the hour, so the sources do not see us with everyone else's cron jobs

@@ -26,6 +26,18 @@ Endpoints (as huggingface.co answers them):
 * ``GET|HEAD /{repo_id}/resolve/{rev}/{path}`` -- ``ETag``, ``X-Repo-Commit``, ``Content-Length``,
   ``Range`` support; what ``hf_hub_download``/``snapshot_download`` need.
 
+Dataset repos (``hub.add_dataset(repo_id, files, gated=False, parquet_branch_files=None, granted_tokens=())``,
+``hub.grant(repo_id, token)``), as huggingface.co serves them (ids matched without regard to case):
+
+* ``GET /api/datasets/{repo_id}`` and ``/api/datasets/{repo_id}/revision/{rev}`` -- ``sha``, ``gated``,
+  ``cardData`` (the README's YAML front matter), ``siblings``; public even when gated, as on the Hub.
+* ``GET /api/datasets/{repo_id}/tree/{rev}[/{path}]`` -- ``recursive``, cursor pagination (``tree_page_size``,
+  1,000 as on the Hub) with ``Link: <...>; rel="next"``; ``.parquet`` files are LFS entries.
+* ``GET /api/datasets/{repo_id}/auth-check`` and ``GET|HEAD /datasets/{repo_id}/resolve/{rev}/{path}`` (the model
+  file endpoint's headers, ``Range``); a gated repo answers 401 without a token and 403 for a token not granted,
+  with ``X-Error-Code: GatedRepo`` and the Hub's ``X-Error-Message``.
+* the ``refs/convert/parquet`` branch (``parquet_branch_files``), URL-encoded ``refs%2Fconvert%2Fparquet``.
+
 Other knobs: ``latency_s`` (added to every request), ``max_page_size`` (the server's cap on
 ``limit``), ``api_quota``/``resolvers_quota`` (``(requests, window seconds)``), ``clock`` (a fake
 clock for pacing tests), ``required_token`` (401 without ``Authorization: Bearer <token>``).
@@ -166,6 +178,10 @@ class FakeHub:
         self.request_log: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._repos: dict[str, _Repo] = {}
+        self._datasets: dict[str, _Repo] = {}  # lower-cased dataset id -> repo (the Hub ignores case in ids)
+        self._dataset_refs: dict[str, dict[str, str]] = {}  # lower-cased dataset id -> {ref name: sha}
+        self._dataset_grants: dict[str, set[str]] = {}  # lower-cased gated dataset id -> tokens with access
+        self.tree_page_size = 1000
         self._order: list[str] = []  # insertion order = cursor order
         self._faults: list[Fault] = []
         self._stalls: list[Stall] = []
@@ -445,6 +461,175 @@ class FakeHub:
         return revision if revision in repo.revisions else None
 
 
+    # ---------------------------------------------------------------- datasets
+    def add_dataset(self, repo_id: str, files: dict[str, bytes], *, gated: bool | str = False,
+                    parquet_branch_files: dict[str, bytes] | None = None, granted_tokens: tuple[str, ...] = (),
+                    sha: str | None = None, card_data: dict | None = None, **info) -> dict:  # fmt: skip
+        """Serve dataset repo ``repo_id`` with ``files`` on main (and ``parquet_branch_files`` on refs/convert/parquet).
+
+        ``gated``: False, True (= "manual") or "auto"; ``granted_tokens`` may read a gated repo. ``card_data``
+        defaults to the YAML front matter of ``files["README.md"]``.
+        """
+        files = {k: (v if isinstance(v, bytes) else str(v).encode()) for k, v in files.items()}
+        if card_data is None and "README.md" in files:
+            card_data = _front_matter(files["README.md"].decode())
+        key = repo_id.lower()
+        with self._lock:
+            self._counter += 1
+            data = {
+                "_id": f"{self._counter:024x}", "id": repo_id, "author": repo_id.split("/")[0],
+                "sha": sha or self._new_sha(repo_id), "lastModified": _iso(datetime(2024, 1, 1, tzinfo=UTC)),
+                "private": False, "gated": "manual" if gated is True else gated, "disabled": False,
+                "downloads": 0, "likes": 0, "tags": ["task_categories:image-classification", "format:parquet"],
+                **info,
+            }  # fmt: skip
+            data["createdAt"] = data["lastModified"]
+            if card_data is not None:
+                data["cardData"] = card_data
+            repo = _Repo(info=data, revisions={data["sha"]: files})
+            refs: dict[str, str] = {}
+            if parquet_branch_files is not None:
+                branch_sha = self._new_sha(repo_id + "@" + "refs/convert/parquet")
+                repo.revisions[branch_sha] = dict(parquet_branch_files)
+                refs["refs/convert/parquet"] = branch_sha
+            self._datasets[key] = repo
+            self._dataset_refs[key] = refs
+            self._dataset_grants[key] = set(granted_tokens)
+            return copy.deepcopy(data)
+
+    def grant(self, repo_id: str, token: str) -> None:
+        """Give ``token`` access to the gated dataset ``repo_id`` (as accepting its terms would)."""
+        with self._lock:
+            self._dataset_grants.setdefault(repo_id.lower(), set()).add(token)
+
+    def dataset(self, repo_id: str) -> dict:
+        with self._lock:
+            return copy.deepcopy(self._datasets[repo_id.lower()].info)
+
+    def _dataset_sha(self, key: str, revision: str | None) -> str | None:
+        repo = self._datasets[key]
+        if revision in (None, "main"):
+            return repo.info["sha"]
+        if revision in self._dataset_refs.get(key, {}):
+            return self._dataset_refs[key][revision]
+        return revision if revision in repo.revisions else None
+
+    def _dataset_access(self, key: str, authorization: str | None) -> tuple[int, object, dict[str, str]] | None:
+        """None when the request may read the files of dataset ``key``, else the Hub's 401/403 GatedRepo answer."""
+        repo = self._datasets[key]
+        if not repo.info.get("gated"):
+            return None
+        token = authorization[len("Bearer "):] if authorization and authorization.startswith("Bearer ") else None
+        if token and token in self._dataset_grants.get(key, set()):
+            return None
+        repo_id = repo.info["id"]
+        if token is None:
+            status, message = 401, (f"Access to dataset {repo_id} is restricted. You must have access to it and be "
+                                    "authenticated to access it. Please log in.")  # fmt: skip
+        else:
+            status, message = 403, (f"Access to dataset {repo_id} is restricted and you are not in the authorized "
+                                    f"list. Visit https://huggingface.co/datasets/{repo_id} to ask for "
+                                    "access.")  # fmt: skip
+        return status, {"error": message}, {"X-Error-Code": "GatedRepo", "X-Error-Message": message}
+
+    def dataset_route(self, raw_path: str, query: dict[str, list[str]], authorization: str | None
+                      ) -> tuple[int, object, dict[str, str]]:  # fmt: skip
+        """Answer a ``/api/datasets/...`` or ``/datasets/.../resolve/...`` request (``raw_path`` still URL-encoded)."""
+        api = raw_path.startswith("/api/datasets/")
+        parts = raw_path[len("/api/datasets/") if api else len("/datasets/"):].split("/")
+        if len(parts) < 2:
+            return 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"}
+        repo_id, rest = unquote(parts[0]) + "/" + unquote(parts[1]), parts[2:]
+        key = repo_id.lower()
+        with self._lock:
+            repo = self._datasets.get(key)
+            if repo is None:  # what the Hub answers for a missing (or private) repo without credentials
+                return 401, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound",
+                                                                 "X-Error-Message": "Repository not found"}  # fmt: skip
+            if api and not rest:
+                return 200, self._dataset_info(key, repo.info["sha"]), {}
+            if api and rest[0] == "revision" and len(rest) >= 2:
+                sha = self._dataset_sha(key, unquote("/".join(rest[1:])))
+                if sha is None:
+                    return 404, {"error": "Invalid rev id"}, {"X-Error-Code": "RevisionNotFound"}
+                return 200, self._dataset_info(key, sha), {}
+            if api and rest[0] == "auth-check":
+                return self._dataset_access(key, authorization) or (200, {"ok": True}, {})
+            if api and rest[0] == "tree" and len(rest) >= 2:
+                sha = self._dataset_sha(key, unquote(rest[1]))
+                if sha is None:
+                    return 404, {"error": "Invalid rev id"}, {"X-Error-Code": "RevisionNotFound"}
+                folder = unquote("/".join(rest[2:])).strip("/")
+                return self._dataset_tree(key, sha, folder, query, raw_path)
+            if not api and rest and rest[0] == "resolve" and len(rest) >= 3:
+                sha = self._dataset_sha(key, unquote(rest[1]))
+                if sha is None:
+                    return 404, {"error": "Invalid rev id"}, {"X-Error-Code": "RevisionNotFound"}
+                denied = self._dataset_access(key, authorization)
+                if denied:
+                    return denied
+                path = unquote("/".join(rest[2:]))
+                data = repo.revisions[sha].get(path)
+                if data is None:
+                    return 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha}
+                etag = hashlib.sha256(data).hexdigest() if path.endswith(DATASET_LFS_SUFFIXES) else _git_blob_oid(data)
+                kind = "text/markdown; charset=utf-8" if path.endswith(".md") else "application/octet-stream"
+                return 200, data, {"ETag": f'"{etag}"', "X-Repo-Commit": sha, "Content-Type": kind,
+                                   "Accept-Ranges": "bytes"}  # fmt: skip
+        return 404, {"error": f"no route for {raw_path}"}, {}
+
+    def _dataset_info(self, key: str, sha: str) -> dict:
+        repo = self._datasets[key]
+        info = {k: v for k, v in repo.info.items()}
+        info["sha"] = sha
+        info["siblings"] = [{"rfilename": name} for name in sorted(repo.revisions[sha])]
+        return copy.deepcopy(info)
+
+    def _dataset_tree(self, key: str, sha: str, folder: str, query: dict[str, list[str]], raw_path: str
+                      ) -> tuple[int, object, dict[str, str]]:  # fmt: skip
+        files = self._datasets[key].revisions[sha]
+        recursive = (query.get("recursive") or ["false"])[0].lower() in ("true", "1")
+        prefix = folder + "/" if folder else ""
+        under = sorted(name for name in files if name.startswith(prefix))
+        if folder and not under:
+            return 404, {"error": f"{folder} does not exist"}, {"X-Error-Code": "EntryNotFound"}
+        entries: dict[str, dict] = {}
+        for name in under:
+            rel = name[len(prefix):].split("/")
+            for depth in range(1, len(rel)):  # the folders on the way
+                sub = prefix + "/".join(rel[:depth])
+                if (recursive or depth == 1) and sub not in entries:
+                    entries[sub] = {"type": "directory", "oid": _sha1(sub.encode()), "size": 0, "path": sub}
+            if recursive or len(rel) == 1:
+                data = files[name]
+                entry = {"type": "file", "oid": _git_blob_oid(data), "size": len(data), "path": name}
+                if name.endswith(DATASET_LFS_SUFFIXES):
+                    entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+                entries[name] = entry
+        ordered = [entries[k] for k in sorted(entries)]
+        start = int((query.get("cursor") or ["0"])[0] or 0)
+        page = ordered[start : start + self.tree_page_size]
+        headers = {}
+        if start + self.tree_page_size < len(ordered):
+            params = [(k, v) for k, vs in query.items() if k != "cursor" for v in vs]
+            params.append(("cursor", str(start + len(page))))
+            headers["Link"] = f'<{self.url}{raw_path}?{urlencode(params)}>; rel="next"'
+        return 200, page, headers
+
+
+DATASET_LFS_SUFFIXES = (*LFS_SUFFIXES, ".parquet", ".arrow", ".zip", ".tar", ".gz", ".npz", ".jpg", ".png")
+
+
+def _front_matter(text: str) -> dict | None:
+    """The YAML front matter of a dataset card (what the Hub returns as ``cardData``)."""
+    import yaml  # huggingface_hub's own dependency
+
+    if not text.startswith("---"):
+        return None
+    block = text.split("---", 2)
+    return yaml.safe_load(block[1]) if len(block) == 3 else None
+
+
 class _HubHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out at once, as a real server sends them
@@ -500,6 +685,10 @@ class _HubHandler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[int, object, dict[str, str]]:
         hub = self.hub
+        if path.startswith(("/api/datasets/", "/datasets/")):  # parsed still encoded: refs%2Fconvert%2Fparquet
+            raw = urlsplit(self.path).path
+            status, body, headers = hub.dataset_route(raw, query, self.headers.get("Authorization"))
+            return self._with_range(status, body, headers)
         if path == "/api/models":
             return hub.list_models(query)
         if path.startswith("/api/models/"):
@@ -525,6 +714,16 @@ class _HubHandler(BaseHTTPRequestHandler):
                 return 206, body[start : end + 1], headers
             return status, body, headers
         return 404, {"error": f"no route for {path}"}, {}
+
+    def _with_range(self, status: int, body: object, headers: dict[str, str]) -> tuple[int, object, dict[str, str]]:
+        """A 206 with ``Content-Range`` for a ``Range: bytes=...`` request of a file (the Hub's answer)."""
+        if status == 200 and isinstance(body, bytes) and self.headers.get("Range", "").startswith("bytes="):
+            start_s, _, end_s = self.headers["Range"][6:].partition("-")
+            start = int(start_s or 0)
+            end = min(int(end_s), len(body) - 1) if end_s else len(body) - 1
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
+            return 206, body[start : end + 1], headers
+        return status, body, headers
 
     def _send(self, method: str, status: int, body: object, headers: dict[str, str], fault: Fault | None = None) -> None:
         if isinstance(body, (bytes, bytearray)):
@@ -634,3 +833,74 @@ def synthetic_models(n: int, *, seed: int = 0, image_share: float = 0.25, bare_s
             model["card"] = f"---\n{front}\n---\n\n{body}"
         models.append(model)
     return models
+
+
+# -------------------------------------------------------------------- model-tree cases
+
+def _tree_model(repo_id: str, *, downloads: int = 10, card: str | None = None, **fields) -> dict:
+    """An image classifier whose listing has a dataset, a paper and an accuracy (so its card is not fetched),
+    unless ``card`` is given and ``fields`` lack them."""
+    model = {
+        "id": repo_id, "pipeline_tag": "image-classification", "library_name": "transformers",
+        "downloads": downloads, "likes": 1, "config": {"architectures": ["ViTForImageClassification"], "model_type": "vit"},
+        "safetensors": {"parameters": {"F32": 1000}, "total": 1000},
+        "tags": ["transformers", "image-classification", "arxiv:2010.11929", "dataset:uoft-cs/cifar10"],
+        "model-index": [{"name": repo_id.split("/")[-1], "results": [{
+            "task": {"type": "image-classification"}, "dataset": {"name": "cifar10", "type": "uoft-cs/cifar10"},
+            "metrics": [{"type": "accuracy", "value": 0.9}]}]}],
+    }  # fmt: skip
+    tags = fields.pop("extra_tags", [])
+    model.update(fields)
+    model["tags"] = [*model["tags"], *tags]
+    if card is not None:
+        model["card"] = card
+    return model
+
+
+def lineage_models() -> tuple[list[dict], set[tuple[str, str, str, str]]]:
+    """Hub models declaring their parents every way the Hub lets them, and the ``catalog.model_tree`` edges
+    ``(child_id, parent_id, relation, evidence)`` they must give: a scalar and a list ``base_model`` (one parent,
+    two for a merge, an id in other letter case), ``base_model_relation``, relation tags and the plain tag,
+    ``baseModels``, a two-model cycle, a parent outside the catalog, the Trainer's prose (a bare card), and
+    declarations that give no edge (the model itself, a local path)."""
+    hf = "huggingface:"
+    bare_card = (
+        "# bare-prose\n\nThis model is a fine-tuned version of [tree/scalar-child](https://huggingface.co/tree/scalar-child) "
+        "on the cifar10 dataset.\nIt achieves the following results on the evaluation set:\n- Accuracy: 0.91\n"
+    )
+    models = [
+        _tree_model("base-org/vit-root", downloads=900),
+        _tree_model("tree/scalar-child", cardData={"base_model": "base-org/vit-root"}),
+        _tree_model("tree/list-one", cardData={"base_model": ["BASE-ORG/ViT-Root"], "base_model_relation": "adapter"}),
+        _tree_model("tree/merged", cardData={"base_model": ["base-org/vit-root", "tree/scalar-child"]}),
+        _tree_model("tree/quantized-by-tag", extra_tags=["base_model:quantized:base-org/vit-root", "base_model:base-org/vit-root"]),
+        _tree_model("tree/plain-tag", extra_tags=["base_model:tree/scalar-child"]),
+        _tree_model("tree/from-model-info", baseModels={"relation": "finetune", "models": [{"id": "tree/list-one"}]}),
+        _tree_model("tree/card-beats-tag", cardData={"base_model": "tree/merged", "base_model_relation": "quantized"},
+                    extra_tags=["base_model:finetune:tree/merged"]),
+        _tree_model("tree/cycle-a", cardData={"base_model": "tree/cycle-b"}, extra_tags=["base_model:finetune:tree/cycle-b"]),
+        _tree_model("tree/cycle-b", cardData={"base_model": "tree/cycle-a"}, extra_tags=["base_model:finetune:tree/cycle-a"]),
+        _tree_model("tree/outside-child", cardData={"base_model": "https://huggingface.co/facebook/not-crawled"}),
+        _tree_model("tree/peft-adapter", library_name="peft", cardData={"base_model": "base-org/vit-root"}),
+        _tree_model("tree/self-and-path", cardData={"base_model": ["tree/self-and-path", "/content/drive/MyDrive/ckpt"]}),
+        {"id": "tree/bare-prose", "pipeline_tag": "image-classification", "library_name": "transformers",
+         "downloads": 5, "tags": ["transformers", "image-classification", "generated_from_trainer"], "card": bare_card},
+        # a parent the Hub serves but the crawl does not list (another task): outside the catalog too
+        {"id": "facebook/not-crawled", "pipeline_tag": "image-feature-extraction", "library_name": "transformers"},
+    ]  # fmt: skip
+    expected = {
+        (hf + "tree/scalar-child", hf + "base-org/vit-root", "unknown", "card"),
+        (hf + "tree/list-one", hf + "base-org/vit-root", "adapter", "card"),
+        (hf + "tree/merged", hf + "base-org/vit-root", "merge", "card"),
+        (hf + "tree/merged", hf + "tree/scalar-child", "merge", "card"),
+        (hf + "tree/quantized-by-tag", hf + "base-org/vit-root", "quantized", "tag"),
+        (hf + "tree/plain-tag", hf + "tree/scalar-child", "unknown", "tag"),
+        (hf + "tree/from-model-info", hf + "tree/list-one", "finetune", "model_info"),
+        (hf + "tree/card-beats-tag", hf + "tree/merged", "quantized", "card"),
+        (hf + "tree/cycle-a", hf + "tree/cycle-b", "finetune", "card"),
+        (hf + "tree/cycle-b", hf + "tree/cycle-a", "finetune", "card"),
+        (hf + "tree/outside-child", hf + "facebook/not-crawled", "unknown", "card"),
+        (hf + "tree/peft-adapter", hf + "base-org/vit-root", "adapter", "card"),
+        (hf + "tree/bare-prose", hf + "tree/scalar-child", "finetune", "card"),
+    }
+    return models, expected
