@@ -6,6 +6,7 @@ from assets.constants import DUCKDB_WRITE_POOL
 from assets.crawl import raw_huggingface, raw_kaggle, raw_local, raw_securitynet, raw_timm
 from assets.resources import SnLake
 from sn_lake import catalog, warehouse
+from sn_lake.catalog import evaluability
 
 
 @dg.asset(group_name="catalog", deps=[raw_timm, raw_securitynet, raw_huggingface, raw_kaggle, raw_local], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
@@ -18,3 +19,15 @@ def catalog_models(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Mat
     return dg.MaterializeResult(
         metadata={"dagster/row_count": rows[0][0], **{f"rows_{source}": n for source, n in counts.items()}}
     )
+
+
+@dg.asset(group_name="catalog", deps=[catalog_models], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
+def catalog_evaluability(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
+    """catalog.evaluability: which catalog models the evaluation can load (loader, dataset repo), and why not the others."""
+    with sn_lake.warehouse() as con:
+        rows = evaluability.build(sn_lake.settings(), con)
+        summary = con.execute(
+            "SELECT count(*) FILTER (WHERE evaluable), count(*) FILTER (WHERE NOT evaluable) FROM catalog.evaluability"
+        ).fetchone()
+    context.log.info(f"catalog.evaluability rebuilt: {summary[0]} evaluable, {summary[1]} not")
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "evaluable": summary[0], "not_evaluable": summary[1]})

@@ -12,11 +12,12 @@ import dataclasses
 import dagster as dg
 import duckdb
 
-from assets.catalog import catalog_models
+from assets.catalog import catalog_evaluability
 from assets.constants import DUCKDB_WRITE_POOL, GPU_POOL
 from assets.partitions import models_partitions
 from assets.resources import SnLake
 from sn_lake import warehouse
+from sn_lake.catalog import evaluability as catalog_evaluability_rules
 from sn_lake.evaluate import configs, results
 
 _STEAL, _MIA = configs.StealingConfig(), configs.MembershipConfig()
@@ -81,19 +82,19 @@ def _as_dataclass(cls, values: dict):
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-def _catalog_dataset(settings, model_id: str) -> str | None:
-    """The catalog's dataset annotation of a model (None when the warehouse is busy or does not know it)."""
+def _catalog_facts(settings, model_id: str) -> tuple[str | None, str | None]:
+    """The catalog's ``(dataset, revision)`` of a model (Nones when the warehouse is busy or does not know it)."""
     try:
         con = warehouse.connect(settings, read_only=True)
     except (warehouse.WarehouseError, duckdb.Error):
-        return None
+        return None, None
     try:
-        row = con.execute("SELECT dataset FROM catalog.models WHERE model_id = ?", [model_id]).fetchone()
+        row = con.execute("SELECT dataset, revision FROM catalog.models WHERE model_id = ?", [model_id]).fetchone()
     except duckdb.Error:
-        return None
+        return None, None
     finally:
         con.close()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else (None, None)
 
 
 def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, config) -> dg.MaterializeResult:
@@ -101,7 +102,15 @@ def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, c
 
     model_id = context.partition_key
     settings = sn_lake.settings()
-    summary = pipeline.run_family(settings, model_id, family, config, dataset=_catalog_dataset(settings, model_id))
+    dataset, revision = _catalog_facts(settings, model_id)
+    try:
+        summary = pipeline.run_family(settings, model_id, family, config, dataset=dataset)
+    except pipeline.NOT_EVALUABLE as exc:
+        if pipeline.is_lasting(exc):  # the model's files, labels or data: kept, so nothing queues it again
+            results.record_failure(settings, model_id, revision, family, str(exc))
+        raise dg.Failure(description=f"{model_id} could not be evaluated with {family}: {exc}", allow_retries=False,
+                         metadata={"model_id": model_id, "reason": str(exc)[:2000]}) from exc
+    results.clear_failure(settings, model_id, family)
     frame = summary.pop("frame")
     for note in summary["notes"]:
         context.log.info(note)
@@ -122,25 +131,25 @@ def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, c
 _EVAL = {"group_name": "evaluation", "partitions_def": models_partitions, "pool": GPU_POOL, "kinds": {"pytorch", "parquet"}}
 
 
-@dg.asset(deps=[catalog_models], **_EVAL)
+@dg.asset(deps=[catalog_evaluability], **_EVAL)
 def eval_task_accuracy(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """Task accuracy of one model: train (members) and test accuracy and the overfit gap."""
     return _evaluate(context, sn_lake, "task_accuracy", configs.AccuracyConfig())
 
 
-@dg.asset(deps=[catalog_models], **_EVAL)
+@dg.asset(deps=[catalog_evaluability], **_EVAL)
 def eval_model_stealing(context: dg.AssetExecutionContext, sn_lake: SnLake, config: StealingRunConfig) -> dg.MaterializeResult:
     """Model stealing of one model: surrogate accuracy and agreement per query budget."""
     return _evaluate(context, sn_lake, "model_stealing", _as_dataclass(configs.StealingConfig, config.model_dump()))
 
 
-@dg.asset(deps=[catalog_models], **_EVAL)
+@dg.asset(deps=[catalog_evaluability], **_EVAL)
 def eval_membership_inference(context: dg.AssetExecutionContext, sn_lake: SnLake, config: MembershipRunConfig) -> dg.MaterializeResult:
     """Membership inference on one model: AUC and TPR at low FPR with bootstrap intervals per attack."""
     return _evaluate(context, sn_lake, "membership_inference", _as_dataclass(configs.MembershipConfig, config.model_dump()))
 
 
-@dg.asset(deps=[catalog_models, eval_model_stealing], **_EVAL)
+@dg.asset(deps=[catalog_evaluability, eval_model_stealing], **_EVAL)
 def eval_adversarial(context: dg.AssetExecutionContext, sn_lake: SnLake, config: AdversarialRunConfig) -> dg.MaterializeResult:
     """Adversarial robustness of one model: FGSM, PGD, transfer from the stealing surrogate, Square, per epsilon."""
     values = config.model_dump()
@@ -150,7 +159,7 @@ def eval_adversarial(context: dg.AssetExecutionContext, sn_lake: SnLake, config:
     return _evaluate(context, sn_lake, "adversarial", _as_dataclass(configs.AdversarialConfig, values))
 
 
-@dg.asset(deps=[catalog_models], **_EVAL)
+@dg.asset(deps=[catalog_evaluability], **_EVAL)
 def eval_backdoor_detection(context: dg.AssetExecutionContext, sn_lake: SnLake, config: BackdoorRunConfig) -> dg.MaterializeResult:
     """Backdoor detection on one model: Neural Cleanse, STRIP and NEO verdicts, scores and runtimes."""
     return _evaluate(context, sn_lake, "backdoor_detection", _as_dataclass(configs.BackdoorConfig, config.model_dump()))
@@ -171,6 +180,7 @@ def results_tables(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Mat
     """results.* loaded from the lake's results Parquet (a model's rows for a config replace that config's earlier rows)."""
     with sn_lake.warehouse() as con:
         counts = results.load_into_warehouse(sn_lake.settings(), con)
+        catalog_evaluability_rules.apply_failures(sn_lake.settings(), con)
         totals = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in results.TABLES.values()}
     context.log.info(f"results loaded: {counts}")
     return dg.MaterializeResult(metadata={**{f"loaded {t}": n for t, n in counts.items()}, **{f"rows {t}": n for t, n in totals.items()}})

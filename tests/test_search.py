@@ -95,9 +95,18 @@ def test_bad_sort_limit_and_accuracy_are_clear_errors():
         search.build_query(search.Filters(min_accuracy=80))
 
 
-def test_evaluable_models(filled):
+def test_evaluable_models_follow_catalog_evaluability(filled):
+    con = warehouse.connect(filled)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    insert(con, "catalog.evaluability", [
+        {"model_id": "huggingface:lab/robust-wrn", "evaluable": True, "loader": "timm", "checked_at": now},
+        {"model_id": "local:digits-cnn", "evaluable": True, "loader": "timm", "checked_at": now},
+        {"model_id": "securitynet:benchmark/mnist/lenet.pth", "evaluable": False, "reason": "published results only",
+         "checked_at": now},
+    ])
+    con.close()
     con = warehouse.connect(filled, read_only=True)
-    assert search.evaluable_models(con, ["cifar10", "digits", "mnist"]) == ["huggingface:lab/robust-wrn", "local:digits-cnn"]
+    assert search.evaluable_models(con) == ["huggingface:lab/robust-wrn", "local:digits-cnn"]  # most downloaded first
     con.close()
 
 

@@ -77,4 +77,49 @@ def load_into_warehouse(settings: Settings, con: duckdb.DuckDBPyConnection) -> d
             con, table, frame,
             "t.origin = 'computed' AND EXISTS (SELECT 1 FROM _incoming i WHERE i.model_id = t.model_id AND i.config_hash = t.config_hash)",
         )
+    counts[FAILURES_TABLE] = warehouse.replace_rows(con, FAILURES_TABLE, failures(settings), "true")
     return counts
+
+
+# ------------------------------------------------------------------------------------ failures
+# A model that passed the evaluability rule and still could not be evaluated (its files, its labels, its
+# dataset) leaves one JSON record per family under lake/results/_failures/; a later success removes it.
+FAILURES_TABLE = "results.evaluation_failures"
+FAILURE_SCHEMA = {"model_id": pl.String, "revision": pl.String, "family": pl.String, "reason": pl.String,
+                  "failed_at": pl.String}
+
+
+def _failure_path(settings: Settings, model_id: str, family: str) -> Path:
+    return results_dir(settings) / "_failures" / quote(model_id, safe="") / f"{family}.json"
+
+
+def record_failure(settings: Settings, model_id: str, revision: str | None, family: str, reason: str) -> Path:
+    """Keep why ``family`` could not evaluate ``model_id`` at ``revision`` (atomically; replaces an earlier one)."""
+    from sn_lake import lake
+
+    path = _failure_path(settings, model_id, family)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"model_id": model_id, "revision": revision, "family": family, "reason": reason[:2000],
+              "failed_at": lake.utcnow().isoformat()}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, path)
+    return path
+
+
+def clear_failure(settings: Settings, model_id: str, family: str) -> None:
+    _failure_path(settings, model_id, family).unlink(missing_ok=True)
+
+
+def failures(settings: Settings) -> pl.DataFrame:
+    """Every recorded failure (a record that cannot be read is skipped: the next failure rewrites it)."""
+    rows = []
+    for path in sorted((results_dir(settings) / "_failures").glob("*/*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict):
+            rows.append({k: None if record.get(k) is None else str(record[k]) for k in FAILURE_SCHEMA})
+    return pl.DataFrame(rows, schema=FAILURE_SCHEMA).with_columns(
+        pl.col("failed_at").str.to_datetime(time_zone="UTC", strict=False))
