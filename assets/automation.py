@@ -9,17 +9,20 @@ import duckdb
 from assets.partitions import models_partitions
 from assets.resources import SnLake
 from sn_lake import config, search, warehouse
-from sn_lake.evaluate.configs import TORCHVISION
 
-# The datasets the evaluation can load (sn_lake.evaluate.data): a model trained on another one is
-# not "evaluable" and is left alone.
-EVALUABLE_DATASETS = sorted({"digits", *TORCHVISION})
 MAX_NEW_MODELS_PER_TICK = 25  # a large first crawl is queued over several ticks, not all at once
 EVALUATION = dg.AssetSelection.groups("evaluation")
 
 
 def _source(crawl_asset: dg.AssetsDefinition) -> str:
     return crawl_asset.key.to_user_string().removeprefix("raw_")
+
+
+def crawl_and_downstream(crawl_asset) -> dg.AssetSelection:
+    """A crawl asset (a definition, key or key string) and what is downstream of it (catalog, checks, views), but
+    neither other crawls nor the evaluation: what the daily schedule and `sn-lake crawl SOURCE` run."""
+    crawl = dg.AssetSelection.assets(crawl_asset)
+    return crawl | (crawl.downstream() - dg.AssetSelection.groups("crawl") - EVALUATION)
 
 
 def crawl_schedule(crawl_asset: dg.AssetsDefinition) -> dg.ScheduleDefinition:
@@ -30,8 +33,7 @@ def crawl_schedule(crawl_asset: dg.AssetsDefinition) -> dg.ScheduleDefinition:
     try:
         return dg.ScheduleDefinition(
             name=f"{source}_daily_crawl",
-            target=dg.AssetSelection.assets(crawl_asset)
-            | (dg.AssetSelection.assets(crawl_asset).downstream() - dg.AssetSelection.groups("crawl") - EVALUATION),
+            target=crawl_and_downstream(crawl_asset),
             cron_schedule=cron,
             execution_timezone="UTC",
             default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -55,8 +57,8 @@ def crawl_schedules(assets) -> list[dg.ScheduleDefinition]:
     target=EVALUATION,
     minimum_interval_seconds=600,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description=f"Adds catalog models with loadable weights and a dataset among {EVALUABLE_DATASETS} to the "
-    f"'models' partitions and requests their evaluation (at most {MAX_NEW_MODELS_PER_TICK} per tick).",
+    description="Adds the models catalog.evaluability says the evaluation can load (sn_lake.evaluate.evaluability) "
+    f"to the 'models' partitions and requests their evaluation (at most {MAX_NEW_MODELS_PER_TICK} per tick).",
 )
 def new_evaluable_models(context: dg.SensorEvaluationContext, sn_lake: SnLake) -> dg.SensorResult | dg.SkipReason:
     """Newly seen evaluable models become partitions of ``models`` and evaluation runs."""
@@ -66,7 +68,7 @@ def new_evaluable_models(context: dg.SensorEvaluationContext, sn_lake: SnLake) -
     except warehouse.WarehouseError as exc:
         return dg.SkipReason(str(exc))
     try:
-        candidates = search.evaluable_models(con, EVALUABLE_DATASETS)
+        candidates = search.evaluable_models(con)
     except duckdb.Error as exc:
         return dg.SkipReason(f"The catalog could not be read ({exc}); the next tick tries again.")
     finally:

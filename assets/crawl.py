@@ -6,6 +6,8 @@ from assets.resources import SnLake
 from sn_lake import lake
 from sn_lake.sources import huggingface, kaggle, local, securitynet, timm_registry
 from sn_lake.sources.http import HttpError, RetryPolicy
+from sn_lake.sources.robustbench import crawl as robustbench_crawl
+from sn_lake.sources.timm_results import crawl as timm_results_crawl
 
 
 @dg.asset(group_name="crawl", kinds={"python", "parquet"})
@@ -62,7 +64,11 @@ class HuggingFaceCrawlConfig(dg.Config):
     library: str | None = None
     author: str | None = None
     search: str | None = None
-    card_cap: int = 2000  # model cards fetched per run, most-downloaded first
+    # opt-in budgets of the card pass (none by default: it runs until every needed card is in the lake, paced by the
+    # Hub's RateLimit headers); what a budget leaves is reported as cards_pending and fetched first next run
+    card_cap: int | None = None  # cards fetched this run
+    max_requests: int | None = None  # requests this run (the listing's included)
+    max_seconds: float | None = None  # seconds this run
     card_concurrency: int = 8
     retry_attempts: int = 6  # tries per request (429/5xx/timeouts/broken bodies) before the run fails
 
@@ -95,6 +101,8 @@ def raw_huggingface(context: dg.AssetExecutionContext, sn_lake: SnLake, config: 
         held = len(lake.finished_crawls(settings, huggingface.SOURCE))
         context.log.warning(f"{exc} The crawl resumes next run; the catalog keeps the {held} finished crawl(s) the lake holds.")
         status = {"status": "unreachable", "endpoint": settings.hf_endpoint, "error": str(exc)[:500], "crawls_in_lake": held}
+        if (pending := huggingface.pending_cards(settings)["pending"]) is not None:
+            status["cards_pending"] = pending
         return dg.MaterializeResult(
             metadata=status,
             check_results=[
@@ -102,7 +110,7 @@ def raw_huggingface(context: dg.AssetExecutionContext, sn_lake: SnLake, config: 
             ],
         )
     return dg.MaterializeResult(
-        metadata={"status": "fetched", **summary, **huggingface.config_summary(crawl_config)},
+        metadata={"status": "fetched", **{k: v for k, v in summary.items() if v is not None}, **huggingface.config_summary(crawl_config)},
         check_results=[dg.AssetCheckResult(check_name="huggingface_reachable", passed=True, metadata={"endpoint": summary["endpoint"]})],
     )
 
@@ -162,3 +170,48 @@ def raw_local(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Material
     summary = local.crawl(settings)
     trained = [m["name"] for m in built if not m["cached"]]
     return dg.MaterializeResult(metadata={**summary, "zoo_models": len(built), "trained_now": trained})
+
+
+def _published_tables(context: dg.AssetExecutionContext, sn_lake: SnLake, crawler, source: str, location: str) -> dg.MaterializeResult:
+    """Crawl one folder of published result files; an unreachable URL is a WARN check, the lake keeps what it holds."""
+    settings = sn_lake.settings()
+    check = f"{source}_reachable"
+    try:
+        summary = crawler.crawl(settings)
+    except (crawler.SourceUnreachable, HttpError) as exc:
+        if not crawler.is_url(location):
+            raise  # a local folder that is not there is a configuration error, not an outage
+        held = len(lake.finished_crawls(settings, source))
+        context.log.warning(f"{exc} Nothing new was crawled; the catalog keeps the {held} earlier crawl(s) the lake holds.")
+        status = {"status": "unreachable", "url": location, "error": str(exc)[:500], "crawls_in_lake": held}
+        return dg.MaterializeResult(
+            metadata=status,
+            check_results=[dg.AssetCheckResult(check_name=check, passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=status)],
+        )
+    context.log.info(f"{source} crawl {summary['crawl_id']}: {summary['records']} records from {summary['url']}")
+    return dg.MaterializeResult(
+        metadata={"status": "fetched", **{k: v for k, v in summary.items() if v is not None}},
+        check_results=[dg.AssetCheckResult(check_name=check, passed=True, metadata={"url": summary["url"]})],
+    )
+
+
+@dg.asset(
+    group_name="crawl",
+    kinds={"python", "parquet"},
+    check_specs=[dg.AssetCheckSpec("robustbench_reachable", asset="raw_robustbench",
+                                   description="WARN when SN_LAKE_ROBUSTBENCH_URL could not be fetched; the catalog then keeps what the lake holds.")],
+)
+def raw_robustbench(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
+    """RobustBench's leaderboard records (model_info/: clean, AutoAttack and claimed robust accuracy, threat model, paper) and per-corruption tables, one raw record per file."""
+    return _published_tables(context, sn_lake, robustbench_crawl, "robustbench", sn_lake.settings().robustbench_url)
+
+
+@dg.asset(
+    group_name="crawl",
+    kinds={"python", "parquet"},
+    check_specs=[dg.AssetCheckSpec("timm_results_reachable", asset="raw_timm_results",
+                                   description="WARN when SN_LAKE_TIMM_RESULTS_URL could not be fetched; the catalog then keeps what the lake holds.")],
+)
+def raw_timm_results(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
+    """timm's published result tables (results/: ImageNet-1k top-1/top-5 and five shifted test sets), one raw record per table."""
+    return _published_tables(context, sn_lake, timm_results_crawl, "timm_results", sn_lake.settings().timm_results_url)

@@ -10,22 +10,27 @@ import argparse
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import uuid
 import warnings
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sn_lake import config, lake, search, warehouse
+from sn_lake import config, lake, run_guard, search, warehouse
 from sn_lake.evaluate.configs import FAMILIES as EVALUATION_FAMILIES
 
 # source name -> the asset key of its crawl
 CRAWL_ASSETS = {"timm": "raw_timm", "local": "raw_local", "securitynet": "raw_securitynet", "huggingface": "raw_huggingface",
                 "kaggle": "raw_kaggle", "papers": "raw_papers", "weights": "raw_weights"}
+CRAWL_ASSETS |= {"robustbench": "raw_robustbench", "timm_results": "raw_timm_results"}  # published result tables
 # source -> the `sn-lake crawl` options its crawl asset takes
-CRAWL_OPTIONS = {"huggingface": {"limit", "full"}, "papers": {"full"}, "weights": {"full"}}
+CRAWL_OPTIONS = {"huggingface": {"limit", "full", "max_requests", "max_seconds"}, "papers": {"full"}, "weights": {"full"}}
+CRAWL_FLAGS = {"limit": "--limit", "full": "--full", "max_requests": "--max-requests", "max_seconds": "--max-minutes"}
 
 
 def _dagster_home() -> str:
@@ -95,18 +100,182 @@ def materialize(selection, ops_config: dict | None = None, partition_key: str | 
             with dg.partition_loading_context(dynamic_partitions_store=instance) as context:
                 job_def.validate_partition_key(partition_key, selected_asset_keys=asset_keys, context=context)
             tags = job_def.get_tags_for_partition_key(partition_key, selected_asset_keys=asset_keys)
-        try:
-            result = dg.execute_job(job, instance=instance, run_config=run_config, tags=tags, asset_selection=sorted(asset_keys))
-        except dg.DagsterInvalidConfigError as exc:
-            print(f"sn-lake: the run config does not fit the assets, nothing ran: {exc}", file=sys.stderr)
-            return False
+        free_dead_runs(instance)
+        tags = {**tags, **run_guard.this_process(), INVOCATION_TAG: uuid.uuid4().hex}
+        with run_guard.SignalWatch() as signals:
+            watch = _RunWatch(tags[INVOCATION_TAG], signals)
+            watch.start()
+            try:
+                result = dg.execute_job(job, instance=instance, run_config=run_config, tags=tags,
+                                        asset_selection=sorted(asset_keys))
+            except dg.DagsterInvalidConfigError as exc:
+                print(f"sn-lake: the run config does not fit the assets, nothing ran: {exc}", file=sys.stderr)
+                return False
+            finally:
+                watch.done.set()
+                watch.join()
+                signals.wait(0)  # a signal the watcher had no time to read
         for event in result.get_asset_materialization_events():
             mat = event.step_materialization_data.materialization
             shown = {k: v.value for k, v in mat.metadata.items() if not isinstance(v.value, str) or len(v.value) < 80}
             print(f"materialized {mat.asset_key.to_user_string()}: {shown}")
         status = "succeeded" if result.success else "FAILED"
         print(f"run {result.run_id} {status} (see it with `sn-lake ui`)")
+        if signals.received:  # a step saw the interrupt and the run failed: stop here, not at the next run
+            raise KeyboardInterrupt(f"signal {'SIGTERM' if signal.SIGTERM in signals.received else 'SIGINT'}")
         return result.success
+
+
+# --- runs that outlive their process (SIGKILL, OOM killer), steps waiting for a pool, Ctrl-C and SIGTERM ---
+INVOCATION_TAG = "sn_lake/invocation"  # one `materialize` call: how its watcher finds the run execute_job creates
+POOL_POLL_S = 1.0  # how often a run's watcher looks at the pools (a blocked step is reported within about this)
+INTERRUPT_GRACE_S = 5.0  # after SIGINT/SIGTERM, how long the run may take to fail by itself before it is ended
+
+
+def _run_in_progress(run) -> bool:
+    import dagster as dg
+
+    return run.status in (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+                          dg.DagsterRunStatus.CANCELING)
+
+
+def _dead_process(run) -> str | None:
+    """Why ``run`` (in progress) can no longer progress: the sn-lake process that executed it on this host is gone.
+
+    Retries and re-executions copy their parent's tags but run elsewhere (the daemon, the UI): never judged here.
+    """
+    from dagster._core.storage.tags import PARENT_RUN_ID_TAG
+
+    if PARENT_RUN_ID_TAG in run.tags or run_guard.is_alive(run.tags) is not False:
+        return None
+    return f"the sn-lake process that ran it (pid {run.tags[run_guard.PID_TAG]}) is gone (killed, or out of memory)"
+
+
+def _slot_holders(instance) -> dict[str, set[str]]:
+    """Run id -> the pools where it holds or waits for a slot."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return {}
+    holders: dict[str, set[str]] = {}
+    for pool, info in storage.get_concurrency_infos(sorted(storage.get_concurrency_keys())).items():
+        for run_id in [c.run_id for c in info.claimed_slots] + [p.run_id for p in info.pending_steps]:
+            holders.setdefault(run_id, set()).add(pool)
+    return holders
+
+
+def free_dead_runs(instance) -> list[str]:
+    """Mark failed the runs this host's sn-lake processes left in progress when they died, and give back the pool
+    slots of every run that died or ended (what run monitoring does after ``free_slots_after_run_end_seconds``, at
+    once). Runs whose process is alive or unknown (another host, the daemon) keep theirs. Returns the runs freed."""
+    import socket
+
+    import dagster as dg
+
+    in_progress = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+                   dg.DagsterRunStatus.CANCELING]
+    here = {run_guard.HOST_TAG: socket.gethostname()}
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=in_progress, tags=here)):
+        reason = _dead_process(run)
+        if reason:
+            instance.report_run_failed(run, f"sn-lake marked this run failed: {reason}.")
+            print(f"sn-lake: run {run.run_id} was left running: {reason}; marked it failed.",
+                  file=sys.stderr, flush=True)
+    freed = []
+    for run_id, pools in _slot_holders(instance).items():
+        run = instance.get_run_by_id(run_id)
+        reason = ("it is not in the run storage" if run is None
+                  else _dead_process(run) if _run_in_progress(run) else f"it ended ({run.status.value})")
+        if not reason:
+            continue
+        if run is not None and _run_in_progress(run):
+            instance.report_run_failed(run, f"sn-lake marked this run failed: {reason}.")
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        print(f"sn-lake: gave back the {', '.join(sorted(pools))} pool slots of run {run_id}: {reason}.",
+              file=sys.stderr, flush=True)
+        freed.append(run_id)
+    return freed
+
+
+def _describe_holder(instance, run_id: str, step_key: str | None) -> str:
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        return f"run {run_id} (not in the run storage)"
+    where = (f", sn-lake pid {run.tags[run_guard.PID_TAG]} on {run.tags.get(run_guard.HOST_TAG)}"
+             if run_guard.PID_TAG in run.tags else "")
+    return f"run {run_id} (step {step_key}, {run.status.value}{where})"
+
+
+class _RunWatch(threading.Thread):
+    """Beside one execute_job: says on stderr when a step of the run waits for a pool and who holds it (freeing
+    slots of runs found dead meanwhile), and ends the run promptly, marked failed, on SIGINT or SIGTERM."""
+
+    def __init__(self, invocation: str, signals: run_guard.SignalWatch):
+        super().__init__(name="sn-lake-run-watch", daemon=True)
+        self.invocation, self.signals, self.done = invocation, signals, threading.Event()
+        self._said: dict[tuple[str, str], tuple] = {}
+
+    def run(self) -> None:
+        import dagster as dg
+
+        with dg.DagsterInstance.get() as instance:
+            while not self.done.is_set():
+                signum = self.signals.wait(POOL_POLL_S)
+                if signum is not None:
+                    self._end(instance, signum)
+                    return
+                try:
+                    self._report_pools(instance)
+                except Exception as exc:  # the storage is busy or gone: the run itself reports what matters
+                    print(f"sn-lake: could not read the pools' state ({type(exc).__name__}: {exc}); retrying.",
+                          file=sys.stderr, flush=True)
+
+    def _run(self, instance):
+        import dagster as dg
+
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={INVOCATION_TAG: self.invocation}), limit=1)
+        return runs[0] if runs else None
+
+    def _report_pools(self, instance) -> None:
+        run = self._run(instance)
+        storage = instance.event_log_storage
+        if run is None or not storage.supports_global_concurrency_limits:
+            return
+        keys = sorted(storage.get_concurrency_keys())
+        for pool, info in storage.get_concurrency_infos(keys).items():
+            for pending in info.pending_steps:
+                if pending.run_id != run.run_id or pending.assigned_timestamp is not None:
+                    continue
+                holders = tuple(sorted((c.run_id, c.step_key) for c in info.claimed_slots if c.run_id != run.run_id))
+                if any(self._gone(instance, run_id) for run_id, _ in holders):
+                    free_dead_runs(instance)  # the step then claims the slot at its next try
+                    continue
+                if self._said.get((pool, pending.step_key)) == holders:
+                    continue
+                self._said[(pool, pending.step_key)] = holders
+                held = "; ".join(_describe_holder(instance, r, s) for r, s in holders) or "nobody (the limit is 0)"
+                print(f"sn-lake: step {pending.step_key} waits for pool {pool} (limit {info.limit}), held by {held}; "
+                      "it goes on when a slot is free (pool limits and slots: the UI's Deployment > Concurrency).",
+                      file=sys.stderr, flush=True)
+
+    def _gone(self, instance, run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is None or not _run_in_progress(run) or _dead_process(run) is not None
+
+    def _end(self, instance, signum: int) -> None:
+        name = signal.Signals(signum).name
+        run = self._run(instance)
+        print(f"sn-lake: {name} received: ending run {run.run_id if run else '(not started)'} and marking it failed.",
+              file=sys.stderr, flush=True)
+        if self.done.wait(INTERRUPT_GRACE_S):
+            return  # a step saw the interrupt, the run failed and execute_job returned
+        run = self._run(instance)
+        if run is not None and _run_in_progress(run):
+            instance.report_run_failed(run, f"sn-lake got {name} and ended the run.")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            print(f"run {run.run_id} FAILED (interrupted by {name})", flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)
 
 
 def _jsonable(value):
@@ -209,20 +378,74 @@ def run_everything() -> int:
 RESULTS_TABLES = tuple(f"results.{f}" for f in EVALUATION_FAMILIES)
 
 
+def unknown_model_ids(settings: config.Settings, model_ids: Sequence[str]) -> list[str]:
+    """The ids of ``model_ids`` that neither catalog.models nor the lake's raw records hold (a model crawled but not
+    yet catalogued counts: the next catalog build takes it). Waits while a writer holds the warehouse."""
+    known: set[str] = set()
+    if warehouse.exists(settings):
+        sql = "SELECT model_id FROM catalog.models WHERE list_contains(?, model_id)"
+        found = warehouse.read_when_free(settings, sql, [list(model_ids)], wait_s=settings.write_wait_s)
+        known |= {m for (m,) in found}
+    for source in sorted({m.partition(":")[0] for m in model_ids if m not in known} & set(lake.sources(settings))):
+        known |= {f"{source}:{n}" for n in lake.read_raw(settings, source)["native_id"].unique()}
+    return [m for m in model_ids if m not in known]
+
+
+def not_evaluable(settings: config.Settings, model_ids: Sequence[str]) -> dict[str, str]:
+    """``model id -> reason`` for the models catalog.evaluability refuses (the rule the sensor follows too); a model
+    it does not list yet (crawled, not catalogued) is let through, and its failure, if any, is recorded."""
+    if not warehouse.exists(settings):
+        return {}
+    sql = "SELECT model_id, reason FROM catalog.evaluability WHERE NOT evaluable AND list_contains(?, model_id)"
+    import duckdb
+
+    try:
+        rows = warehouse.read_when_free(settings, sql, [list(model_ids)], wait_s=settings.write_wait_s)
+    except (warehouse.WarehouseError, duckdb.Error):  # no catalog.evaluability yet: the evaluation decides
+        return {}
+    return dict(rows)
+
+
 def cmd_evaluate(args) -> int:
+    settings = config.load()
+    try:
+        unknown = unknown_model_ids(settings, args.model_ids)
+    except Exception as exc:  # a corrupt warehouse or lake file, a writer that never lets go
+        print(f"sn-lake evaluate: expected a catalog to look the models up in, could not read it ({_first_line(exc)}); "
+              "fix what it names, or run `sn-lake run`, then evaluate again.", file=sys.stderr)
+        return 2
+    if unknown:
+        print(f"sn-lake evaluate: expected model ids that the catalog (or the lake) holds, found {len(unknown)} it "
+              f"does not: {', '.join(map(repr, unknown[:10]))}; nothing was added or run. Look ids up with "
+              "`sn-lake search --text NAME`, or crawl their source first (`sn-lake crawl SOURCE`).", file=sys.stderr)
+        return 2
+    refused = not_evaluable(settings, args.model_ids)
+    for model_id, reason in refused.items():
+        print(f"sn-lake evaluate: {model_id} is not evaluable ({reason}); it was left out. See catalog.evaluability.",
+              file=sys.stderr)
+    chosen = [m for m in args.model_ids if m not in refused]
+    if not chosen:
+        return 2
     families = ["task_accuracy"] + [ATTACK_FAMILIES[a] for a in args.attacks.split(",") if a and ATTACK_FAMILIES[a] != "task_accuracy"]
-    return 0 if evaluate_models(args.model_ids, families, args.config) else 1
+    return 0 if evaluate_models(chosen, families, args.config) and not refused else 1
 
 
 def _run_config(text: str) -> dict:
     """``--config``: run config per evaluation asset, as JSON or YAML inline or in a file."""
     import yaml
 
-    path = Path(text)
     try:
-        value = yaml.safe_load(path.read_text() if path.is_file() else text)
+        is_file = Path(text).is_file()
+    except (OSError, ValueError):  # too long for a file name, or a NUL byte: it is the config's text
+        is_file = False
+    try:
+        value = yaml.safe_load(Path(text).read_text(encoding="utf-8") if is_file else text)
     except yaml.YAMLError as exc:
         raise argparse.ArgumentTypeError(f"expected JSON or YAML (or a file of it), found text that does not parse: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected a readable UTF-8 file of JSON or YAML at {text}, found one that cannot be read "
+            f"({type(exc).__name__}: {exc}): pass the config itself or fix the file") from None
     known = {f"eval_{f}" for f in EVALUATION_FAMILIES}
     if not isinstance(value, dict) or not set(value) <= known:
         raise argparse.ArgumentTypeError(
@@ -256,30 +479,125 @@ def _attack_list(text: str) -> str:
 
 
 def cmd_crawl(args) -> int:
+    """The crawl, then what the daily schedule runs after it (catalog, checks, views; not the evaluation), and what
+    entered, changed or left the catalog; ``--lake-only``: the crawl alone."""
+    import dagster as dg
+
     asset = CRAWL_ASSETS[args.source]
-    options = {k: v for k, v in (("limit", args.limit), ("full", args.full or None)) if v is not None}
+    max_seconds = args.max_minutes * 60 if args.max_minutes is not None else None
+    given = (("limit", args.limit), ("full", args.full or None), ("max_requests", args.max_requests),
+             ("max_seconds", max_seconds))
+    options = {k: v for k, v in given if v is not None}
     refused = sorted(set(options) - CRAWL_OPTIONS.get(args.source, set()))
     if refused:
-        takes = ", ".join(f"{s}: --{' --'.join(sorted(o))}" for s, o in sorted(CRAWL_OPTIONS.items()))
-        print(f"sn-lake crawl: {args.source} takes no --{' --'.join(refused)} (only {takes}): drop it.", file=sys.stderr)
+        flags = lambda names: " ".join(CRAWL_FLAGS[n] for n in sorted(names))  # noqa: E731
+        takes = ", ".join(f"{s}: {flags(o)}" for s, o in sorted(CRAWL_OPTIONS.items()))
+        print(f"sn-lake crawl: {args.source} takes no {flags(refused)} (only {takes}): drop it.", file=sys.stderr)
         return 2
-    return 0 if materialize(f"key:{asset}", {asset: {"config": options}} if options else None) else 1
+    load_definitions()  # puts the project root on sys.path, so `assets` imports
+    from assets.automation import crawl_and_downstream
+
+    settings = config.load()
+    selection = dg.AssetSelection.assets(asset) if args.lake_only else crawl_and_downstream(asset)
+    before = None if args.lake_only else _catalog_fingerprints(settings)
+    ok = materialize(selection, {asset: {"config": options}} if options else None)
+    if not args.lake_only:
+        _print_catalog_changes(before, _catalog_fingerprints(settings))
+    if args.source == "huggingface":
+        _print_pending_cards(settings)
+    return 0 if ok else 1
+
+
+def _catalog_fingerprints(settings: config.Settings) -> dict[str, tuple[str, str]] | None:
+    """model id -> (source, fingerprint) of every catalog model (sql/queries/catalog_fingerprints.sql); {} without a
+    warehouse, None when it cannot be read (say, another process writes it)."""
+    import duckdb
+
+    if not warehouse.exists(settings):
+        return {}
+    try:
+        con = warehouse.connect(settings, read_only=True)
+    except warehouse.WarehouseError:
+        return None
+    try:
+        _, rows = warehouse.query(con, (config.SQL_DIR / "queries" / "catalog_fingerprints.sql").read_text())
+    except duckdb.Error:
+        return {}  # a warehouse without catalog.models yet: every model enters
+    finally:
+        con.close()
+    return {model_id: (source, fingerprint) for model_id, source, fingerprint in rows}
+
+
+def _print_catalog_changes(before: dict | None, after: dict | None) -> None:
+    """`sn-lake crawl`'s summary: models that entered, changed or left the catalog, in all and per source."""
+    if before is None or after is None:
+        print("catalog: the warehouse could not be read before or after the run, so what changed is not known; "
+              "see it with `sn-lake status`.")
+        return
+    counts: dict[str, list[int]] = {}
+    for model_id, (source, fingerprint) in after.items():
+        entry = counts.setdefault(source, [0, 0, 0])
+        if model_id not in before:
+            entry[0] += 1
+        elif before[model_id][1] != fingerprint:
+            entry[1] += 1
+    for model_id, (source, _) in before.items():
+        if model_id not in after:
+            counts.setdefault(source, [0, 0, 0])[2] += 1
+    total = [sum(c[i] for c in counts.values()) for i in range(3)]
+    print(f"catalog: {total[0]} models entered, {total[1]} changed, {total[2]} left ({len(after)} models now)")
+    for source, (entered, changed, left) in sorted(counts.items()):
+        if entered or changed or left:
+            print(f"  {source}: {entered} entered, {changed} changed, {left} left")
+
+
+def _print_pending_cards(settings: config.Settings) -> None:
+    """The Hugging Face cards a budget (or failed requests) left for the next crawl, if any."""
+    from sn_lake.sources import huggingface
+
+    pending = huggingface.pending_cards(settings)
+    if pending["pending"] is None:
+        if pending["phase"] in ("listing", "cards"):
+            print(f"huggingface: crawl {pending['crawl_id']} is unfinished (its {pending['phase']} phase); "
+                  "`sn-lake crawl huggingface` resumes it.")
+        return
+    if pending["pending"] and pending["phase"] == "cards":
+        print(f"huggingface: {pending['pending']} cards pending in crawl {pending['crawl_id']}, stopped in its card pass; "
+              "`sn-lake crawl huggingface` resumes it.")
+    elif pending["pending"]:
+        why = f"the {pending['stopped_by']} budget stopped the card pass" if pending["stopped_by"] else "failed requests"
+        print(f"huggingface: {pending['pending']} cards pending ({why}); the next `sn-lake crawl huggingface` "
+              "fetches them first.")
+    else:
+        print("huggingface: every card the catalog needs is in the lake (0 pending).")
 
 
 def cmd_sql(args) -> int:
     import duckdb
 
+    con = None
     try:
-        con = warehouse.connect(config.load(), read_only=True)
-        columns, rows = warehouse.query(con, args.query)
+        con = warehouse.connect_for_queries(config.load())
+        columns, rows = warehouse.read_query(con, args.query)
     except warehouse.WarehouseError as exc:
         print(f"sn-lake sql: {exc}", file=sys.stderr)
+        return 2
+    except duckdb.PermissionException as exc:
+        print(f"sn-lake sql: refused: a query reads only the warehouse's tables and views, no files, URLs or "
+              f"extensions ({_first_line(exc)}); to write files: `sn-lake export DIR`.", file=sys.stderr)
         return 2
     except duckdb.Error as exc:
         print(f"sn-lake sql: the query failed; the warehouse is opened read-only and was not changed. {exc}", file=sys.stderr)
         return 2
+    finally:
+        if con is not None:
+            con.close()
     print_rows(columns, rows, args.format)
     return 0
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def cmd_search(args) -> int:
@@ -289,9 +607,11 @@ def cmd_search(args) -> int:
         dataset=args.dataset, data_category=args.category, family=args.family, purpose=args.purpose,
         source=args.source, min_accuracy=args.min_accuracy, year_from=args.year_from, year_to=args.year_to,
         license=args.license, loadable_weights=args.loadable, text=args.text, sort=args.sort, limit=args.limit,
+        descends_from=args.descends_from,
+        min_robust_accuracy=args.min_robust_accuracy, threat_model=args.threat_model,
     )
     try:
-        con = warehouse.connect(config.load(), read_only=True)
+        con = warehouse.connect_for_queries(config.load())
         columns, rows = search.search(con, filters)
     except (warehouse.WarehouseError, search.SearchError, duckdb.Error) as exc:
         print(f"sn-lake search: {exc}", file=sys.stderr)
@@ -300,19 +620,84 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _coverage_line(con) -> str | None:
+    """One line of analytics.evaluation_coverage: models, evaluable, evaluated, failed, and the commonest reason."""
+    import duckdb
+
+    try:
+        total = con.execute("SELECT sum(n_models), sum(n_evaluable), sum(n_evaluated), sum(n_failed) "
+                            "FROM analytics.evaluation_coverage").fetchone()
+        top = con.execute("SELECT split_part(reason, ':', 1), count(*) FROM catalog.evaluability WHERE NOT evaluable "
+                          "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1").fetchone()
+    except duckdb.Error:  # a warehouse from before the evaluability rule: nothing to say yet
+        return None
+    if not total or not total[0]:
+        return None
+    n, evaluable, evaluated, failed = (int(v or 0) for v in total)
+    line = (f"evaluation coverage: {evaluable:,} of {n:,} catalog models evaluable ({evaluable / n:.1%}), "
+            f"{evaluated:,} evaluated, {failed:,} failed")
+    return line + (f"; top reason not: {top[0]} ({top[1]:,})" if top else "")
+
+
 def cmd_status(args) -> int:
+    """What the lake and the warehouse hold; a part that cannot be read is named with what to do, never a traceback."""
+    import duckdb
+
     settings = config.load()
     print(f"SN_LAKE_HOME: {settings.home}")
-    rows = lake.summary(settings)
-    if not rows:
+    ok = True
+    try:
+        rows = lake.summary(settings)
+    except Exception as exc:  # a corrupt or unreadable lake file: say which, keep going to the warehouse
+        broken = _unreadable_lake_files(settings)
+        named = "; ".join(f"{path} ({why})" for path, why in broken[:5]) or f"({type(exc).__name__}: {_first_line(exc)})"
+        print(f"sn-lake status: expected Parquet files under {settings.lake_dir}, found {len(broken) or 'some'} that "
+              f"cannot be read: {named}; move them aside (out of the lake) and run `sn-lake run`.", file=sys.stderr)
+        rows, ok = None, False
+    if rows == []:
         print("The lake is empty: run `sn-lake run` (or `sn-lake crawl SOURCE`).")
-        return 0
-    print_rows(list(rows[0]), [tuple(r.values()) for r in rows], "table")
-    if warehouse.exists(settings):
+    elif rows:
+        print_rows(list(rows[0]), [tuple(r.values()) for r in rows], "table")
+    if rows and any(r["source"] == "huggingface" for r in rows):
+        _print_pending_cards(settings)
+    if not warehouse.exists(settings):
+        if rows:
+            print(f"\nno warehouse yet at {settings.warehouse_path}: `sn-lake run` builds it from the lake.")
+        return 0 if ok else 1
+    try:
         con = warehouse.connect(settings, read_only=True)
-        print("\nwarehouse catalog.models:")
-        print_rows(*warehouse.query(con, "SELECT source, count(*) AS models FROM catalog.models GROUP BY ALL ORDER BY 1"), "table")
-    return 0
+        try:
+            counts = warehouse.query(con, "SELECT source, count(*) AS models FROM catalog.models GROUP BY ALL "
+                                          "ORDER BY 1")
+            coverage = _coverage_line(con)
+        finally:
+            con.close()
+    except warehouse.WarehouseError as exc:
+        print(f"sn-lake status: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.Error as exc:
+        print(f"sn-lake status: the warehouse {settings.warehouse_path} opened but catalog.models could not be read "
+              f"({_first_line(exc)}); run `sn-lake run` to rebuild it.", file=sys.stderr)
+        return 1
+    print("\nwarehouse catalog.models:")
+    print_rows(*counts, "table")
+    if coverage:
+        print(f"\n{coverage}")
+    return 0 if ok else 1
+
+
+def _unreadable_lake_files(settings: config.Settings) -> list[tuple[Path, str]]:
+    """The lake's raw step files whose Parquet footer cannot be read, each with what the reader said."""
+    import polars as pl
+
+    broken = []
+    for source in lake.sources(settings):
+        for path in lake.raw_files(settings, source):
+            try:
+                pl.read_parquet_schema(path)
+            except Exception as exc:
+                broken.append((path, _first_line(exc)))
+    return broken
 
 
 def cmd_ui(args) -> int:
@@ -423,6 +808,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="huggingface: stop listing after N models")
     p.add_argument("--full", action="store_true", help="huggingface: new sweep (no resume) and re-fetch cards already in the lake; "
                    "papers, weights: ask again about every paper id / link, not only the new ones")
+    p.add_argument("--lake-only", action="store_true",
+                   help="only the crawl into the lake (default: then the catalog, its checks and the views, as the schedule does)")
+    p.add_argument("--max-requests", type=int, metavar="N",
+                   help="huggingface: a budget of N requests this run; the cards it leaves are pending and come first next run")
+    p.add_argument("--max-minutes", type=float, metavar="M",
+                   help="huggingface: a budget of M minutes this run; the cards it leaves are pending and come first next run")
     p.set_defaults(func=cmd_crawl)
 
     p = sub.add_parser("sql", help="run a query on the warehouse, opened read-only")
@@ -437,12 +828,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--purpose", choices=["benchmark", "security", "other"])
     p.add_argument("--source", help="e.g. huggingface, kaggle, timm, securitynet, local")
     p.add_argument("--min-accuracy", type=float, help="reported or measured accuracy at least this fraction, e.g. 0.8")
+    p.add_argument("--min-robust-accuracy", type=float,
+                   help="robust accuracy (worst case over attacks at the largest budget evaluated; corruptions: the mean "
+                        "accuracy) at least this fraction, e.g. 0.5")
+    p.add_argument("--threat-model", choices=list(search.THREAT_MODELS),
+                   help="only models evaluated under this threat model (Linf, L2 or corruptions)")
     p.add_argument("--year-from", type=int, help="paper (else hub creation) year at least this")
     p.add_argument("--year-to", type=int, help="paper (else hub creation) year at most this")
     p.add_argument("--license", help="licence id, e.g. apache-2.0")
     p.add_argument("--loadable", action=argparse.BooleanOptionalAction, default=None,
                    help="only models whose weights load without running code (--no-loadable: only the others)")
     p.add_argument("--text", help="text the model id contains")
+    p.add_argument("--descends-from", metavar="MODEL_ID",
+                   help="only descendants of this model in the model tree (a catalog id, or a Hub repo id)")
     p.add_argument("--sort", default="accuracy", choices=list(search.SORTS))
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -476,8 +874,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for position, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape)
+            shown = os.fsencode(arg).decode("utf-8", "backslashreplace")
+            print(f"sn-lake: expected UTF-8 text in every argument, found bytes that are not UTF-8 in argument "
+                  f"{position} ({shown!r}): pass it as UTF-8.", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt as exc:
+        name = "SIGTERM" if "SIGTERM" in str(exc) else "SIGINT"
+        print(f"sn-lake: interrupted by {name}; stopped (a run in progress was marked failed).", file=sys.stderr)
+        return 143 if name == "SIGTERM" else 130
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ DAGSTER_HOME_DIR = PROJECT_ROOT / "dagster_home"
 
 PUBLIC_HF_ENDPOINT = "https://huggingface.co"
 SECURITYNET_URL = "https://raw.githubusercontent.com/TrustAIRLab/SecurityNet/main/Database/README.MD"
+# RobustBench's model_info/ and timm's results/ folders: the upstream repositories' raw files (or a local folder)
+ROBUSTBENCH_URL = "https://raw.githubusercontent.com/RobustBench/robustbench/master/model_info"
+TIMM_RESULTS_URL = "https://raw.githubusercontent.com/huggingface/pytorch-image-models/main/results"
 # The public APIs behind the paper and weights settings (a source skips these with a warning when
 # they cannot be reached at all, i.e. offline; an endpoint a user configured fails loudly instead).
 PUBLIC_ENDPOINTS = {
@@ -74,6 +77,8 @@ class Settings:
     # CPU threads per evaluation / zoo-training process (SN_LAKE_TORCH_THREADS): 1 by default, because
     # several Dagster steps share the cores and oversubscribed OpenMP threads slow PyTorch down tenfold
     torch_threads: int = 1
+    robustbench_url: str = ROBUSTBENCH_URL  # SN_LAKE_ROBUSTBENCH_URL: URL or local folder
+    timm_results_url: str = TIMM_RESULTS_URL  # SN_LAKE_TIMM_RESULTS_URL: URL or local folder
     # rows of a Hub dataset's train split (members) and test/validation split (non-members) to read (SN_LAKE_EVAL_*)
     eval_members: int = 5000
     eval_nonmembers: int = 5000
@@ -141,6 +146,8 @@ def load() -> Settings:
         kaggle_environment=env("KAGGLE_API_ENVIRONMENT", "PROD"),
         kaggle_token=env("KAGGLE_API_TOKEN") or None,
         securitynet_url=env("SN_LAKE_SECURITYNET_URL", SECURITYNET_URL),
+        robustbench_url=env("SN_LAKE_ROBUSTBENCH_URL") or ROBUSTBENCH_URL,
+        timm_results_url=env("SN_LAKE_TIMM_RESULTS_URL") or TIMM_RESULTS_URL,
         arxiv_url=env("SN_LAKE_ARXIV_URL", PUBLIC_ENDPOINTS["arxiv_url"]),
         s2_url=env("SN_LAKE_S2_URL", PUBLIC_ENDPOINTS["s2_url"]),
         openalex_url=env("SN_LAKE_OPENALEX_URL", PUBLIC_ENDPOINTS["openalex_url"]),

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,19 @@ def write_raw(settings: Settings, source: str, crawl_id: str, step: int, records
 
 def raw_files(settings: Settings, source: str) -> list[Path]:
     return sorted(raw_dir(settings, source).glob("crawl_id=*/step-*.parquet"))
+
+
+def iter_steps(
+    settings: Settings, source: str, crawl_id: str | None = None, columns: list[str] | None = None
+) -> Iterator[pl.DataFrame]:
+    """The step files of one crawl (every crawl when ``crawl_id`` is None), one frame at a time in step order:
+    a reader whose memory is one step, however large the crawl."""
+    if crawl_id:
+        files = sorted(crawl_dir(settings, source, crawl_id).glob("step-*.parquet"))
+    else:
+        files = raw_files(settings, source)
+    for path in files:
+        yield pl.read_parquet(path, columns=columns or list(RAW_SCHEMA), hive_partitioning=False)
 
 
 def read_raw(settings: Settings, source: str) -> pl.DataFrame:

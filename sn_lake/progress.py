@@ -44,18 +44,48 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def describe(desc: str, done: int, total: int | None, unit: str, elapsed_s: float, initial: int = 0) -> str:
-    """One status line: count, share, rate and ETA (the last two once time has passed; ``initial`` units were done before)."""
+def describe(
+    desc: str, done: int, total: int | None, unit: str, elapsed_s: float, initial: int = 0,
+    quota_eta_s: float | None = None,
+) -> str:
+    """One status line: count, share, rate and ETA (the last two once time has passed; ``initial`` units were done
+    before).
+
+    ``quota_eta_s`` is the time the rest takes at the pace a server's quota allows (:func:`quota_eta_s`): the ETA is
+    the longer of it and the observed rate's, marked "at the quota" when the quota is what decides.
+    """
     rate = (done - initial) / elapsed_s if elapsed_s > 0 else None
     parts = [f"{done}/{total} {unit}" if total is not None else f"{done} {unit}"]
     if total:
         parts[0] += f" ({100 * done / total:.0f}%)"
     if rate is not None:
         parts.append(f"{rate:.3g} {unit}/s")
-        if total is not None and rate > 0 and done < total:
-            parts.append(f"ETA {format_duration((total - done) / rate)}")
+    if total is not None and done < total:
+        by_rate = (total - done) / rate if rate else None
+        if quota_eta_s is not None and (by_rate is None or quota_eta_s > by_rate):
+            parts.append(f"ETA {format_duration(quota_eta_s)} at the quota")
+        elif by_rate is not None:
+            parts.append(f"ETA {format_duration(by_rate)}")
     parts.append(f"elapsed {format_duration(elapsed_s)}")
     return f"{desc}: " + ", ".join(parts)
+
+
+def quota_eta_s(
+    requests: int, remaining: int, reset_s: float, quota: int | None = None, window_s: float | None = None,
+    reserve_fraction: float = 0.05,
+) -> float:
+    """Seconds ``requests`` more requests take when paced as ``sn_lake.sources.http.Pacer`` paces them under a
+    ``RateLimit`` quota: ``remaining`` (less a reserve) spread over the ``reset_s`` left of this window, then
+    ``quota`` (less the reserve) per ``window_s`` (unknown: taken as this window's)."""
+    if requests <= 0:
+        return 0.0
+    reserve = max(1, round((quota or remaining) * reserve_fraction))
+    usable = remaining - reserve
+    if usable >= requests:
+        return requests * reset_s / usable
+    per_window = max(1, (quota if quota is not None else remaining) - reserve)
+    window = window_s if window_s else max(reset_s, 1.0)
+    return reset_s + (requests - max(0, usable)) / per_window * window
 
 
 class Progress:
@@ -73,6 +103,7 @@ class Progress:
         interval_s: float = 10.0,
         mode: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        quota_eta: Callable[[int], float | None] | None = None,
     ):
         self.desc, self.total, self.unit = desc, total, unit
         self.stream = stream if stream is not None else sys.stderr
@@ -86,13 +117,16 @@ class Progress:
         self._started = clock()
         self._last_report = self._started
         self._closed = False
+        self._quota_eta = quota_eta  # units left -> seconds the server's quota needs for them (None: unknown yet)
 
     @property
     def elapsed_s(self) -> float:
         return self._clock() - self._started
 
     def line(self) -> str:
-        return describe(self.desc, self.done, self.total, self.unit, self.elapsed_s, self._initial)
+        left = (self.total - self.done) if self.total is not None else 0
+        floor = self._quota_eta(left) if self._quota_eta is not None and left > 0 else None
+        return describe(self.desc, self.done, self.total, self.unit, self.elapsed_s, self._initial, floor)
 
     def bar(self) -> str:
         """The terminal bar: ``desc [#####-----] 450/1000 models (45%), 12.3 models/s, ETA ...``."""

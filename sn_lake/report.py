@@ -317,6 +317,7 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[ReportFigure]:
         rows = []
     f.groups = backdoor_figure(rows, out_dir / f.file)
     figures.append(f)
+    figures += published_figures(con, out_dir)
 
     f = ReportFigure("catalog_composition.png", "Catalog composition",
                      "Models per source, dataset, architecture family, purpose and year (the paper's year, else the "
@@ -326,6 +327,41 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[ReportFigure]:
 
     write_page(con, out_dir, figures)
     return figures
+
+
+def _view_rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    """Rows of a query on an analytics view; none while the view does not exist yet."""
+    try:
+        return _rows(con, sql)
+    except duckdb.CatalogException:
+        return []
+
+
+def published_figures(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[ReportFigure]:
+    """The RobustBench panel (clean against robust accuracy) and the reported-against-measured panel, from the views."""
+    f = ReportFigure("robustness_vs_accuracy.png", "Robust vs clean accuracy per dataset and threat model (RobustBench)",
+                     "Each point is one model: its clean accuracy against its worst-case robust accuracy at that norm and "
+                     "ε (RobustBench: AutoAttack; a paper's own claim is not a point).", "analytics.robustness_vs_accuracy")
+    points = _view_rows(con, "SELECT dataset, norm, epsilon, origin, clean_accuracy, robust_accuracy "
+                             "FROM analytics.robustness_points ORDER BY dataset, norm, epsilon, origin, model_id")
+    rows = [(f"{dataset or 'unknown'} · {norm or 'norm n/a'}",
+             f"{origin} · {epsilon_label(eps) if norm != 'L2' or eps is None else f'ε = {eps:g}'}", x, y)
+            for dataset, norm, eps, origin, x, y in points]
+    f.groups = scatter_figure(rows, out_dir / f.file, f.title, "clean accuracy", "robust accuracy",
+                              "no adversarial results with a norm yet (crawl robustbench or evaluate a model)")
+    figures = [f]
+
+    f = ReportFigure("reported_vs_measured.png", "Reported vs measured, per metric",
+                     "Each point is one model and pair of figures: what was claimed (model card, paper, published table) "
+                     "against what another origin measured; on the diagonal the claim holds. analytics.reported_vs_measured "
+                     "lists every pair with its gap.")
+    pairs = _view_rows(con, "SELECT metric, claimed_origin, claimed_figure, measured_origin, measured_figure, measured, claimed "
+                            "FROM analytics.reported_vs_measured ORDER BY metric, model_id")
+    rows = [(metric.replace("_", " "), f"{c_origin} ({c_fig}) vs {m_origin} ({m_fig})", x, y)
+            for metric, c_origin, c_fig, m_origin, m_fig, x, y in pairs]
+    f.groups = scatter_figure(rows, out_dir / f.file, f.title, "measured", "claimed",
+                              "no model has a claim beside another origin's figure yet")
+    return [*figures, f]
 
 
 def write_page(con: duckdb.DuckDBPyConnection, out_dir: Path, figures: Sequence[ReportFigure]) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,27 +34,117 @@ class WarehouseError(RuntimeError):
     """The warehouse could not be opened or refused a statement."""
 
 
+class WarehouseLocked(WarehouseError):
+    """Another process holds the DuckDB file's lock (a writer, or readers while this one wants to write)."""
+
+
+class WarehouseCorrupt(WarehouseError):
+    """The warehouse file is not a DuckDB database DuckDB can read (truncated, overwritten, not DuckDB at all)."""
+
+
+class QueryRefused(WarehouseError):
+    """A query for :func:`read_query` that is not exactly one read statement."""
+
+
+# Settings of a connection that answers users' queries (`sn-lake sql`, search): no files, URLs or extensions
+# besides the warehouse itself, and nothing a statement can switch back on.
+QUERY_CONFIG = {"enable_external_access": False, "autoload_known_extensions": False,
+                "autoinstall_known_extensions": False}
+# What DuckDB says when a file is not one of its databases, or is cut short (duckdb 1.4).
+_CORRUPT_MARKERS = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file",
+                    "Checksum mismatch", "Failed to read database header", "database file with version number")
+
+
 def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse of ``settings.profile``; read-write connections create it and its schemas."""
+    """Open the warehouse of ``settings.profile``; read-write connections create it and its schemas.
+
+    A read-write connection waits up to ``settings.write_wait_s`` seconds for other processes' connections
+    (a notebook, a long ``sn-lake sql``) to close, saying so on stderr once; a read-only one fails at once
+    while a writer holds the file (:func:`read_when_free` waits instead).
+    """
     if settings.profile == "distributed":
         return _connect_ducklake(settings, read_only)
-    path = settings.warehouse_path
-    if read_only and not path.exists():
-        raise WarehouseError(f"Expected a warehouse at {path}, found none: run `sn-lake run` first or set SN_LAKE_HOME.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        raise WarehouseError(
-            f"Could not open {path} {'read-only' if read_only else 'for writing'} ({exc}); "
-            "another process is probably writing it: wait for that run to finish."
-        ) from exc
+    con = _open_file(settings, read_only)
     if read_only:
         # Nothing reached through this connection may change the warehouse or the configuration.
         con.execute("SET lock_configuration = true")
     else:
         apply_sql(con, "schema")
     return con
+
+
+def connect_for_queries(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for users' queries: external access, extension autoload and autoinstall off, and
+    the configuration locked, so no statement reads or writes a file other than the warehouse (COPY, EXPORT,
+    ATTACH, read_csv/read_text/read_parquet of a path, INSTALL/LOAD) or changes a setting.
+
+    On the DuckLake profile external access is turned off after the catalog is attached, with only the
+    warehouse's data path allowed (DuckLake reads its Parquet data files through it).
+    """
+    if settings.profile == "distributed":
+        return _connect_ducklake(settings, read_only=True, for_queries=True)
+    return _open_file(settings, read_only=True, extra_config={**QUERY_CONFIG, "lock_configuration": True})
+
+
+def read_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run ``sql`` when DuckDB's parser finds exactly one statement and it is a read (a SELECT, which includes
+    WITH, FROM-first, VALUES, DESCRIBE, SHOW, SUMMARIZE and PRAGMAs that only report); else :class:`QueryRefused`.
+    """
+    statements = duckdb.extract_statements(sql)  # a ParserException for text that is not SQL
+    if len(statements) != 1:
+        kinds = ", ".join(s.type.name for s in statements) or "none"
+        raise QueryRefused(f"Expected exactly one SQL statement, found {len(statements)} ({kinds}): "
+                           "run one read-only SELECT per call.")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        raise QueryRefused(f"Expected a read-only query (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE), found a "
+                           f"statement of type {kind.name}: the warehouse is opened read-only for queries "
+                           "(to write files: `sn-lake export DIR`).")
+    return query(con, sql)
+
+
+def _open_file(settings: Settings, read_only: bool, extra_config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file; a writer waits up to ``settings.write_wait_s`` s for other connections to close."""
+    path = settings.warehouse_path
+    if read_only and not path.exists():
+        raise WarehouseError(f"Expected a warehouse at {path}, found none: run `sn-lake run` first or set SN_LAKE_HOME.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline, said = time.monotonic() + max(0.0, settings.write_wait_s), False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=extra_config or {})
+        except duckdb.Error as exc:
+            error = _open_error(path, read_only, exc, settings.write_wait_s)
+            if read_only or not isinstance(error, WarehouseLocked) or time.monotonic() >= deadline:
+                raise error from exc
+            if not said:
+                print(f"sn-lake: waiting up to {settings.write_wait_s:.0f} s (SN_LAKE_WRITE_WAIT_S) for {path} to be "
+                      f"free: {_holder(exc)} has it open; close that connection (a notebook, `sn-lake sql`) to go on.",
+                      file=sys.stderr, flush=True)
+                said = True
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+
+def _holder(exc: Exception) -> str:
+    match = re.search(r"held in (.*?) \(PID (\d+)\)", str(exc))
+    return f"process {match.group(2)} ({match.group(1)})" if match else "another process"
+
+
+def _open_error(path: Path, read_only: bool, exc: Exception, write_wait_s: float) -> WarehouseError:
+    """What failed when opening ``path``: another process's lock, a corrupt file, or something else."""
+    said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Could not set lock" in said or "Conflicting lock" in said:
+        if read_only:
+            return WarehouseLocked(f"Could not open {path} read-only: {_holder(exc)} is writing it (another process "
+                                   "holds the write lock): wait for that run to finish and try again.")
+        return WarehouseLocked(f"Could not open {path} for writing within {write_wait_s:.0f} s: {_holder(exc)} still "
+                               "has it open (another process): close it, or raise SN_LAKE_WRITE_WAIT_S, and run again.")
+    if any(marker in said for marker in _CORRUPT_MARKERS):
+        return WarehouseCorrupt(f"Expected a DuckDB database at {path}, found a corrupt file ({said}): move it aside "
+                                f"(mv {path} {path}.corrupt) and run `sn-lake run`, which rebuilds the warehouse from "
+                                "the lake.")
+    return WarehouseError(f"Could not open {path} {'read-only' if read_only else 'for writing'} ({said}); "
+                          "check the file's permissions and the disk, then run again.")
 
 
 def sql_files(kind: str) -> list[Path]:
@@ -124,8 +215,11 @@ def _extension_dir() -> Path:
     return Path(list(duckdb_ext.__path__)[0]) / "extensions" / f"v{duckdb.__version__}" / platform
 
 
-def _connect_ducklake(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Attach the DuckLake warehouse (catalog in PostgreSQL, data under the lake or on S3) and ``USE`` it."""
+def _connect_ducklake(settings: Settings, read_only: bool, for_queries: bool = False) -> duckdb.DuckDBPyConnection:
+    """Attach the DuckLake warehouse (catalog in PostgreSQL, data under the lake or on S3) and ``USE`` it.
+
+    ``for_queries``: then turn external access off, allowing only the data path (:func:`connect_for_queries`).
+    """
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     extensions = ["postgres_scanner", "ducklake"]
     if "://" in settings.warehouse_data_path:
@@ -173,6 +267,9 @@ def _connect_ducklake(settings: Settings, read_only: bool) -> duckdb.DuckDBPyCon
     if not read_only:
         apply_sql(con, "schema")
     _create_memory_macros(con)
+    if for_queries:
+        con.execute("SET allowed_directories = ?", [[data_path]])
+        con.execute("SET enable_external_access = false")
     if read_only:
         con.execute("SET lock_configuration = true")
     return con

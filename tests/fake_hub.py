@@ -842,7 +842,8 @@ def _tree_model(repo_id: str, *, downloads: int = 10, card: str | None = None, *
     unless ``card`` is given and ``fields`` lack them."""
     model = {
         "id": repo_id, "pipeline_tag": "image-classification", "library_name": "transformers",
-        "downloads": downloads, "likes": 1, "config": {"architectures": ["ViTForImageClassification"], "model_type": "vit"},
+        "downloads": downloads, "likes": 1,
+        "config": {"architectures": ["ViTForImageClassification"], "model_type": "vit"},
         "safetensors": {"parameters": {"F32": 1000}, "total": 1000},
         "tags": ["transformers", "image-classification", "arxiv:2010.11929", "dataset:uoft-cs/cifar10"],
         "model-index": [{"name": repo_id.split("/")[-1], "results": [{
@@ -865,24 +866,28 @@ def lineage_models() -> tuple[list[dict], set[tuple[str, str, str, str]]]:
     declarations that give no edge (the model itself, a local path)."""
     hf = "huggingface:"
     bare_card = (
-        "# bare-prose\n\nThis model is a fine-tuned version of [tree/scalar-child](https://huggingface.co/tree/scalar-child) "
-        "on the cifar10 dataset.\nIt achieves the following results on the evaluation set:\n- Accuracy: 0.91\n"
+        "# bare-prose\n\nThis model is a fine-tuned version of "
+        "[tree/scalar-child](https://huggingface.co/tree/scalar-child) on the cifar10 dataset.\nIt achieves the following results on the evaluation set:\n- Accuracy: 0.91\n"
     )
     models = [
         _tree_model("base-org/vit-root", downloads=900),
         _tree_model("tree/scalar-child", cardData={"base_model": "base-org/vit-root"}),
         _tree_model("tree/list-one", cardData={"base_model": ["BASE-ORG/ViT-Root"], "base_model_relation": "adapter"}),
         _tree_model("tree/merged", cardData={"base_model": ["base-org/vit-root", "tree/scalar-child"]}),
-        _tree_model("tree/quantized-by-tag", extra_tags=["base_model:quantized:base-org/vit-root", "base_model:base-org/vit-root"]),
+        _tree_model("tree/quantized-by-tag",
+                    extra_tags=["base_model:quantized:base-org/vit-root", "base_model:base-org/vit-root"]),
         _tree_model("tree/plain-tag", extra_tags=["base_model:tree/scalar-child"]),
         _tree_model("tree/from-model-info", baseModels={"relation": "finetune", "models": [{"id": "tree/list-one"}]}),
         _tree_model("tree/card-beats-tag", cardData={"base_model": "tree/merged", "base_model_relation": "quantized"},
                     extra_tags=["base_model:finetune:tree/merged"]),
-        _tree_model("tree/cycle-a", cardData={"base_model": "tree/cycle-b"}, extra_tags=["base_model:finetune:tree/cycle-b"]),
-        _tree_model("tree/cycle-b", cardData={"base_model": "tree/cycle-a"}, extra_tags=["base_model:finetune:tree/cycle-a"]),
+        _tree_model("tree/cycle-a", cardData={"base_model": "tree/cycle-b"},
+                    extra_tags=["base_model:finetune:tree/cycle-b"]),
+        _tree_model("tree/cycle-b", cardData={"base_model": "tree/cycle-a"},
+                    extra_tags=["base_model:finetune:tree/cycle-a"]),
         _tree_model("tree/outside-child", cardData={"base_model": "https://huggingface.co/facebook/not-crawled"}),
         _tree_model("tree/peft-adapter", library_name="peft", cardData={"base_model": "base-org/vit-root"}),
-        _tree_model("tree/self-and-path", cardData={"base_model": ["tree/self-and-path", "/content/drive/MyDrive/ckpt"]}),
+        _tree_model("tree/self-and-path",
+                    cardData={"base_model": ["tree/self-and-path", "/content/drive/MyDrive/ckpt"]}),
         {"id": "tree/bare-prose", "pipeline_tag": "image-classification", "library_name": "transformers",
          "downloads": 5, "tags": ["transformers", "image-classification", "generated_from_trainer"], "card": bare_card},
         # a parent the Hub serves but the crawl does not list (another task): outside the catalog too

@@ -12,6 +12,7 @@ from assets.crawl import raw_timm
 from assets.partitions import models_partitions
 from assets.resources import SnLake
 from sn_lake import config, warehouse
+from sn_lake.catalog import evaluability
 from sn_lake.cli import load_definitions
 from tests.warehouse_rows import insert, model
 
@@ -64,6 +65,11 @@ def catalog_with_models(settings):
         model("securitynet:benchmark/mnist/lenet", dataset="mnist", weights_url="https://zenodo.org/records/1/files/lenet.pkl"),
         model("kaggle:a/b/pyTorch/default", dataset=None, has_safetensors=True),
     ])
+    checked = datetime(2026, 12, 1, tzinfo=UTC)
+    verdicts = {"local:digits-cnn": None, "huggingface:lab/cifar-wrn": None, "timm:resnet18.a1_in1k": "registry entry",
+                "securitynet:benchmark/mnist/lenet": "published results only", "kaggle:a/b/pyTorch/default": "no dataset"}
+    insert(con, "catalog.evaluability", [{"model_id": m, "evaluable": why is None, "reason": why, "checked_at": checked}
+                                         for m, why in verdicts.items()])
     con.close()
     return settings
 
@@ -73,7 +79,7 @@ def test_sensor_adds_new_evaluable_models_and_requests_their_runs(catalog_with_m
         context = dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()})
         result = automation.new_evaluable_models(context)
         assert isinstance(result, dg.SensorResult)
-        expected = ["huggingface:lab/cifar-wrn", "local:digits-cnn"]  # imagenet, a pickle and no dataset stay out
+        expected = ["huggingface:lab/cifar-wrn", "local:digits-cnn"]  # what catalog.evaluability refuses stays out
         assert [r.partition_key for r in result.run_requests] == expected
         assert [r.run_key for r in result.run_requests] == [f"evaluate:{m}" for m in expected]
         (request,) = result.dynamic_partitions_requests
@@ -92,7 +98,9 @@ def test_sensor_caps_the_models_it_queues_per_tick(settings, monkeypatch):
     monkeypatch.setattr(automation, "MAX_NEW_MODELS_PER_TICK", 2)
     con = warehouse.connect(settings)
     warehouse.apply_sql(con, "views")
-    insert(con, "catalog.models", [model(f"local:m{i}", dataset="digits", has_safetensors=True) for i in range(5)])
+    insert(con, "catalog.models", [model(f"local:m{i}", source="local", dataset="digits", architecture="resnet18",
+                                         library="timm", has_safetensors=True) for i in range(5)])
+    assert evaluability.build(settings, con) == 5  # the rule itself: timm architectures on digits are evaluable
     con.close()
     with dg.instance_for_test() as instance:
         result = automation.new_evaluable_models(dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()}))

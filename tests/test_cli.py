@@ -79,7 +79,7 @@ def test_run_executes_the_code_locations_job_in_process_and_reports_each_run(sn_
     assert re.search(r"^materialized raw_timm: \{'crawl_id': ", done.stdout, re.MULTILINE), done.stdout
     (succeeded,) = re.findall(r"^run (\S+) succeeded \(see it with `sn-lake ui`\)$", done.stdout, re.MULTILINE)
     monkeypatch.setenv("SN_LAKE_SECURITYNET_URL", str(tmp_path / "no-such-table.md"))  # a configured source that fails
-    failing = sn_lake("crawl", "securitynet")
+    failing = sn_lake("crawl", "securitynet", "--lake-only")
     assert failing.returncode == 1, failing.stderr[-3000:]
     (failed,) = re.findall(r"^run (\S+) FAILED \(see it with `sn-lake ui`\)$", failing.stdout, re.MULTILINE)
 
@@ -104,3 +104,83 @@ def test_evaluate_config_must_name_evaluation_assets_and_parse(capsys):
         assert "--config: expected" in capsys.readouterr().err
     args = cli.build_parser().parse_args(["evaluate", "local:x", "--config", "eval_adversarial: {config: {n_samples: 5}}"])
     assert args.config == {"eval_adversarial": {"config": {"n_samples": 5}}}
+
+
+# --- hostile input and broken files: clear errors, never a traceback ---------------------------------------------
+
+
+def sn_lake_bytes(*args: bytes | str) -> subprocess.CompletedProcess:
+    """Arguments as raw bytes, the way a shell passes them (Python sees non-UTF-8 bytes as lone surrogates)."""
+    return subprocess.run([SN_LAKE.encode(), *(a if isinstance(a, bytes) else a.encode() for a in args)],
+                          capture_output=True, env=os.environ.copy(), timeout=120)
+
+
+def test_arguments_that_are_not_utf8_get_a_clear_error(sn_home):
+    for args in ((b"sql", b"select '\xff\xfe'"), (b"search", b"--text", b"caf\xe9"), (b"evaluate", b"local:\xc3(")):
+        result = sn_lake_bytes(*args)
+        err = result.stderr.decode("utf-8", "replace")
+        assert result.returncode == 2 and "Traceback" not in err, err
+        assert f"expected UTF-8 text in every argument, found bytes that are not UTF-8 in argument {len(args)}" in err, err
+
+
+def test_a_config_that_is_not_json_or_yaml_gets_a_clear_error(sn_home, tmp_path):
+    binary = tmp_path / "config.json"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    for bad in (str(binary), "{\"eval_adversarial\": {\"config\": ", "x" * 5000, "eval_adversarial: 5\x00"):
+        result = sn_lake("evaluate", "local:x", "--config", bad) if "\x00" not in bad else None
+        if result is None:  # a NUL cannot be an argument; the parser sees it from Python
+            with pytest.raises(SystemExit):
+                cli.build_parser().parse_args(["evaluate", "local:x", "--config", bad])
+            continue
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "--config: expected" in result.stderr, result.stderr
+    result = sn_lake("evaluate", "local:x", "--config", str(folder))
+    assert result.returncode == 2 and "--config: expected" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_refuses_ids_the_catalog_does_not_hold_and_adds_no_partition(built):
+    import dagster as dg
+
+    result = sn_lake("evaluate", "huggingface:nobody/nothing", "timm:resnet18.a1_in1k", "--attacks", "accuracy")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "expected model ids that the catalog (or the lake) holds, found 1 it does not: " \
+           "'huggingface:nobody/nothing'; nothing was added or run" in result.stderr
+    with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
+        assert instance.get_dynamic_partitions("models") == []
+        assert instance.get_runs() == []
+
+
+def test_evaluate_without_any_catalog_says_what_to_do(sn_home):
+    result = sn_lake("evaluate", "local:digits-resnet-low")
+    assert result.returncode == 2 and "nothing was added or run" in result.stderr and "Traceback" not in result.stderr
+
+
+CORRUPT = {"not DuckDB": b"this is not a database\n" * 50, "empty": b""}
+
+
+@pytest.mark.parametrize("kind", ["not DuckDB", "empty", "truncated"])
+def test_a_corrupt_warehouse_is_reported_as_corrupt_with_what_to_do(built, kind):
+    path = config.load().warehouse_path
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3] if kind == "truncated" else CORRUPT[kind])
+    for args in (("status",), ("sql", "SELECT 1"), ("search", "--limit", "1")):
+        result = sn_lake(*args)
+        assert result.returncode != 0 and "Traceback" not in result.stderr, (args, result.stderr)
+        assert "found a corrupt file" in result.stderr and f"mv {path} {path}.corrupt" in result.stderr, result.stderr
+        assert "sn-lake run" in result.stderr and "another process" not in result.stderr, result.stderr
+    with pytest.raises(warehouse.WarehouseCorrupt, match="rebuilds the warehouse from the lake"):
+        warehouse.connect(config.load())  # the writer too, at once: no waiting for a lock nobody holds
+
+
+def test_status_without_a_warehouse_or_with_a_broken_lake_file_shows_no_traceback(built):
+    settings = config.load()
+    settings.warehouse_path.unlink()
+    result = sn_lake("status")
+    assert result.returncode == 0 and "timm" in result.stdout and "no warehouse yet" in result.stdout, result.stderr
+    (step,) = list((settings.lake_dir / "raw" / "timm").rglob("step-*.parquet"))[:1]
+    step.write_bytes(step.read_bytes()[:100])  # cut short, as a full disk or a kill mid-write leaves it
+    result = sn_lake("status")
+    assert "Traceback" not in result.stderr and result.returncode in (0, 1), result.stderr
+    assert result.returncode == 0 or str(settings.lake_dir) in result.stderr, result.stderr

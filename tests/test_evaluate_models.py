@@ -165,8 +165,12 @@ def test_device_follows_sn_lake_device(settings, monkeypatch: pytest.MonkeyPatch
 
 
 def test_unknown_model_source_is_a_clear_error(settings):
-    with pytest.raises(models.ModelLoadError, match="starting with 'local:' or 'huggingface:'"):
+    with pytest.raises(models.ModelLoadError, match="starting with 'local:', 'huggingface:' or 'kaggle:'"):
+        models.load("modelscope:x/y", settings)
+    with pytest.raises(models.ModelLoadError, match="owner/model/framework/variation, found 'x/y'"):
         models.load("kaggle:x/y", settings)
+    with pytest.raises(models.ModelLoadError, match="only PyTorch weights are evaluated"):
+        models.load("kaggle:keras/vit/keras/vit_base_patch16_224_imagenet", settings)  # refused before any request
     with pytest.raises(models.ModelLoadError, match="sn-lake zoo build"):
         models.load("local:not-built", settings)
 

@@ -20,7 +20,7 @@ import torch
 from sn_lake import lake
 from sn_lake.config import Settings
 from sn_lake.evaluate import data as data_mod
-from sn_lake.evaluate import models, results
+from sn_lake.evaluate import labels, models, results
 from sn_lake.evaluate.attacks.accuracy import TaskAccuracy
 from sn_lake.evaluate.attacks.adversarial import FGSM, PGD, Square, Transfer, robustness
 from sn_lake.evaluate.attacks.backdoor import NEO, STRIP, NeuralCleanse
@@ -59,6 +59,8 @@ class Context:
 
     def fresh(self, architecture: str = "same") -> torch.nn.Module:
         """An untrained network: the target's own architecture, or a (tiny, for the zoo's) timm one."""
+        if architecture == "same" and self.model.loader == "transformers":
+            return models.fresh_like(self.model).to(self.device)
         if architecture == "same":
             config = {k: v for k, v in self.model.config.items() if k != "sn_lake"}
         else:
@@ -152,7 +154,21 @@ def _rows_adversarial(ctx: Context, cfg: AdversarialConfig) -> list[dict]:
     if cfg.transfer:
         surrogate = _surrogate(ctx)
         attacks[("black-box-transfer", "pgd")] = lambda eps: Transfer(surrogate, PGD(eps, cfg.pgd_steps, cfg.pgd_alpha, seed=cfg.seed))
-    return robustness(ctx.model.classifier, split, attacks, list(cfg.epsilons), ctx.device)
+    rows = robustness(ctx.model.classifier, split, attacks, list(cfg.epsilons), ctx.device)
+
+    def attack_config(attack: str, setting: str, eps: float) -> str:
+        """The threat model's attack settings as JSON: steps, step size, restarts (runs per example), queries."""
+        if attack == "fgsm":
+            settings = {"steps": 1, "step_size": eps, "restarts": 1, "queries": None, "random_start": False}
+        elif attack == "square":
+            settings = {"steps": None, "step_size": eps, "restarts": 1, "queries": cfg.square_queries, "random_start": True}
+        else:  # pgd, on the model or (transfer) on a surrogate
+            step_size = cfg.pgd_alpha if cfg.pgd_alpha is not None else 2.5 * eps / max(cfg.pgd_steps, 1)
+            settings = {"steps": cfg.pgd_steps, "step_size": step_size, "restarts": 1, "queries": None, "random_start": True}
+        return json.dumps({**settings, **({"crafted_on": "surrogate"} if setting == "black-box-transfer" else {})})
+
+    return [{**row, "norm": "Linf", "n_examples": row["n_samples"], "seed": cfg.seed,
+             "attack_config": attack_config(row["attack"], row["setting"], row["epsilon"])} for row in rows]
 
 
 def _rows_backdoor_detection(ctx: Context, cfg: BackdoorConfig) -> list[dict]:
@@ -201,7 +217,11 @@ def run_family(settings: Settings, model_id: str, family: str, config=None, load
             "or in catalog.models.dataset, found neither: annotate the model's dataset."
         )
     torch.manual_seed(getattr(config, "seed", 0))
-    ctx = Context(settings, loaded, data_mod.load(loaded.dataset, settings), device)
+    splits = data_mod.load(loaded.dataset, settings)
+    names = splits.labels or labels.canonical_names(splits.name)  # the built-in sets' names when the split has none
+    order = labels.align(loaded.labels, names, loaded.num_classes, splits.num_classes)
+    loaded.classifier.label_order = None if order is None else torch.tensor(order, dtype=torch.long)
+    ctx = Context(settings, loaded, splits, device)
     chash = results.config_hash(family, asdict(config))
     started = time.monotonic()
     if family == "model_stealing":
@@ -216,3 +236,14 @@ def run_family(settings: Settings, model_id: str, family: str, config=None, load
     for note in ctx.notes:
         log.info(note)
     return {"path": str(path), "rows": frame.height, "config_hash": chash, "runtime_s": round(runtime, 2), "notes": ctx.notes, "frame": frame}
+
+
+# What makes a model not evaluable (rather than a bug): its files, its labels or its data. A failure of these
+# is recorded (sn_lake.evaluate.results.record_failure) unless it is a passing outage of the Hub.
+NOT_EVALUABLE = (models.ModelLoadError, data_mod.DatasetUnavailable)
+PASSING_REASONS = ("hub unreachable", "hub request failed")
+
+
+def is_lasting(exc: BaseException) -> bool:
+    """Whether a NOT_EVALUABLE error says something about the model (kept) rather than a passing outage (not kept)."""
+    return getattr(exc, "reason", None) not in PASSING_REASONS

@@ -9,11 +9,17 @@ One crawl is two passes, each persisted step by step in the lake:
    resumes from the last completed page, and a page written twice lands on the same step file.
 2. **Card pass**: the README.md at the listed ``sha`` for models whose listing lacks a dataset,
    a paper or a reported accuracy, and that have no card at that sha in the lake yet (new models
-   and changed shas). Most-downloaded first, capped per run (``card_cap``); the rest wait for the
-   next run. Never ``config.json`` per model (the Hub counts that as a download): ``expand`` gives it.
+   and changed shas). It runs until every such card is in the lake, paced by the ``RateLimit``
+   headers of the Hub's answers; cards a previous run left pending come first, then the most
+   downloaded. An opt-in budget (``max_requests``, ``max_seconds``, ``card_cap``) may stop it early:
+   the cards left are reported as pending (summary, state, ``pending_cards``) and taken first next
+   run. Never ``config.json`` per model (the Hub counts that as a download): ``expand`` gives it.
 
-``catalog_rows(raw)`` turns the raw records into ``catalog.models`` rows; ``history_rows(raw)``
-into ``catalog.model_versions`` (one row per new sha) and ``catalog.model_stats`` (one per crawl).
+The card plan streams from the crawl's step files (one page in memory at a time), so a crawl's
+memory does not grow with the Hub. ``catalog_rows(raw)`` turns the raw records into
+``catalog.models`` rows; ``history_rows(raw)`` into ``catalog.model_versions`` (one row per new sha)
+and ``catalog.model_stats`` (one per crawl); ``tree_rows(raw)`` into the declared parents of each
+model for ``catalog.model_tree`` (``sn_lake.annotate.lineage``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -30,15 +37,16 @@ from urllib.parse import quote, urlsplit
 import polars as pl
 
 from sn_lake import lake, progress
+from sn_lake.annotate import lineage
 from sn_lake.annotate.datasets import data_category
 from sn_lake.annotate.model_cards import card_summary, needs_card
 from sn_lake.config import Settings
-from sn_lake.sources.http import DEFAULT_USER_AGENT, HttpError, PoliteClient, RetryPolicy
+from sn_lake.sources.http import DEFAULT_USER_AGENT, HttpError, PoliteClient, RateLimit, RetryPolicy, parse_ratelimit
 
 SOURCE = "huggingface"
 EXPAND = (
     "sha", "lastModified", "createdAt", "tags", "pipeline_tag", "library_name", "downloads", "likes",
-    "cardData", "model-index", "safetensors", "config", "gated", "private",
+    "cardData", "model-index", "safetensors", "config", "gated", "private", "baseModels",
 )  # fmt: skip
 HUB_FLOOR_DATE = "2022-03-02T23:29:04"  # the createdAt the Hub gives repos older than its tracking
 PAGE_LIMIT = 1000
@@ -46,6 +54,7 @@ CARD_BATCH = 100  # cards per lake step (the resume granularity of the card pass
 # answers that mean "no card to read at this sha" (none, or a gated repo whose terms we have not
 # accepted): recorded as an empty card, so the same sha is not asked for again
 CARD_ABSENT = frozenset({401, 403, 404})
+PACER_RESERVE = 0.05  # the share of a quota PoliteClient keeps in reserve (its default), for the quota's ETA
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +70,10 @@ class CrawlConfig:
 
     ``pipeline_tag``/``library``/``author``/``search`` are the Hub's list filters; ``limit`` stops
     the sweep after that many models (None: all); ``full`` starts a new sweep even when one can be
-    resumed and re-fetches cards already in the lake; ``card_cap`` bounds card fetches per run.
+    resumed and re-fetches cards already in the lake. The card pass fetches every card it needs
+    unless an opt-in budget stops it: ``max_requests`` (requests this run, the listing's included),
+    ``max_seconds`` (seconds this run) or ``card_cap`` (cards this run); what it leaves is pending.
+    The listing itself always completes (the catalog is built from it).
     """
 
     pipeline_tag: str | None = "image-classification"
@@ -70,7 +82,9 @@ class CrawlConfig:
     search: str | None = None
     limit: int | None = None
     full: bool = False
-    card_cap: int = 2000
+    card_cap: int | None = None
+    max_requests: int | None = None
+    max_seconds: float | None = None
     card_concurrency: int = 8
     timeout_s: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -103,40 +117,65 @@ def _sweep_key(endpoint: str, config: CrawlConfig) -> dict:
     return {"endpoint": endpoint, "query": config.query()}
 
 
-def _cards_in_lake(settings: Settings) -> set[tuple[str, str]]:
-    """(repo id, sha) of every card the lake holds (fetched, or known absent)."""
-    files = lake.raw_files(settings, SOURCE)
-    if not files:
-        return set()
-    frame = (
-        pl.scan_parquet(files, hive_partitioning=False)
-        .select("native_id", "request_url")
-        .filter(pl.col("request_url").str.contains("/resolve/", literal=True))
-        .collect()
-    )
-    return {(repo, _card_sha(url)) for repo, url in frame.iter_rows()}
+_IS_CARD = pl.col("request_url").str.contains("/resolve/", literal=True)
 
 
-def _listed_in_crawl(settings: Settings, crawl_id: str) -> list[dict]:
-    """The model objects this crawl's listing pages hold (latest copy of each model)."""
-    files = sorted(lake.crawl_dir(settings, SOURCE, crawl_id).glob("step-*.parquet"))
-    if not files:
-        return []
-    frame = pl.read_parquet(files, hive_partitioning=False).filter(~pl.col("request_url").str.contains("/resolve/", literal=True))
-    latest: dict[str, dict] = {}
-    for native_id, payload in frame.sort("step").select("native_id", "payload").iter_rows():
-        latest[native_id] = json.loads(payload)
-    return list(latest.values())
+def listed_pages(settings: Settings, crawl_id: str) -> Iterator[list[dict]]:
+    """The model objects of a crawl's listing pages, one page at a time in step order."""
+    for frame in lake.iter_steps(settings, SOURCE, crawl_id, columns=["request_url", "payload"]):
+        yield [json.loads(p) for p in frame.filter(~_IS_CARD)["payload"]]
 
 
-def card_plan(listed: list[dict], have: set[tuple[str, str]], *, full: bool, cap: int) -> tuple[list[tuple[str, str]], int]:
-    """Which cards to fetch: ``(repo id, sha)`` most-downloaded first, at most ``cap``; and how many wait."""
-    wanted = [
-        m for m in listed
-        if m.get("sha") and needs_card(m) and (full or (m["id"], m["sha"]) not in have)
-    ]  # fmt: skip
-    wanted.sort(key=lambda m: (-(m.get("downloads") or 0), m["id"]))
-    return [(m["id"], m["sha"]) for m in wanted[:cap]], max(0, len(wanted) - cap)
+def wanted_cards(pages: Iterable[Iterable[dict]]) -> dict[str, tuple[str, int]]:
+    """``repo id -> (sha, downloads)`` of the listed models whose listing lacks facts a card may give.
+
+    A model listed twice (it changed during the sweep) counts with its latest copy. Only the wanted
+    models are kept, so memory grows with the cards needed, not with the models listed.
+    """
+    wanted: dict[str, tuple[str, int]] = {}
+    for models in pages:
+        for m in models:
+            if m.get("sha") and needs_card(m):
+                wanted[m["id"]] = (m["sha"], int(m.get("downloads") or 0))
+            else:
+                wanted.pop(m["id"], None)
+    return wanted
+
+
+def _drop_cards_in_lake(settings: Settings, wanted: dict[str, tuple[str, int]]) -> None:
+    """Remove from ``wanted`` the models whose card at that sha the lake holds (fetched, or known absent)."""
+    if not wanted:
+        return
+    ids = pl.Series(list(wanted), dtype=pl.String)
+    for frame in lake.iter_steps(settings, SOURCE, columns=["native_id", "request_url"]):
+        cards = frame.filter(_IS_CARD & pl.col("native_id").is_in(ids.implode()))
+        for repo_id, url in cards.iter_rows():
+            if repo_id in wanted and wanted[repo_id][0] == _card_sha(url):
+                del wanted[repo_id]
+
+
+def card_plan(wanted: dict[str, tuple[str, int]], first: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """The order to fetch cards in: ``(repo id, sha)``, the repos in ``first`` (pending from the last run) in their
+    order, then the most downloaded."""
+    ahead = [r for r in dict.fromkeys(first) if r in wanted]
+    taken = set(ahead)
+    rest = sorted((r for r in wanted if r not in taken), key=lambda r: (-wanted[r][1], r))
+    return [(r, wanted[r][0]) for r in [*ahead, *rest]]
+
+
+def pending_cards(settings: Settings) -> dict:
+    """How many needed cards the lake still lacks, from the crawl state: ``pending`` (None while a listing runs or
+    before any crawl), ``crawl_id``, ``phase`` and why the last card pass stopped (``stopped_by``)."""
+    state = lake.load_state(settings, SOURCE)
+    phase = state.get("phase")
+    if phase == "cards" and state.get("planned"):
+        pending = len(state.get("card_plan") or []) - state.get("cards_done", 0) + state.get("card_errors", 0)
+    elif phase == "done":
+        pending = int(state.get("cards_pending") or 0)
+    else:
+        pending = None
+    return {"pending": pending, "crawl_id": state.get("crawl_id"), "phase": phase,
+            "stopped_by": state.get("stopped_by")}
 
 
 def hub_token(settings: Settings) -> str | None:
@@ -148,7 +187,10 @@ def hub_token(settings: Settings) -> str | None:
     return get_token()
 
 
-def crawl(settings: Settings, config: CrawlConfig = CrawlConfig(), *, logger: Logger | None = None, client: PoliteClient | None = None) -> dict:
+def crawl(
+    settings: Settings, config: CrawlConfig = CrawlConfig(), *, logger: Logger | None = None,
+    client: PoliteClient | None = None,
+) -> dict:
     """Run (or resume) one crawl of the Hub into the lake; returns the crawl summary.
 
     The endpoint and token come from ``HF_ENDPOINT``/``HF_TOKEN`` (settings; else the token
@@ -164,6 +206,7 @@ def crawl(settings: Settings, config: CrawlConfig = CrawlConfig(), *, logger: Lo
         timeout=config.timeout_s,
         policy=config.retry,
         max_connections=max(4, config.card_concurrency),
+        reserve_fraction=PACER_RESERVE,
     )
     started = time.monotonic()
     try:
@@ -172,19 +215,24 @@ def crawl(settings: Settings, config: CrawlConfig = CrawlConfig(), *, logger: Lo
         if state["phase"] == "listing":
             _sweep(settings, client, endpoint, config, state, out)
         if state["phase"] == "cards":
-            _card_pass(settings, client, endpoint, config, state, out)
+            _card_pass(settings, client, endpoint, config, state, out, started)
     finally:
         if own_client:
             client.close()
     stats = client.stats
+    plan = state.get("card_plan") or []
+    pending = [r for r, _ in plan[state["cards_done"]:]] + state.get("failed_cards", [])
     summary = {
         "records": state["records"],
         "steps": state["step"],
         "pages": state["pages"],
         "models_listed": state["listed"],
+        "cards_needed": len(plan),
         "cards_fetched": state["cards_done"] - state["card_errors"],
-        "cards_deferred": state["cards_deferred"],
+        "cards_pending": len(pending),
+        "cards_deferred": len(pending),  # the name earlier versions used for the pending cards
         "card_errors": state["card_errors"],
+        "stopped_by": state.get("stopped_by"),
         "resumed": state["resumed"],
         "requests": int(stats.get("requests", 0)),
         "requests_total": state["requests_at_start"] + int(stats.get("requests", 0)),
@@ -194,24 +242,39 @@ def crawl(settings: Settings, config: CrawlConfig = CrawlConfig(), *, logger: Lo
         "endpoint": endpoint,
     }
     lake.finish_crawl(settings, SOURCE, state["crawl_id"], summary)
-    lake.save_state(settings, SOURCE, {"phase": "done", "crawl_id": state["crawl_id"], "finished_at": lake.utcnow().isoformat()})
+    lake.save_state(settings, SOURCE, {
+        "phase": "done", "crawl_id": state["crawl_id"], "finished_at": lake.utcnow().isoformat(),
+        "cards_pending": len(pending), "pending_cards": pending, "stopped_by": state.get("stopped_by"),
+    })  # fmt: skip
     out.info(
         f"huggingface crawl {state['crawl_id']} finished: {state['listed']} models listed in {state['pages']} pages, "
-        f"{state['cards_done']} cards, {summary['requests']} requests this run ({summary['retries']} retries)"
+        f"{summary['cards_fetched']} cards fetched, {summary['cards_pending']} pending, "
+        f"{summary['requests']} requests this run ({summary['retries']} retries)"
     )
+    if pending:
+        out.warning(
+            f"huggingface: {len(pending)} of the {len(plan)} cards this crawl needs are pending "
+            f"({state.get('stopped_by') or 'failed requests'}); the next crawl fetches them first."
+        )
     return {"crawl_id": state["crawl_id"], **summary}
 
 
 def _start_or_resume(settings: Settings, endpoint: str, config: CrawlConfig, out: Logger) -> dict:
     previous = lake.load_state(settings, SOURCE)
     key = _sweep_key(endpoint, config)
-    if previous.get("phase") in ("listing", "cards") and previous.get("key") == json.loads(json.dumps(key)) and not config.full:
+    resumable = previous.get("phase") in ("listing", "cards") and previous.get("key") == json.loads(json.dumps(key))
+    if resumable and not config.full:
         previous["resumed"] = True
         out.info(
-            f"resuming huggingface crawl {previous['crawl_id']} in its {previous['phase']} phase after step {previous['step']} "
-            f"({previous['listed']} models listed, {previous['cards_done']} cards)"
+            f"resuming huggingface crawl {previous['crawl_id']} in its {previous['phase']} phase after step "
+            f"{previous['step']} ({previous['listed']} models listed, {previous['cards_done']} cards)"
         )
         return previous
+    if previous.get("phase") == "done":
+        carried = previous.get("pending_cards") or []
+    else:  # an unfinished crawl replaced by a new sweep: what it still had to fetch, and what it carried
+        plan = previous.get("card_plan") or []
+        carried = [*previous.get("pending_first", []), *(r for r, _ in plan[previous.get("cards_done", 0):])]
     state = {
         "crawl_id": lake.new_crawl_id(),
         "key": key,
@@ -221,10 +284,11 @@ def _start_or_resume(settings: Settings, endpoint: str, config: CrawlConfig, out
         "pages": 0,
         "listed": 0,
         "records": 0,
+        "pending_first": list(dict.fromkeys(carried)),  # cards the last run left pending: fetched first
         "card_plan": [],
         "cards_done": 0,
-        "cards_deferred": 0,
         "card_errors": 0,
+        "failed_cards": [],
         "resumed": False,
         "started_at": lake.utcnow().isoformat(),
     }
@@ -282,14 +346,40 @@ def _sweep(settings: Settings, client: PoliteClient, endpoint: str, config: Craw
             return
 
 
-def _card_pass(settings: Settings, client: PoliteClient, endpoint: str, config: CrawlConfig, state: dict, out: Logger) -> None:
-    if not state["card_plan"] and not state.get("planned"):
-        listed = _listed_in_crawl(settings, state["crawl_id"])
-        plan, deferred = card_plan(listed, _cards_in_lake(settings), full=config.full, cap=config.card_cap)
-        state.update(card_plan=plan, cards_deferred=deferred, planned=True)
+def _budget(
+    config: CrawlConfig, client: PoliteClient, started: float, planned: int, done: int
+) -> tuple[int, str | None]:
+    """How many more cards this run may fetch in its next batch, and which budget stops it when none."""
+    room = min(CARD_BATCH, planned - done)
+    if config.card_cap is not None:
+        room = min(room, config.card_cap - done)
+        if room <= 0:
+            return 0, "card_cap"
+    if config.max_requests is not None:
+        room = min(room, config.max_requests - int(client.stats.get("requests", 0)))
+        if room <= 0:
+            return 0, "max_requests"
+    if config.max_seconds is not None and time.monotonic() - started >= config.max_seconds:
+        return 0, "max_seconds"
+    return room, None
+
+
+def _card_pass(
+    settings: Settings, client: PoliteClient, endpoint: str, config: CrawlConfig, state: dict, out: Logger,
+    started: float,
+) -> None:
+    if not state.get("planned"):
+        wanted = wanted_cards(listed_pages(settings, state["crawl_id"]))
+        if not config.full:
+            _drop_cards_in_lake(settings, wanted)
+        plan = card_plan(wanted, state.get("pending_first", []))
+        carried = sum(1 for r in state.get("pending_first", []) if r in wanted)
+        state.update(card_plan=plan, planned=True, pending_first=[])
         lake.save_state(settings, SOURCE, state)
-        out.info(f"huggingface cards: {len(plan)} to fetch, {deferred} deferred to the next run (cap {config.card_cap})")
+        out.info(f"huggingface cards: {len(plan)} to fetch ({carried} left pending by the last run go first)")
     plan = [tuple(p) for p in state["card_plan"]]
+    done_at_start = state["cards_done"]
+    last_limit: dict[str, RateLimit] = {}
 
     def fetch(item: tuple[str, str]) -> tuple[str, str, str | None]:
         repo_id, sha = item
@@ -299,12 +389,32 @@ def _card_pass(settings: Settings, client: PoliteClient, endpoint: str, config: 
         except HttpError as exc:
             out.warning(f"card of {repo_id}@{sha} not fetched ({exc}); it is retried next run")
             return repo_id, url, None
+        if (limit := parse_ratelimit(answer.headers)) is not None:
+            last_limit["resolvers"] = limit
         return repo_id, url, answer.data if answer.status == 200 else ""  # "" = no card we may read at this revision
 
-    bar = progress.Progress("huggingface cards", total=len(plan), unit="cards", initial=state["cards_done"], log=out.info)
+    def quota_eta(cards_left: int) -> float | None:
+        limit = last_limit.get("resolvers")
+        if limit is None:
+            return None
+        return progress.quota_eta_s(
+            cards_left, limit.remaining, limit.reset_s, limit.quota, limit.window_s, PACER_RESERVE
+        )
+
+    bar = progress.Progress(
+        "huggingface cards", total=len(plan), unit="cards", initial=done_at_start, log=out.info, quota_eta=quota_eta
+    )
     with ThreadPoolExecutor(max_workers=config.card_concurrency) as pool:
         while state["cards_done"] < len(plan):
-            batch = plan[state["cards_done"] : state["cards_done"] + CARD_BATCH]
+            room, stopped_by = _budget(config, client, started, len(plan), state["cards_done"] - done_at_start)
+            if stopped_by:
+                state["stopped_by"] = stopped_by
+                out.warning(
+                    f"huggingface cards: the {stopped_by} budget stopped the card pass with "
+                    f"{len(plan) - state['cards_done']} of {len(plan)} cards pending; the next crawl fetches them first"
+                )
+                break
+            batch = plan[state["cards_done"] : state["cards_done"] + room]
             results = list(pool.map(fetch, batch))
             fetched_at = lake.utcnow()
             records = [
@@ -315,11 +425,13 @@ def _card_pass(settings: Settings, client: PoliteClient, endpoint: str, config: 
             step = state["step"] + 1
             if records:
                 lake.write_raw(settings, SOURCE, state["crawl_id"], step, records)
+            failed = [repo_id for repo_id, _, text in results if text is None]
             state.update(
                 step=step,
                 records=state["records"] + len(records),
                 cards_done=state["cards_done"] + len(batch),
-                card_errors=state["card_errors"] + len(batch) - len(records),
+                card_errors=state["card_errors"] + len(failed),
+                failed_cards=[*state.get("failed_cards", []), *failed],
             )
             _save(settings, state, client)
             out.info(f"huggingface cards: {state['cards_done']}/{len(plan)} ({client.stats.get('requests', 0)} requests)")
@@ -365,6 +477,7 @@ def model_row(model: dict, card_text: str | None, origin: str) -> dict:
         "architecture": facts["architecture"],
         "model_type": facts["model_type"],
         "dataset": facts["dataset"],
+        "dataset_note": facts["dataset_note"],
         "data_category": data_category(facts["dataset"]),
         "num_classes": facts["num_classes"],
         "input_size": facts["input_size"],
@@ -385,7 +498,8 @@ def model_row(model: dict, card_text: str | None, origin: str) -> dict:
 
 CATALOG_SCHEMA = {
     "model_id": pl.String, "source": pl.String, "name": pl.String, "revision": pl.String,
-    "architecture": pl.String, "model_type": pl.String, "dataset": pl.String, "data_category": pl.String,
+    "architecture": pl.String, "model_type": pl.String, "dataset": pl.String, "dataset_note": pl.String,
+    "data_category": pl.String,
     "num_classes": pl.Int32, "input_size": pl.Int32, "library": pl.String, "license": pl.String,
     "paper_id": pl.String, "purpose": pl.String, "weights_url": pl.String,
     "created_at": pl.Datetime("us", "UTC"), "last_modified": pl.Datetime("us", "UTC"),
@@ -397,6 +511,9 @@ CATALOG_SCHEMA = {
 def _split(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     is_card = pl.col("request_url").str.contains("/resolve/", literal=True)
     return raw.filter(~is_card), raw.filter(is_card)
+
+
+ROW_CHUNK = 5000  # catalog rows turned into a frame at a time
 
 
 def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
@@ -421,13 +538,16 @@ def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
         card_by_sha[(repo_id, _card_sha(url))] = text
         if text:
             latest_card[repo_id] = text
-    rows = []
+    rows, frames = [], []
     for repo_id, payload, url in latest.select("native_id", "payload", "request_url").iter_rows():
         model = json.loads(payload)
         parts = urlsplit(url)
         card = card_by_sha.get((repo_id, model.get("sha") or ""))
         rows.append(model_row(model, card if card else latest_card.get(repo_id), f"{parts.scheme}://{parts.netloc}"))
-    frame = pl.DataFrame(rows, schema=CATALOG_SCHEMA)
+        if len(rows) == ROW_CHUNK:  # rows become columns a chunk at a time: memory flat in the number of models
+            frames.append(pl.DataFrame(rows, schema=CATALOG_SCHEMA))
+            rows = []
+    frame = pl.concat([*frames, pl.DataFrame(rows, schema=CATALOG_SCHEMA)])
     return frame.with_columns(latest["first_seen_at"], latest["last_seen_at"])
 
 
@@ -473,3 +593,80 @@ def build_tables(con, raw: pl.DataFrame) -> dict[str, int]:
     for table, frame in history_rows(raw).items():
         counts[table] = warehouse.replace_rows(con, table, frame, "model_id LIKE ?", [f"{SOURCE}:%"])
     return counts
+
+
+def compact_raw(raw: pl.DataFrame) -> pl.DataFrame:
+    """The raw records as the catalog build reads them: a listing page's request URL without its query (the cursor
+    and the ``expand[]`` list, a third of the records' memory on a large Hub, and of no use to the catalog)."""
+    url = pl.col("request_url")
+    return raw.with_columns(pl.when(_IS_CARD).then(url).otherwise(url.str.replace(r"\?.*$", "")).alias("request_url"))
+
+
+def _json_value(text: str | None) -> Any:
+    """A ``json_path_match`` result: JSON text for a list or an object, the bare value for a string."""
+    if text is None or not text.startswith(("[", "{")):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+TREE_SCHEMA = {"child_id": pl.String, "parent": pl.String, "relation": pl.String, "evidence": pl.String}
+
+
+def tree_rows(raw: pl.DataFrame) -> pl.DataFrame:
+    """The parents every listed model declares (``sn_lake.annotate.lineage``), from its latest listing and, when that
+    declares none, its card: ``child_id`` (catalog id), ``parent`` (the Hub id as declared), ``relation``, ``evidence``.
+
+    Only the few fields the rules read are taken out of the payloads, so this adds little to the catalog build's memory.
+    """
+    listings, cards = _split(raw)
+    if listings.is_empty():
+        return pl.DataFrame(schema=TREE_SCHEMA)
+    payload = pl.col("payload").str
+    latest = (
+        listings.sort("fetched_at", "crawl_id", "step")
+        .group_by("native_id")
+        .agg(pl.col("payload").last())
+        .select(
+            "native_id",
+            payload.json_path_match("$.sha").alias("sha"),
+            payload.json_path_match("$.tags").alias("tags"),
+            payload.json_path_match("$.cardData.base_model").alias("card_base"),
+            payload.json_path_match("$.cardData.base_model_relation").alias("card_relation"),
+            payload.json_path_match("$.baseModels").alias("base_models"),
+            payload.json_path_match("$.library_name").alias("library"),
+        )
+        .sort("native_id")
+    )
+    # the card is read only for models whose listing declares no parent
+    bare = latest.filter(
+        pl.col("card_base").is_null() & pl.col("base_models").is_null()
+        & ~pl.col("tags").fill_null("").str.contains('"base_model:', literal=True)
+    )
+    by_sha: dict[tuple[str, str], str] = {}
+    newest: dict[str, str] = {}
+    if not bare.is_empty() and not cards.is_empty():
+        wanted = cards.filter(pl.col("native_id").is_in(bare["native_id"].implode()))
+        wanted = wanted.sort("fetched_at", "crawl_id", "step")
+        for repo_id, url, text in wanted.select("native_id", "request_url", "payload").iter_rows():
+            by_sha[(repo_id, _card_sha(url))] = text
+            if text:
+                newest[repo_id] = text
+    bare_ids = set(bare["native_id"])
+    rows = []
+    for repo_id, sha, tags, card_base, card_relation, base_models, library in latest.iter_rows():
+        card = (by_sha.get((repo_id, sha or "")) or newest.get(repo_id)) if repo_id in bare_ids else None
+        tag_list = _json_value(tags)
+        for parent in lineage.declared_parents(
+            repo_id,
+            card_base=_json_value(card_base),
+            card_relation=card_relation,
+            card_text=card,
+            tags=tag_list if isinstance(tag_list, list) else [],
+            base_models=_json_value(base_models),
+            library=library,
+        ):
+            rows.append((f"{SOURCE}:{repo_id}", parent.parent, parent.relation, parent.evidence))
+    return pl.DataFrame(rows, schema=TREE_SCHEMA, orient="row")

@@ -1,0 +1,103 @@
+"""Fetch timm's six result tables into ``lake/raw/timm_results/``: one raw record per CSV, resumably.
+
+``SN_LAKE_TIMM_RESULTS_URL`` is a local folder or the http(s) URL of the ``results/`` folder's raw files. The
+file names are fixed (:data:`FILES`), so nothing is listed. Each table becomes one record whose payload keeps the
+text as received; a shifted-set table the server answers 404/410 is recorded with its status (the catalog build
+notes it), while a missing ImageNet table stops the crawl before anything is written. After the last table a
+manifest record (native id :data:`MANIFEST`) marks the crawl complete; the state is saved after every table.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import time
+from pathlib import Path
+
+from sn_lake import lake
+from sn_lake.config import Settings
+from sn_lake.sources.http import HttpError, PoliteClient, RetryPolicy
+from sn_lake.sources.timm_results import SOURCE
+
+MANIFEST = "_manifest"
+IMAGENET = "results-imagenet.csv"
+FILES = (IMAGENET, "results-imagenet-real.csv", "results-imagenetv2-matched-frequency.csv", "results-sketch.csv",
+         "results-imagenet-a.csv", "results-imagenet-r.csv")
+
+
+class SourceUnreachable(RuntimeError):
+    """The tables could not be fetched (network down, missing folder, no ImageNet table)."""
+
+
+def is_url(location: str) -> bool:
+    """Whether a location setting is an http(s) URL rather than a local path."""
+    return bool(re.match(r"https?://", location))
+
+
+def fetch_table(settings: Settings, client: PoliteClient, name: str) -> dict:
+    """One lake record for the table ``name``: its text, or the status that said it is absent."""
+    location = settings.timm_results_url
+    if is_url(location):
+        url = f"{location.rstrip('/')}/{name}"
+        try:
+            answer = client.fetch("GET", url, parse="bytes", ok_statuses=frozenset({404, 410}))
+        except HttpError as exc:
+            raise SourceUnreachable(f"Could not fetch timm's {name} from {url}: {exc}") from exc
+        status, body = answer.status, answer.data
+    else:
+        folder = Path(location).expanduser().resolve()
+        if not folder.is_dir():
+            raise SourceUnreachable(f"Expected timm's results/ folder at {folder}, found no folder: set "
+                                    "SN_LAKE_TIMM_RESULTS_URL to a local copy or to the upstream raw URL.")
+        url = (folder / name).as_uri()
+        status, body = (200, (folder / name).read_bytes()) if (folder / name).is_file() else (404, None)
+    payload: dict = {"path": name, "status": status}
+    if body is not None:
+        payload["sha256"] = hashlib.sha256(body).hexdigest()
+        try:
+            payload["text"] = body.decode("utf-8")
+        except UnicodeDecodeError:
+            payload["base64"] = base64.b64encode(body).decode("ascii")  # the catalog build quarantines it
+    return {"native_id": name, "request_url": url, "payload": payload}
+
+
+def crawl(settings: Settings, client: PoliteClient | None = None) -> dict:
+    """Fetch the six tables into the lake (resuming an unfinished crawl of the same location); returns the summary.
+
+    Raises :class:`SourceUnreachable` when the tables cannot be fetched (nothing new is marked complete).
+    """
+    started = time.monotonic()
+    location = settings.timm_results_url
+    own = client is None
+    client = client or PoliteClient(policy=RetryPolicy(attempts=4), timeout=60.0, name=SOURCE)
+    try:
+        state = lake.load_state(settings, SOURCE)
+        resumed = state.get("url") == location and "next" in state and not state.get("finished")
+        if not resumed:
+            first = fetch_table(settings, client, IMAGENET)
+            if first["payload"]["status"] != 200:
+                raise SourceUnreachable(f"Expected timm's {IMAGENET} at {first['request_url']}, the server answered "
+                                        f"{first['payload']['status']}: check that SN_LAKE_TIMM_RESULTS_URL points at results/.")
+            state = {"url": location, "crawl_id": lake.new_crawl_id(), "next": 1, "missing": []}
+            lake.write_raw(settings, SOURCE, state["crawl_id"], 1, [first])
+            lake.save_state(settings, SOURCE, state)
+        crawl_id = state["crawl_id"]
+        while state["next"] < len(FILES):
+            record = fetch_table(settings, client, FILES[state["next"]])
+            if record["payload"]["status"] != 200:
+                state["missing"].append(FILES[state["next"]])
+            state["next"] += 1
+            lake.write_raw(settings, SOURCE, crawl_id, state["next"], [record])
+            lake.save_state(settings, SOURCE, state)
+        manifest = {"native_id": MANIFEST, "request_url": location, "payload": {"url": location, "files": list(FILES)}}
+        lake.write_raw(settings, SOURCE, crawl_id, len(FILES) + 1, [manifest])
+    finally:
+        if own:
+            client.close()
+    summary = {"records": len(FILES) + 1, "steps": len(FILES) + 1, "tables": len(FILES) - len(state["missing"]),
+               "missing_tables": ", ".join(state["missing"]) or None, "url": location, "resumed": resumed,
+               "seconds": round(time.monotonic() - started, 3)}
+    lake.finish_crawl(settings, SOURCE, crawl_id, summary)
+    lake.save_state(settings, SOURCE, {"url": location, "finished": True, "last_crawl_id": crawl_id})
+    return {"crawl_id": crawl_id, **summary}
