@@ -115,10 +115,20 @@ class Settings:
         return f"Settings({shown})"
 
 
+# the userinfo of a URL (up to its last '@' before the path); never crosses a quote, so JSON text stays JSON
+_USERINFO = re.compile(r"(://)[^/?#\s\"'<>\\]*@")
+
+
+def redact_userinfo(text: str) -> str:
+    """``text`` with the user and password of every URL in it masked: ``http://user:pass@host/x`` ->
+    ``http://***@host/x``. Safe on JSON text (a masked URL stays inside its string)."""
+    return _USERINFO.sub(r"\1***@", text) if "@" in text else text
+
+
 def redact(text: str) -> str:
-    """``text`` with the passwords of connection strings and URLs masked (``password=***``, ``scheme://user:***@host``)."""
+    """``text`` with the passwords of connection strings and URLs masked (``password=***``, ``scheme://***@host``)."""
     text = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text, flags=re.I)
-    return re.sub(r"(://[^/@:\s]*:)[^/@\s]+@", r"\1***@", text)
+    return redact_userinfo(text)
 
 
 def _positive_int(name: str, default: int) -> int:

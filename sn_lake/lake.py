@@ -7,23 +7,33 @@ Layout under ``$SN_LAKE_HOME/lake``::
     state/<source>.json                              cursor / high-water mark of the current crawl
 
 Every file is written to a temporary name and renamed, so a crawl killed at any moment leaves
-either a whole step or none of it.
+either a whole step or none of it. What is written never holds a URL's credentials: request URLs,
+crawl summaries and state show ``http://***@host`` (``sn_lake.config.redact_userinfo``).
+
+A step file that cannot be read (truncated, overwritten with other bytes, not our columns) is
+skipped with a warning naming it; :func:`read_raw` hands it to the caller as an
+:class:`UnreadableFile`, and the catalog build quarantines it (``lake.unreadable_step``) and
+builds the rest of the source.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from sn_lake.config import Settings
+from sn_lake.config import Settings, redact_userinfo
+
+log = logging.getLogger(__name__)
 
 RAW_SCHEMA = {
     "source": pl.String,
@@ -69,17 +79,31 @@ def _atomic_write(path: Path, write: Any) -> None:
     os.replace(tmp, path)
 
 
+def _utf8(text: Any) -> Any:
+    """Text as valid UTF-8 (a lone surrogate, which JSON escapes allow and Parquet does not, becomes '?')."""
+    if not isinstance(text, str):
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def write_raw(settings: Settings, source: str, crawl_id: str, step: int, records: Iterable[dict]) -> Path:
-    """Append one crawl step's records (``native_id``, ``request_url``, ``payload``, ``fetched_at``)."""
+    """Append one crawl step's records (``native_id``, ``request_url``, ``payload``, ``fetched_at``).
+
+    The request URL is written without its credentials; a payload given as an object is written as JSON.
+    """
     rows = [
         {
             "source": source,
             "crawl_id": crawl_id,
             "step": step,
-            "native_id": r["native_id"],
+            "native_id": _utf8(r["native_id"]),
             "fetched_at": r.get("fetched_at") or utcnow(),
-            "request_url": r["request_url"],
-            "payload": r["payload"] if isinstance(r["payload"], str) else json.dumps(r["payload"], sort_keys=True),
+            "request_url": redact_userinfo(_utf8(r["request_url"])),
+            "payload": _utf8(r["payload"]) if isinstance(r["payload"], str) else json.dumps(r["payload"], sort_keys=True),
         }
         for r in records
     ]
@@ -103,15 +127,81 @@ def iter_steps(
     else:
         files = raw_files(settings, source)
     for path in files:
-        yield pl.read_parquet(path, columns=columns or list(RAW_SCHEMA), hive_partitioning=False)
+        try:
+            yield read_step(settings, path, columns)
+        except UnreadableStepError as exc:
+            log.warning("%s", exc)
 
 
-def read_raw(settings: Settings, source: str) -> pl.DataFrame:
-    """Every raw record a source has ever delivered (empty frame when it has none)."""
+@dataclass(frozen=True)
+class UnreadableFile:
+    """A lake file that could not be read: where it is (``relative`` to the lake folder) and why."""
+
+    path: Path
+    relative: str
+    reason: str
+
+
+class UnreadableStepError(ValueError):
+    """A step file that is not a Parquet file of raw records; ``file`` says which and why."""
+
+    def __init__(self, file: UnreadableFile):
+        super().__init__(
+            f"Expected a Parquet file of raw records at {file.path}, found an unreadable file ({file.reason}); "
+            "it is skipped: delete it, or move it away, and crawl the source again to replace it."
+        )
+        self.file = file
+
+
+def _relative(settings: Settings, path: Path) -> str:
+    try:
+        return path.relative_to(settings.lake_dir).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+_READ_ERRORS = (Exception, pl.exceptions.PanicException)  # a corrupt file can make polars' reader panic
+
+
+def read_step(settings: Settings, path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """One step file's records (``columns``, default all of :data:`RAW_SCHEMA`); raises
+    :class:`UnreadableStepError` naming the file when it is not a Parquet file of raw records."""
+    wanted = columns or list(RAW_SCHEMA)
+    try:
+        frame = pl.read_parquet(path, columns=wanted, hive_partitioning=False)
+        wrong = [f"{c}: {frame.schema[c]}, expected {RAW_SCHEMA[c]}" for c in wanted if frame.schema[c] != RAW_SCHEMA[c]]
+    except _READ_ERRORS as exc:
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}"
+        raise UnreadableStepError(UnreadableFile(path, _relative(settings, path), reason)) from exc
+    if wrong:
+        raise UnreadableStepError(UnreadableFile(path, _relative(settings, path), "columns " + "; ".join(wrong)))
+    return frame
+
+
+def read_raw(settings: Settings, source: str, unreadable: list[UnreadableFile] | None = None) -> pl.DataFrame:
+    """Every raw record a source has ever delivered (empty frame when it has none).
+
+    A step file that cannot be read is left out with a warning naming it, and appended to ``unreadable``
+    when a list is given (the catalog build quarantines it); the other files are read as usual.
+    """
     files = raw_files(settings, source)
     if not files:
         return pl.DataFrame(schema=RAW_SCHEMA)
-    return pl.read_parquet(files, hive_partitioning=False).select(list(RAW_SCHEMA))
+    try:  # one read of every file: the usual case
+        frame = pl.read_parquet(files, hive_partitioning=False).select(list(RAW_SCHEMA))
+        if frame.schema == pl.Schema(RAW_SCHEMA):
+            return frame
+    except _READ_ERRORS:
+        pass  # find the file(s) at fault, one at a time
+    frames = []
+    for path in files:
+        try:
+            frames.append(read_step(settings, path))
+        except UnreadableStepError as exc:
+            log.warning("%s", exc)
+            if unreadable is not None:
+                unreadable.append(exc.file)
+    return pl.concat(frames) if frames else pl.DataFrame(schema=RAW_SCHEMA)
 
 
 def latest_records(raw: pl.DataFrame) -> pl.DataFrame:
@@ -133,13 +223,29 @@ def finish_crawl(settings: Settings, source: str, crawl_id: str, summary: dict) 
     """Mark a crawl complete with its summary (records, steps, requests, timing)."""
     path = crawl_dir(settings, source, crawl_id) / "_crawl.json"
     body = json.dumps({"source": source, "crawl_id": crawl_id, "finished_at": utcnow().isoformat(), **summary}, indent=2)
+    body = redact_userinfo(body)  # an endpoint with credentials is shown as http://***@host
     _atomic_write(path, lambda tmp: tmp.write_text(body))
     return path
 
 
-def finished_crawls(settings: Settings, source: str) -> list[dict]:
-    """Summaries of the source's finished crawls, oldest first."""
-    return [json.loads(p.read_text()) for p in sorted(raw_dir(settings, source).glob("crawl_id=*/_crawl.json"))]
+def finished_crawls(settings: Settings, source: str, unreadable: list[UnreadableFile] | None = None) -> list[dict]:
+    """Summaries of the source's finished crawls, oldest first. A summary that is not a JSON object with a
+    ``crawl_id`` and a ``finished_at`` is left out with a warning (and appended to ``unreadable``)."""
+    crawls = []
+    for path in sorted(raw_dir(settings, source).glob("crawl_id=*/_crawl.json")):
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+            ok = isinstance(body, dict) and all(isinstance(body.get(k), str) for k in ("crawl_id", "finished_at"))
+            reason = "" if ok else "a JSON value without crawl_id and finished_at"
+        except (OSError, ValueError, RecursionError) as exc:
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if reason:
+            log.warning("Expected a crawl summary (JSON) at %s, found %s; it is skipped: delete it or crawl again.", path, reason)
+            if unreadable is not None:
+                unreadable.append(UnreadableFile(path, _relative(settings, path), reason))
+            continue
+        crawls.append(body)
+    return crawls
 
 
 def sources(settings: Settings) -> list[str]:
@@ -157,7 +263,7 @@ def load_state(settings: Settings, source: str) -> dict:
 
 
 def save_state(settings: Settings, source: str, state: dict) -> None:
-    body = json.dumps(state, indent=2, sort_keys=True, default=str)
+    body = redact_userinfo(json.dumps(state, indent=2, sort_keys=True, default=str))  # no URL's credentials
     _atomic_write(state_path(settings, source), lambda tmp: tmp.write_text(body))
 
 

@@ -339,6 +339,7 @@ def _view_rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 def published_figures(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[ReportFigure]:
     """The RobustBench panel (clean against robust accuracy) and the reported-against-measured panel, from the views."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     f = ReportFigure("robustness_vs_accuracy.png", "Robust vs clean accuracy per dataset and threat model (RobustBench)",
                      "Each point is one model: its clean accuracy against its worst-case robust accuracy at that norm and "
                      "ε (RobustBench: AutoAttack; a paper's own claim is not a point).", "analytics.robustness_vs_accuracy")

@@ -5,11 +5,20 @@ catalogue below is recorded-style: image classifiers with several frameworks and
 of other tasks that the crawl must leave out, a model that disappears between the listing and
 ``GetModel``, and instances with missing licences or training data. Page tokens are opaque, and
 :class:`FakeKaggle` can answer with errors (429, 503, JSON error bodies) or a slow page on demand.
+
+Downloads: ``FakeKaggle.serve_instance(owner, model, slug, framework, folder)`` adds an instance (and its model,
+when new) whose files are ``folder``; ``DownloadModelInstanceVersion`` then answers as Kaggle does, a 302 to a
+storage URL that serves the files as a ``.tar.gz`` archive (``archive="zip"`` or ``"raw"`` for the other shapes).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import io
+import tarfile
+import zipfile
+from pathlib import Path
 
 from tests.loopback_server import FakeApi, Request, Response
 
@@ -141,12 +150,47 @@ class FakeKaggle(FakeApi):
         self.gone = {"ghost/vanished"}
         self.broken_pages: dict[int, Response] = {}  # listing offset -> the error it keeps answering
         self.slow_pages: dict[int, float] = {}  # listing offset -> seconds its next answer is delayed (once)
+        self.blobs: dict[str, bytes] = {}  # "owner/model/FRAMEWORK_ENUM/slug/version" -> the archive served
         for method, handler in {
             "ListModels": self.list_models,
             "GetModel": self.get_model,
             "ListModelInstances": self.list_instances,
+            "DownloadModelInstanceVersion": self.download,
         }.items():
             self.route("POST", f"{SERVICE}/{method}", self._authorized(handler))
+        self.route("GET", STORAGE, self.storage, prefix=True)
+
+    def serve_instance(self, owner: str, model: str, slug: str, framework: str, folder: Path | None, *,
+                       version: int = 1, training: tuple[str, ...] = (), overview: str = "", usage: str = "",
+                       title: str | None = None, archive: str = "tar.gz") -> str:  # fmt: skip
+        """Add an instance whose files are ``folder`` (None: listed, but no files to download); returns its handle."""
+        self.models = copy.deepcopy(self.models)  # never change the module's MODELS
+        instance = _instance(owner, model, slug, framework, version, list(training), "Apache 2.0", overview)
+        instance["usage"] = usage
+        found = next((m for m in self.models if m["summary"]["ref"] == f"{owner}/{model}"), None)
+        if found is None:
+            found = _model(100 + len(self.models), owner, model, title or model, "An image classification model",
+                           ["Image Classification"], overview, "2024-03-01T00:00:00.000Z", [])  # fmt: skip
+            self.models.append(found)
+        found["instances"] = [i for i in found["instances"] if i["slug"] != slug] + [instance]
+        if folder is not None:
+            self.blobs[f"{owner}/{model}/{framework}/{slug}/{version}"] = _pack(Path(folder), archive)
+        from sn_lake.sources.kaggle import framework_handle
+
+        return f"{owner}/{model}/{framework_handle(framework)}/{slug}"
+
+    def download(self, request: Request) -> Response:
+        body = request.json() or {}
+        key = "/".join(str(body.get(k)) for k in ("ownerSlug", "modelSlug", "framework", "instanceSlug", "versionNumber"))
+        if key not in self.blobs:
+            return kaggle_error(404, f"Model instance version {key} not found.")
+        return Response(302, b"", headers={"Location": f"{STORAGE}{key}/model.tar.gz?X-Goog-Signature=fake"})
+
+    def storage(self, request: Request) -> Response:
+        key = request.path.removeprefix(STORAGE).removesuffix("/model.tar.gz")
+        if key not in self.blobs:
+            return Response(404, b"NoSuchKey", headers={"Content-Type": "application/xml"})
+        return Response(200, self.blobs[key], headers={"Content-Type": "application/octet-stream"})
 
     @staticmethod
     def path(method: str) -> str:
@@ -209,6 +253,27 @@ class FakeKaggle(FakeApi):
         page = model["instances"][offset : offset + INSTANCES_PAGE_SIZE]
         nxt = offset + INSTANCES_PAGE_SIZE
         return Response(200, {"instances": page, "nextPageToken": encode_token(nxt) if nxt < len(model["instances"]) else ""})
+
+
+STORAGE = "/storage/kaggle-models/"
+
+
+def _pack(folder: Path, archive: str) -> bytes:
+    """``folder``'s files as Kaggle serves an instance version: a .tar.gz (or a zip, or the one file as it is)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    buffer = io.BytesIO()
+    if archive == "raw":
+        assert len(files) == 1, "a raw download is one file"
+        return files[0].read_bytes()
+    if archive == "zip":
+        with zipfile.ZipFile(buffer, "w") as z:
+            for path in files:
+                z.write(path, path.relative_to(folder).as_posix())
+        return buffer.getvalue()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in files:
+            tar.add(path, arcname=path.relative_to(folder).as_posix())
+    return buffer.getvalue()
 
 
 def image_classifier_handles() -> set[str]:

@@ -5,6 +5,14 @@ followed by markdown. Cards written by the ``transformers`` Trainer carry their 
 markdown (``fine-tuned version of [base](...) on the cifar10 dataset`` / ``- Accuracy: 0.98``),
 so those sentences are read too. Every function returns None or an empty list when it does not
 know; none of them guesses.
+
+Cards are strangers' text, so reading one is bounded: the front matter is at most
+:data:`FRONT_MATTER_MAX` characters, parsed by PyYAML's safe loader (libyaml's, which caps nesting
+depth, where it is installed) and refused when it uses YAML aliases (a 534-byte "billion laughs"
+card expands to gigabytes); only the first :data:`BODY_MAX` characters of the markdown are read. A
+refused front matter reads as ``{}`` and :func:`read_card` says why (``card.front_matter_too_long``,
+``card.yaml_alias``, ``card.yaml_invalid``), so the model keeps its listing metadata and the catalog
+quarantines the card. Accuracies and counts pass the rules of :mod:`sn_lake.annotate.numbers`.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from sn_lake.annotate import numbers
 from sn_lake.annotate.architectures import model_family
 from sn_lake.annotate.datasets import canonical_dataset, dataset_from_timm_tag, declared_dataset
 from sn_lake.annotate.papers import arxiv_ids
@@ -30,18 +39,56 @@ _ACCURACY_LINE = re.compile(r"^\s*[-*]\s*(?:top[- ]?1\s+)?accuracy\s*:\s*(?P<val
 TOP1_METRICS = {"accuracy", "top1accuracy", "top1", "acc", "acc@1", "top1acc", "evalaccuracy"}
 
 
-def split_card(text: str | None) -> tuple[dict, str]:
-    """The card's YAML metadata (``{}`` when absent or unreadable) and its markdown body."""
-    if not text:
-        return {}, ""
+FRONT_MATTER_MAX = 64 * 1024  # characters of YAML front matter read; a longer one is refused
+BODY_MAX = 256 * 1024  # characters of markdown read after the front matter; the rest is ignored
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml refuses nesting deeper than 1000 levels
+
+
+def _card_problem(rule: str, detail: str) -> numbers.Problem:
+    return numbers.Problem("card", rule, f"{detail}; the card's metadata is ignored, the listing's kept")
+
+
+def load_front_matter(text: str) -> tuple[dict, numbers.Problem | None]:
+    """YAML front matter as a mapping, or ``{}`` and the problem that refused it (too long, aliases, invalid)."""
+    if len(text) > FRONT_MATTER_MAX:
+        return {}, _card_problem(
+            "card.front_matter_too_long",
+            f"front matter of {len(text)} characters, expected at most {FRONT_MATTER_MAX}",
+        )
+    try:
+        for event in yaml.parse(text, Loader=_YAML_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                alias = numbers.show(event.anchor)[1:-1]
+                return {}, _card_problem("card.yaml_alias", f"front matter uses the YAML alias *{alias}, expected none")
+        meta = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader, and no alias can expand
+    except Exception as exc:  # noqa: BLE001 - YAMLError, RecursionError (pure-Python loader), bad dates
+        reason = numbers.clean_text(str(exc)).replace("\n", " ")[:200]
+        detail = f"front matter is not valid YAML ({type(exc).__name__}: {reason})"
+        return {}, _card_problem("card.yaml_invalid", detail)
+    if meta is None:
+        return {}, None
+    if not isinstance(meta, dict):
+        kind = type(meta).__name__
+        return {}, _card_problem("card.yaml_invalid", f"front matter is a YAML {kind}, expected a mapping")
+    return meta, None
+
+
+def read_card(text: str | None) -> tuple[dict, str, numbers.Problem | None]:
+    """The card's YAML metadata (``{}`` when absent or refused), its markdown body (at most :data:`BODY_MAX`
+    characters), and the problem that refused the metadata (None when there is none)."""
+    if not text or not isinstance(text, str):
+        return {}, "", None
     match = _FRONT_MATTER.match(text)
     if not match:
-        return {}, text
-    try:
-        meta = yaml.safe_load(match.group("yaml"))
-    except yaml.YAMLError:
-        meta = None
-    return (meta if isinstance(meta, dict) else {}), text[match.end():]
+        return {}, text[:BODY_MAX], None
+    meta, problem = load_front_matter(match.group("yaml"))
+    return meta, text[match.end():match.end() + BODY_MAX], problem
+
+
+def split_card(text: str | None) -> tuple[dict, str]:
+    """The card's YAML metadata (``{}`` when absent, unreadable or refused) and its markdown body."""
+    meta, body, _ = read_card(text)
+    return meta, body
 
 
 def _as_list(value: Any) -> list:
@@ -73,46 +120,60 @@ def model_index_datasets(model_index: Any) -> list[str]:
     return names
 
 
-def _fraction(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if 1 < number <= 100:  # reported as a percentage
-        number /= 100
-    return number if 0 <= number <= 1 else None
+def _model_index_accuracy(model_index: Any, dataset: str | None) -> tuple[float | None, list[numbers.Problem]]:
+    """The top-1 accuracy :func:`model_index_accuracy` picks, and a problem per top-1 value it refused."""
+    candidates: list[tuple[bool, float]] = []
+    problems: list[numbers.Problem] = []
+    for entry_no, entry in enumerate(_as_list(model_index)):
+        if not isinstance(entry, dict):
+            continue
+        for result_no, result in enumerate(_as_list(entry.get("results"))):
+            if not isinstance(result, dict):
+                continue
+            ds = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
+            on_dataset = dataset is not None and dataset in {
+                canonical_dataset(str(ds.get(k))) for k in ("type", "name") if ds.get(k)
+            }
+            for metric_no, metric in enumerate(_as_list(result.get("metrics"))):
+                if not isinstance(metric, dict):
+                    continue
+                kind = re.sub(r"[\s_\-]", "", str(metric.get("type") or metric.get("name") or "")).lower()
+                if kind not in TOP1_METRICS:
+                    continue
+                where = f"model-index[{entry_no}].results[{result_no}].metrics[{metric_no}].value"
+                value, problem = numbers.accuracy(metric.get("value"), where=where)
+                if problem is not None:
+                    problems.append(problem)
+                elif value is not None:
+                    candidates.append((on_dataset, value))
+    if not candidates:
+        return None, problems
+    preferred = [v for on, v in candidates if on]
+    return (preferred or [v for _, v in candidates])[0], problems
 
 
 def model_index_accuracy(model_index: Any, dataset: str | None = None) -> float | None:
     """Top-1 accuracy (a fraction) from ``model-index`` results, preferring those on ``dataset``.
 
-    Percentages (``97.9``) become fractions; top-5 and other metrics are ignored.
+    Values pass :func:`sn_lake.annotate.numbers.accuracy`: percentages (``97.9``) become fractions, booleans
+    and values out of range are refused; top-5 and other metrics are ignored.
     """
-    candidates: list[tuple[bool, float]] = []
-    for result in _results(model_index):
-        ds = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
-        on_dataset = dataset is not None and dataset in {canonical_dataset(str(ds.get(k))) for k in ("type", "name") if ds.get(k)}
-        for metric in _as_list(result.get("metrics")):
-            if not isinstance(metric, dict):
-                continue
-            kind = re.sub(r"[\s_\-]", "", str(metric.get("type") or metric.get("name") or "")).lower()
-            value = _fraction(metric.get("value"))
-            if kind in TOP1_METRICS and value is not None:
-                candidates.append((on_dataset, value))
-    if not candidates:
-        return None
-    preferred = [v for on, v in candidates if on]
-    return (preferred or [v for _, v in candidates])[0]
+    return _model_index_accuracy(model_index, dataset)[0]
+
+
+def _body_accuracy(body: str) -> tuple[float | None, numbers.Problem | None]:
+    """The accuracy a Trainer-written body states (``- Accuracy: 0.98`` / ``95.1%``), through the accuracy rule."""
+    match = _ACCURACY_LINE.search(body or "")
+    if not match:
+        return None, None
+    return numbers.accuracy(match.group("value") + match.group("pct"), where="card body 'Accuracy:' line")
 
 
 def body_facts(body: str) -> dict[str, Any]:
     """What a Trainer-written card body states: ``base_model``, ``datasets`` (as written), ``accuracy``, ``papers``."""
     base = _FINE_TUNED_FROM.search(body or "")
     trained = _TRAINED_ON.search(body or "")
-    accuracy = _ACCURACY_LINE.search(body or "")
-    value = None
-    if accuracy:
-        value = _fraction(float(accuracy.group("value")) / 100 if accuracy.group("pct") else accuracy.group("value"))
+    value, _ = _body_accuracy(body)
     return {
         "base_model": base.group("base").strip() if base else None,
         "datasets": [n for n in _NAME_SEPARATOR.split(trained.group("names")) if n] if trained else [],
@@ -157,11 +218,14 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
     ``listing`` is the Hub API's model object (``tags``, ``cardData``, ``model-index``, ``config``,
     ``library_name``, ...). The card's front matter fills what ``cardData`` lacks; the body is
     read last. Keys: ``datasets`` (raw names), ``dataset``, ``dataset_note`` (why a declared one is NULL), ``papers``, ``accuracy``, ``base_model``,
-    ``license``, ``architecture``, ``model_type``, ``num_classes``, ``input_size``.
+    ``license``, ``architecture``, ``model_type``, ``num_classes``, ``input_size``, and ``problems``: a
+    :class:`~sn_lake.annotate.numbers.Problem` per value read as NULL by a rule (a refused front matter, an
+    accuracy or a count out of range), for ``catalog.quarantine``.
     """
     tags = [t for t in listing.get("tags") or [] if isinstance(t, str)]
     card_data = listing.get("cardData") if isinstance(listing.get("cardData"), dict) else {}
-    card_meta, body = split_card(card_text)
+    card_meta, body, card_problem = read_card(card_text)
+    problems = [card_problem] if card_problem else []
     meta = {**card_meta, **card_data}
     model_index = listing.get("model-index") or card_data.get("model-index") or card_meta.get("model-index")
     facts = body_facts(body)
@@ -177,9 +241,11 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
     for source in (*(f"arxiv:{t}" for t in _tag_values(tags, "arxiv:")), body):
         papers.extend(p for p in arxiv_ids(source) if p not in papers)
 
-    accuracy = model_index_accuracy(model_index, dataset)
+    accuracy, refused = _model_index_accuracy(model_index, dataset)
+    problems.extend(refused)
     if accuracy is None:
-        accuracy = facts["accuracy"]
+        accuracy, body_problem = _body_accuracy(body)
+        problems.extend([body_problem] if body_problem else [])
 
     base = [str(b) for b in _as_list(meta.get("base_model")) if b]
     base_tags = [t.split(":", 1)[-1] for t in _tag_values(tags, "base_model:")]  # base_model:finetune:x -> x
@@ -192,7 +258,10 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
     num_classes = config.get("num_classes", pretrained.get("num_classes"))
     if num_classes is None and isinstance(config.get("id2label"), dict):
         num_classes = len(config["id2label"])
-    input_size = _as_list(pretrained.get("input_size") or config.get("input_size"))
+    num_classes, problem_classes = numbers.whole_number("num_classes", num_classes, zero_is_none=True)
+    sizes = _as_list(pretrained.get("input_size") or config.get("input_size"))
+    input_size, problem_size = numbers.whole_number("input_size", sizes[-1] if sizes else None)
+    problems.extend(p for p in (problem_classes, problem_size) if p)
     return {
         "datasets": datasets,
         "dataset": dataset,
@@ -203,8 +272,9 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
         "license": str(licenses[0]) if licenses else None,
         "architecture": arch,
         "model_type": family,
-        "num_classes": int(num_classes) if isinstance(num_classes, int) and num_classes > 0 else None,
-        "input_size": int(input_size[-1]) if input_size and isinstance(input_size[-1], int) else None,
+        "num_classes": num_classes,
+        "input_size": input_size,
+        "problems": problems,
     }
 
 

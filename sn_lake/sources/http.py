@@ -13,7 +13,11 @@ request fails. :class:`PoliteClient` wraps :class:`httpx.Client` and
   bodies that do not parse, with exponential backoff and jitter (:class:`RetryPolicy`); a body is
   only handed back once it was read completely and parsed, so a caller never sees half a page;
 * sends a descriptive ``User-Agent``, and the token only in the ``Authorization`` header (never
-  in a URL, a log line or an error message).
+  in a URL, a log line or an error message);
+* keeps credentials written into an endpoint URL (``HF_ENDPOINT=http://user:pass@host``) out of
+  everything it hands back or logs: URLs in logs, errors and :class:`Fetched` show ``http://***@host``,
+  and ``next`` links carry no userinfo. The client still sends them (HTTP Basic) to that origin, on
+  every request, including the ``next`` pages and those of a resumed crawl (``credentials=``).
 
 Public API (kept small; other sources import it)::
 
@@ -39,7 +43,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -47,6 +51,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from sn_lake import __version__
+from sn_lake.config import redact_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -272,8 +277,11 @@ def _parse_body(response: httpx.Response, parse: str) -> Any:
 class PoliteClient:
     """A paced, retrying, token-safe HTTP client (see the module docstring); thread-safe.
 
-    ``token`` goes only into the ``Authorization: Bearer`` header. ``sleep`` and ``clock`` are
-    injectable so tests can run the pacing on a fake clock.
+    ``token`` goes only into the ``Authorization: Bearer`` header. ``credentials`` are URLs whose
+    ``user:password`` the client sends (HTTP Basic) to their origin on every request, also to URLs
+    that carry none (a ``next`` link, a resumed cursor); a URL passed to :meth:`fetch` with userinfo
+    adds its origin too. ``sleep`` and ``clock`` are injectable so tests can run the pacing on a fake
+    clock.
     """
 
     def __init__(
@@ -289,6 +297,7 @@ class PoliteClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         name: str = "http",
+        credentials: Iterable[str] = (),
     ):
         headers = {"User-Agent": user_agent, "Accept-Encoding": "gzip"}
         if token:
@@ -307,6 +316,9 @@ class PoliteClient:
         self._rng = random.Random(policy.seed)
         self._stats_lock = threading.Lock()
         self._stats: Counter = Counter()
+        self._basic_auth: dict[tuple[str, str, int | None], httpx.BasicAuth] = {}  # origin -> its credentials
+        for url in credentials:
+            self._remember_credentials(httpx.URL(url))
 
     # -- context manager
     def __enter__(self) -> PoliteClient:
@@ -333,6 +345,15 @@ class PoliteClient:
             self._count("waited_s", seconds)
             self.sleep(seconds)
 
+    def _remember_credentials(self, url: httpx.URL) -> None:
+        if url.userinfo:
+            self._basic_auth[(url.scheme, url.host, url.port)] = httpx.BasicAuth(url.username, url.password)
+
+    def _auth_for(self, url: httpx.URL) -> httpx.BasicAuth | None:
+        """The Basic credentials of ``url``'s origin, when a URL carrying them was given and ``url`` carries none."""
+        self._remember_credentials(url)
+        return None if url.userinfo else self._basic_auth.get((url.scheme, url.host, url.port))
+
     # -- the one request loop
     def fetch(
         self,
@@ -352,7 +373,8 @@ class PoliteClient:
         that is not retried raises :class:`HttpError` at once.
         """
         request = self._client.build_request(method, url, params=params, json=json_body, headers=headers)
-        shown = str(request.url)
+        shown = redact_userinfo(str(request.url))  # what logs, errors and Fetched.url show: never a password
+        auth = self._auth_for(request.url)
         route = route_of(shown)
         last_problem = "no attempt made"
         status: int | None = None
@@ -361,7 +383,7 @@ class PoliteClient:
             self._count("requests")
             hinted: float | None = None
             try:
-                response = self._client.send(request)
+                response = self._client.send(request, auth=auth) if auth else self._client.send(request)
                 try:
                     response.read()  # the whole body, or an exception (short read, reset)
                 finally:
@@ -373,11 +395,12 @@ class PoliteClient:
                 if status < 300 or status in ok_statuses:
                     data = _parse_body(response, parse) if status < 300 else None
                     links = {
-                        link["rel"]: str(response.url.join(link["url"]))
+                        link["rel"]: str(response.url.join(link["url"]).copy_with(userinfo=b""))  # fetchable, no secret
                         for link in response.links.values()
                         if "rel" in link and "url" in link
                     }
-                    return Fetched(url=str(response.url), status=status, headers=response.headers, data=data, links=links)
+                    shown_url = redact_userinfo(str(response.url))
+                    return Fetched(url=shown_url, status=status, headers=response.headers, data=data, links=links)
                 if status not in RETRY_STATUSES:
                     raise HttpError(
                         f"{method} {shown} answered {status} {response.reason_phrase}; expected a 2xx answer: "
@@ -393,9 +416,9 @@ class PoliteClient:
                 last_problem = f"timeout ({type(exc).__name__})"
                 self._count("timeouts")
             except httpx.RequestError as exc:  # refused, reset, short read, protocol or decoding error
-                last_problem = f"transport error ({type(exc).__name__}: {exc})"
+                last_problem = redact_userinfo(f"transport error ({type(exc).__name__}: {exc})")
                 self._count("transport_errors")
-            except (ValueError, UnicodeDecodeError) as exc:  # malformed or truncated body
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # malformed, truncated or too deep
                 last_problem = f"unparseable {parse} body ({exc})"
                 self._count("bad_bodies")
             if attempt == self.policy.attempts:
