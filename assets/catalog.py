@@ -3,13 +3,13 @@
 import dagster as dg
 
 from assets.constants import DUCKDB_WRITE_POOL
-from assets.crawl import raw_huggingface, raw_kaggle, raw_local, raw_securitynet, raw_timm
+from assets.crawl import raw_huggingface, raw_kaggle, raw_local, raw_robustbench, raw_securitynet, raw_timm, raw_timm_results
 from assets.resources import SnLake
 from sn_lake import catalog, warehouse
 from sn_lake.catalog import evaluability
 
 
-@dg.asset(group_name="catalog", deps=[raw_timm, raw_securitynet, raw_huggingface, raw_kaggle, raw_local], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
+@dg.asset(group_name="catalog", deps=[raw_timm, raw_securitynet, raw_huggingface, raw_kaggle, raw_local, raw_robustbench, raw_timm_results], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
 def catalog_models(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """catalog.models: one annotated row per model, rebuilt per source from the raw records."""
     with sn_lake.warehouse() as con:

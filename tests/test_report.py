@@ -9,7 +9,7 @@ from matplotlib.image import imread
 from sn_lake import cli, report, warehouse
 from tests import report_warehouse
 
-FIGURES = {"stealing_vs_accuracy.png", "mia_vs_overfitting.png", "adversarial_white_box.png", "adversarial_black_box.png",
+FIGURES = {"robustness_vs_accuracy.png", "reported_vs_measured.png", "stealing_vs_accuracy.png", "mia_vs_overfitting.png", "adversarial_white_box.png", "adversarial_black_box.png",
            "backdoor_detection.png", "catalog_composition.png"}
 
 

@@ -44,7 +44,7 @@ def rows(con, sql, params=()):
 
 
 def read_rows(path: Path) -> list[dict]:
-    """The rows of one table the rules keep: a model name, every cell, a readable top-1 or top-5, first (model, size) only."""
+    """The rows the rules keep: a model name, every cell, a readable top-1 or top-5, the first (model, size) only."""
     kept, seen = [], set()
     with path.open(newline="") as fh:
         reader = csv.reader(fh)
@@ -107,13 +107,20 @@ def assert_every_row_accounted(con, root: Path) -> None:
         table = "results.task_accuracy" if file == crawl.IMAGENET else "results.distribution_shift"
         if not path.exists():
             assert rows(con, "SELECT rule FROM catalog.quarantine WHERE row_key = ?", [f"timm_results:{file}"]) == [
-                ("timm_results.excluded.not_found",)]
+                ("timm_results.excluded.not_found",)
+            ]
             continue
         data_rows = [line for line in path.read_text().splitlines()[1:] if line.strip(", ")]
         dataset = timm_catalog.SHIFTED.get(file, "imagenet-1k")
-        kept = rows(con, f"SELECT count(*) FROM {table} WHERE origin = 'published:timm' AND dataset = ?", [dataset])[0][0]
-        left_out = rows(con, "SELECT count(*) FROM catalog.quarantine WHERE rule LIKE 'timm_results.excluded.%' "
-                             "AND table_name = ? AND starts_with(detail, ?)", [table, repr(file) + " "])[0][0]
+        kept = rows(con, f"SELECT count(*) FROM {table} WHERE origin = 'published:timm' AND dataset = ?", [dataset])[0][
+            0
+        ]
+        left_out = rows(
+            con,
+            "SELECT count(*) FROM catalog.quarantine WHERE rule LIKE 'timm_results.excluded.%' "
+            "AND table_name = ? AND starts_with(detail, ?)",
+            [table, repr(file) + " "],
+        )[0][0]
         assert kept + left_out == len(data_rows), file
         assert kept == len(read_rows(path)), file
 
@@ -121,56 +128,102 @@ def assert_every_row_accounted(con, root: Path) -> None:
 def registry_records(settings, names_sizes) -> None:
     """timm registry records in the lake (the shape sn_lake.sources.timm_registry writes), without importing timm."""
     crawl_id = lake.new_crawl_id()
-    records = [{"native_id": name, "request_url": f"python:timm==1.0#pretrained_cfg={name}",
-                "payload": {"name": name, "timm_version": "1.0",
-                            "pretrained_cfg": {"architecture": name.split(".")[0], "tag": name.split(".")[1],
-                                               "hf_hub_id": f"timm/{name}", "num_classes": 1000, "input_size": [3, size, size]}}}
-               for name, size in names_sizes]
+    records = [
+        {
+            "native_id": name,
+            "request_url": f"python:timm==1.0#pretrained_cfg={name}",
+            "payload": {
+                "name": name,
+                "timm_version": "1.0",
+                "pretrained_cfg": {
+                    "architecture": name.split(".")[0],
+                    "tag": name.split(".")[1],
+                    "hf_hub_id": f"timm/{name}",
+                    "num_classes": 1000,
+                    "input_size": [3, size, size],
+                },
+            },
+        }
+        for name, size in names_sizes
+    ]
     lake.write_raw(settings, "timm", crawl_id, 1, records)
     lake.finish_crawl(settings, "timm", crawl_id, {"records": len(records), "steps": 1})
 
 
 def test_shared_tables_give_task_shift_links_and_reported_accuracy(sn_home, results_dir, monkeypatch):
     monkeypatch.setenv("SN_LAKE_TIMM_RESULTS_URL", str(results_dir))
-    registry_records(config.load(), [("convnextv2_large.fcmae_ft_in22k_in1k", 224), ("resnet18.a1_in1k", 224),
-                                     ("not_in_tables.x_in1k", 224)])
+    registry_records(
+        config.load(),
+        [("convnextv2_large.fcmae_ft_in22k_in1k", 224), ("resnet18.a1_in1k", 224), ("not_in_tables.x_in1k", 224)],
+    )
     settings, con, summary = build(monkeypatch, results_dir)
     assert summary["tables"] == 6 and summary["missing_tables"] is None
     n_rows = sum(1 for _ in open(results_dir / "results-imagenet.csv")) - 1
-    assert rows(con, "SELECT count(*), count(DISTINCT model_id) FROM results.task_accuracy WHERE origin = 'published:timm'") == [
-        (n_rows, 1266)]
+    assert rows(
+        con, "SELECT count(*), count(DISTINCT model_id) FROM results.task_accuracy WHERE origin = 'published:timm'"
+    ) == [(n_rows, 1266)]
     # one row per row of the table, at each test size, with top-1 / 100 as test accuracy
-    found = rows(con, "SELECT test_accuracy, top5_accuracy, json_extract(eval_config, '$.img_size')::INT FROM results.task_accuracy "
-                      "WHERE model_id = 'timm:convnextv2_large.fcmae_ft_in22k_in1k' AND origin = 'published:timm' ORDER BY 3")
-    assert found == [(pytest.approx(0.87266), pytest.approx(0.9824), 224), (pytest.approx(0.87494), pytest.approx(0.9836), 288)]
-    assert rows(con, "SELECT DISTINCT dataset FROM results.task_accuracy WHERE origin = 'published:timm'") == [("imagenet-1k",)]
+    found = rows(
+        con,
+        "SELECT test_accuracy, top5_accuracy, json_extract(eval_config, '$.img_size')::INT FROM results.task_accuracy "
+        "WHERE model_id = 'timm:convnextv2_large.fcmae_ft_in22k_in1k' AND origin = 'published:timm' ORDER BY 3",
+    )
+    assert found == [
+        (pytest.approx(0.87266), pytest.approx(0.9824), 224),
+        (pytest.approx(0.87494), pytest.approx(0.9836), 288),
+    ]
+    assert rows(con, "SELECT DISTINCT dataset FROM results.task_accuracy WHERE origin = 'published:timm'") == [
+        ("imagenet-1k",)
+    ]
     shifted = dict(rows(con, "SELECT dataset, count(*) FROM results.distribution_shift GROUP BY ALL"))
     assert shifted == {d: len(read_rows(results_dir / f)) for f, d in timm_catalog.SHIFTED.items()}
     assert sum(shifted.values()) >= 5 * (n_rows - 1)
-    assert rows(con, "SELECT top1, top1_diff, rank_diff FROM results.distribution_shift WHERE dataset = 'imagenet-real' "
-                     "AND model_id = 'timm:eva02_large_patch14_448.mim_m38m_ft_in22k_in1k'") == [
-        (pytest.approx(0.91144), pytest.approx(0.01088), 0)]
+    assert rows(
+        con,
+        "SELECT top1, top1_diff, rank_diff FROM results.distribution_shift WHERE dataset = 'imagenet-real' "
+        "AND model_id = 'timm:eva02_large_patch14_448.mim_m38m_ft_in22k_in1k'",
+    ) == [(pytest.approx(0.91144), pytest.approx(0.01088), 0)]
     assert_same_shift(con, results_dir)
     assert_every_row_accounted(con, results_dir)
     # links both ways for every model of the tables, also those today's registry no longer lists
-    named = {r["model"] for f in crawl.FILES for r in read_rows(results_dir / f)}  # resmlp_24_224.fb_dino: shifted sets only
-    linked = rows(con, "SELECT split_part(model_id, ':', 2) FROM catalog.model_links WHERE model_id LIKE 'timm:%' "
-                       "AND linked_model_id = 'huggingface:timm/' || split_part(model_id, ':', 2)")
+    named = {
+        r["model"] for f in crawl.FILES for r in read_rows(results_dir / f)
+    }  # resmlp_24_224.fb_dino: shifted sets only
+    linked = rows(
+        con,
+        "SELECT split_part(model_id, ':', 2) FROM catalog.model_links WHERE model_id LIKE 'timm:%' "
+        "AND linked_model_id = 'huggingface:timm/' || split_part(model_id, ':', 2)",
+    )
     assert {r[0] for r in linked} == named and len(linked) == len(named)
-    assert rows(con, "SELECT link_type, evidence FROM catalog.model_links WHERE model_id = 'huggingface:timm/resnet18.a1_in1k'") == [
-        ("same_hub_id", "timm/resnet18.a1_in1k")]
+    assert rows(
+        con, "SELECT link_type, evidence FROM catalog.model_links WHERE model_id = 'huggingface:timm/resnet18.a1_in1k'"
+    ) == [("same_hub_id", "timm/resnet18.a1_in1k")]
     # the registry rows take the published top-1 at their input size
     reported = dict(rows(con, "SELECT model_id, reported_accuracy FROM catalog.models WHERE source = 'timm'"))
-    assert reported == {"timm:convnextv2_large.fcmae_ft_in22k_in1k": pytest.approx(0.87266),
-                        "timm:resnet18.a1_in1k": pytest.approx(float(next(r["top1"] for r in read_rows(
-                            results_dir / "results-imagenet.csv") if (r["model"], r["img_size"]) == ("resnet18.a1_in1k", "224")))),
-                        "timm:not_in_tables.x_in1k": None}
+    assert reported == {
+        "timm:convnextv2_large.fcmae_ft_in22k_in1k": pytest.approx(0.87266),
+        "timm:resnet18.a1_in1k": pytest.approx(
+            float(
+                next(
+                    r["top1"]
+                    for r in read_rows(results_dir / "results-imagenet.csv")
+                    if (r["model"], r["img_size"]) == ("resnet18.a1_in1k", "224")
+                )
+            )
+        ),
+        "timm:not_in_tables.x_in1k": None,
+    }
     # the timm table's figure is a claim beside our own measurement of the same weights on the Hub
-    con.execute("INSERT INTO results.task_accuracy (model_id, dataset, origin, config_hash, test_accuracy) "
-                "VALUES ('huggingface:timm/resnet18.a1_in1k', 'imagenet-1k', 'computed', 'c', 0.7)")
+    con.execute(
+        "INSERT INTO results.task_accuracy (model_id, dataset, origin, config_hash, test_accuracy) "
+        "VALUES ('huggingface:timm/resnet18.a1_in1k', 'imagenet-1k', 'computed', 'c', 0.7)"
+    )
     warehouse.apply_sql(con, "views")
-    pairs = rows(con, "SELECT claimed_origin, measured_origin, round(gap, 6) FROM analytics.reported_vs_measured "
-                      "WHERE model_id = 'timm:resnet18.a1_in1k'")
+    pairs = rows(
+        con,
+        "SELECT claimed_origin, measured_origin, round(gap, 6) FROM analytics.reported_vs_measured "
+        "WHERE model_id = 'timm:resnet18.a1_in1k'",
+    )
     published = [r["top1"] for r in read_rows(results_dir / "results-imagenet.csv") if r["model"] == "resnet18.a1_in1k"]
     assert len(published) == 2  # per model and origin the view takes the mean over timm's test sizes
     assert pairs == [("published:timm", "computed", round(sum(published) / 2 - 0.7, 6))]
@@ -209,9 +262,14 @@ def test_perturbed_tables_give_views_equal_to_an_independent_computation(sn_home
     assert_same_shift(con, copy)
     assert_every_row_accounted(con, copy)
     rules = {r for (r,) in rows(con, "SELECT DISTINCT rule FROM catalog.quarantine WHERE rule LIKE 'timm_results.%'")}
-    assert {"timm_results.null.invalid_value", "timm_results.null.out_of_range", "timm_results.excluded.no_figure",
-            "timm_results.excluded.duplicate_row", "timm_results.excluded.malformed_row",
-            "timm_results.excluded.not_found"} <= rules
+    assert {
+        "timm_results.null.invalid_value",
+        "timm_results.null.out_of_range",
+        "timm_results.excluded.no_figure",
+        "timm_results.excluded.duplicate_row",
+        "timm_results.excluded.malformed_row",
+        "timm_results.excluded.not_found",
+    } <= rules
     assert rows(con, "SELECT count(*) FROM results.distribution_shift WHERE dataset = 'imagenet-sketch'")[0][0] == 0
 
 
@@ -234,7 +292,9 @@ def test_crawl_from_upstream_raw_files_survives_429_and_5xx(sn_home, results_dir
     assert payload["status"] == 200 and payload["text"] == (results_dir / crawl.IMAGENET).read_text()
 
 
-def test_a_missing_imagenet_table_stops_the_crawl_before_anything_is_written(sn_home, results_dir, tmp_path, monkeypatch):
+def test_a_missing_imagenet_table_stops_the_crawl_before_anything_is_written(
+    sn_home, results_dir, tmp_path, monkeypatch
+):
     folder = tmp_path / "results"
     folder.mkdir()
     shutil.copy(results_dir / "results-sketch.csv", folder)
