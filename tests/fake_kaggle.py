@@ -181,7 +181,8 @@ class FakeKaggle(FakeApi):
 
     def download(self, request: Request) -> Response:
         body = request.json() or {}
-        key = "/".join(str(body.get(k)) for k in ("ownerSlug", "modelSlug", "framework", "instanceSlug", "versionNumber"))
+        fields = ("ownerSlug", "modelSlug", "framework", "instanceSlug", "versionNumber")
+        key = "/".join(str(body.get(k)) for k in fields)
         if key not in self.blobs:
             return kaggle_error(404, f"Model instance version {key} not found.")
         return Response(302, b"", headers={"Location": f"{STORAGE}{key}/model.tar.gz?X-Goog-Signature=fake"})

@@ -44,25 +44,45 @@ MIN_ACCURACY = 0.8
 SEED = 0
 
 
+def _quiet() -> None:
+    """No progress bars from transformers' loading and saving in the test output."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+
+
 def _spec(kind: str):
     """(config, model class, image processor, epochs, learning rate) of one fixture kind."""
     import transformers as tf
 
+    _quiet()
     labels = {"id2label": dict(enumerate(DIGIT_NAMES)), "label2id": {n: i for i, n in enumerate(DIGIT_NAMES)}}
     if kind == "vit":
-        config = tf.ViTConfig(image_size=24, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                              intermediate_size=128, **labels)  # fmt: skip
+        config = tf.ViTConfig(
+            image_size=24,
+            patch_size=8,
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=128,
+            **labels,
+        )
         processor = tf.ViTImageProcessor(size={"height": 24, "width": 24}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
         return config, tf.ViTForImageClassification, processor, 10, 2e-3
     if kind == "convnext":
-        config = tf.ConvNextConfig(num_channels=3, hidden_sizes=[16, 32], depths=[1, 1], num_stages=2, patch_size=4, **labels)
-        processor = tf.ConvNextImageProcessor(size={"shortest_edge": 36}, crop_pct=1.0, image_mean=[0.5] * 3,
-                                              image_std=[0.25] * 3)  # fmt: skip
+        config = tf.ConvNextConfig(
+            num_channels=3, hidden_sizes=[16, 32], depths=[1, 1], num_stages=2, patch_size=4, **labels
+        )
+        processor = tf.ConvNextImageProcessor(
+            size={"shortest_edge": 36}, crop_pct=1.0, image_mean=[0.5] * 3, image_std=[0.25] * 3
+        )
         return config, tf.ConvNextForImageClassification, processor, 5, 1e-2
     if kind == "resnet":
         config = tf.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1], layer_type="basic", **labels)
-        processor = tf.ConvNextImageProcessor(size={"shortest_edge": 28}, crop_pct=0.875, image_mean=[0.45] * 3,
-                                              image_std=[0.2] * 3)  # fmt: skip
+        processor = tf.ConvNextImageProcessor(
+            size={"shortest_edge": 28}, crop_pct=0.875, image_mean=[0.45] * 3, image_std=[0.2] * 3
+        )
         return config, tf.ResNetForImageClassification, processor, 4, 1e-2
     raise ValueError(f"Expected a fixture kind from {KINDS}, found {kind!r}.")
 
@@ -98,9 +118,13 @@ def build_transformers_model(root: Path, kind: str) -> Path:
             schedule.step()
     model.eval()
     with torch.no_grad():
-        accuracy = float((model(pixel_values=processed(processor, splits.test.x)).logits.argmax(1) == splits.test.y).float().mean())
+        accuracy = float(
+            (model(pixel_values=processed(processor, splits.test.x)).logits.argmax(1) == splits.test.y).float().mean()
+        )
     if accuracy < MIN_ACCURACY:
-        raise AssertionError(f"Expected the {kind} fixture to reach {MIN_ACCURACY} test accuracy, found {accuracy:.3f}.")
+        raise AssertionError(
+            f"Expected the {kind} fixture to reach {MIN_ACCURACY} test accuracy, found {accuracy:.3f}."
+        )
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
@@ -134,6 +158,7 @@ def sharded(folder: Path, dest: Path, max_shard_size: str = "20KB") -> Path:
     """The same model saved as several safetensors shards and ``model.safetensors.index.json``."""
     from transformers import AutoModelForImageClassification
 
+    _quiet()
     if (dest / "model.safetensors.index.json").is_file():
         return dest
     model = AutoModelForImageClassification.from_pretrained(str(folder), use_safetensors=True)
@@ -148,10 +173,14 @@ def remote_code(folder: Path, dest: Path, marker: Path) -> Path:
     if not (dest / "config.json").is_file():
         shutil.copytree(folder, dest)
     config = json.loads((dest / "config.json").read_text())
-    config.update(architectures=["LeafNetForImageClassification"], model_type="leafnet", auto_map={
-        "AutoConfig": "configuration_leaf.LeafConfig",
-        "AutoModelForImageClassification": "modeling_leaf.LeafNetForImageClassification",
-    })  # fmt: skip
+    config.update(
+        architectures=["LeafNetForImageClassification"],
+        model_type="leafnet",
+        auto_map={
+            "AutoConfig": "configuration_leaf.LeafConfig",
+            "AutoModelForImageClassification": "modeling_leaf.LeafNetForImageClassification",
+        },
+    )
     (dest / "config.json").write_text(json.dumps(config, indent=2))
     payload = f"from pathlib import Path\nPath({str(marker)!r}).write_text('the repo code ran')\n"
     (dest / "modeling_leaf.py").write_text(payload + "class LeafNetForImageClassification:\n    pass\n")
@@ -186,9 +215,10 @@ def build_all(root: Path) -> dict[str, Path]:
 
 
 def reference_predictions(folder: Path, x: torch.Tensor) -> list[str]:
-    """Class names predicted for [0, 1] images ``x`` by transformers' own loader and image processor (independent of sn_lake)."""
+    """Class names predicted for [0, 1] images ``x`` by transformers' own loader and image processor (not sn_lake's)."""
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
+    _quiet()
     net = AutoModelForImageClassification.from_pretrained(str(folder), use_safetensors=True).eval()
     processor = AutoImageProcessor.from_pretrained(str(folder))
     with torch.no_grad():
@@ -210,8 +240,13 @@ def add_to_hub(hub, fixtures: dict[str, Path], org: str = "hf-fixtures") -> dict
     repos = {}
     for name, folder in fixtures.items():
         repo_id = f"{org}/{name}"
-        hub.add_repo(repo_id, folder, library_name="transformers", pipeline_tag="image-classification",
-                     tags=["transformers", "image-classification"])  # fmt: skip
+        hub.add_repo(
+            repo_id,
+            folder,
+            library_name="transformers",
+            pipeline_tag="image-classification",
+            tags=["transformers", "image-classification"],
+        )
         repos[name] = repo_id
     return repos
 

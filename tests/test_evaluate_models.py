@@ -190,3 +190,100 @@ def test_unavailable_dataset_names_it_and_its_folder(settings):
         data.load("imagenet-1k", settings)
     with pytest.raises(data.DatasetUnavailable, match=str(settings.home / "datasets" / "cifar10")):
         data.load("cifar10", settings, download=False)
+
+
+# ------------------------------------------------------------------------------ Kaggle instances (kagglesdk, loopback)
+@pytest.fixture
+def kaggle_api(settings, monkeypatch: pytest.MonkeyPatch):
+    from tests.fake_kaggle import PORT, TOKEN, FakeKaggle
+    from tests.loopback_server import LoopbackServer
+
+    api = FakeKaggle()
+    monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "TEST")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", TOKEN)
+    with LoopbackServer(api, port=PORT):
+        yield api
+
+
+def storage_requests(api) -> int:
+    from tests.fake_kaggle import STORAGE
+
+    return sum(r.path.startswith(STORAGE) for r in api.requests)
+
+
+def test_kaggle_timm_instance_downloads_into_the_folder_format_once(tmp_path: Path, kaggle_api):
+    net = write_folder(tmp_path / "upload" / "tiny-digits")  # the archive wraps the files in a folder
+    handle = kaggle_api.serve_instance("lab", "tiny", "default", "MODEL_FRAMEWORK_PY_TORCH", tmp_path / "upload")
+    loaded = models.load(f"kaggle:{handle}", config.load(), torch.device("cpu"))
+    assert handle == "lab/tiny/pyTorch/default" and loaded.model_id == f"kaggle:{handle}" and loaded.revision == "1"
+    assert loaded.loader == "timm" and classifier_matches(loaded, net) and storage_requests(kaggle_api) == 1
+    models.load(f"kaggle:{handle}", config.load(), torch.device("cpu"))
+    assert storage_requests(kaggle_api) == 1, "a downloaded instance is read from $SN_LAKE_HOME/kaggle_cache"
+
+
+@pytest.mark.parametrize("archive", ["raw", "zip"])
+def test_kaggle_bare_state_dict_of_a_named_timm_architecture(tmp_path: Path, kaggle_api, archive: str):
+    import timm
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    net = timm.create_model("test_resnet", pretrained=False, num_classes=10).eval()
+    (tmp_path / "bare").mkdir()
+    torch.save(net.state_dict(), tmp_path / "bare" / "weights.pth")  # what `torch.save(model.state_dict())` uploads
+    handle = kaggle_api.serve_instance("lab", "digits-nets", "test-resnet-digits", "MODEL_FRAMEWORK_PY_TORCH",
+                                       tmp_path / "bare", archive=archive)  # fmt: skip
+    loaded = models.load(f"kaggle:{handle}", config.load(), torch.device("cpu"))
+    assert loaded.architecture == "test_resnet" and loaded.num_classes == 10
+    cfg = timm.models.get_pretrained_cfg("test_resnet")
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (cfg.mean, cfg.std))
+    x = torch.rand(2, 3, 32, 32)
+    expected = net((F.interpolate(x, size=cfg.input_size[-2:], mode="bilinear", align_corners=False) - mean) / std)
+    assert torch.allclose(loaded.classifier(x), expected, atol=1e-5)
+
+
+def test_kaggle_architecture_named_in_the_usage_text(tmp_path: Path, kaggle_api):
+    import timm
+    from safetensors.torch import save_file
+
+    net = timm.create_model("test_vit", pretrained=False, num_classes=3)
+    (tmp_path / "st").mkdir()
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "st" / "model.safetensors"))
+    handle = kaggle_api.serve_instance("lab", "mystery", "v1", "MODEL_FRAMEWORK_PY_TORCH", tmp_path / "st",
+                                       usage="model = timm.create_model('test_vit', num_classes=3)")  # fmt: skip
+    loaded = models.load(f"kaggle:{handle}", config.load(), torch.device("cpu"))
+    assert loaded.architecture == "test_vit" and loaded.num_classes == 3
+
+
+def test_kaggle_instances_that_cannot_be_evaluated_say_why(tmp_path: Path, kaggle_api, settings):
+    import io
+    import tarfile
+
+    from tests.fake_kaggle import encode_token  # noqa: F401 - the fake's module is the one serving
+
+    s = config.load()
+    (tmp_path / "keras").mkdir()
+    (tmp_path / "keras" / "model.keras").write_bytes(b"PK\x03\x04 not really")
+    handle = kaggle_api.serve_instance("lab", "kmodel", "default", "MODEL_FRAMEWORK_OTHER", tmp_path / "keras")
+    with pytest.raises(models.ModelLoadError, match="found a Keras model: only timm, transformers or plain timm"):
+        models.load(f"kaggle:{handle}", s, torch.device("cpu"))
+    (tmp_path / "anon").mkdir()
+    torch.save({"w": torch.zeros(2)}, tmp_path / "anon" / "weights.pth")
+    handle = kaggle_api.serve_instance("lab", "anon", "v2", "MODEL_FRAMEWORK_PY_TORCH", tmp_path / "anon")
+    with pytest.raises(models.ModelLoadError, match="to name a timm architecture for its bare state dict, found none"):
+        models.load(f"kaggle:{handle}", s, torch.device("cpu"))
+    handle = kaggle_api.serve_instance("lab", "nofiles", "default", "MODEL_FRAMEWORK_PY_TORCH", None)
+    with pytest.raises(models.ModelLoadError, match="Expected Kaggle to send the files of lab/nofiles/pyTorch/default"):
+        models.load(f"kaggle:{handle}", s, torch.device("cpu"))
+    with pytest.raises(models.ModelLoadError, match="found it missing"):
+        models.load("kaggle:lab/tiny/pyTorch/other-variation", s, torch.device("cpu"))
+    # an archive entry that climbs out of its folder is refused, and nothing lands outside
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../../escaped.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    handle = kaggle_api.serve_instance("lab", "evil", "default", "MODEL_FRAMEWORK_PY_TORCH", None)
+    kaggle_api.blobs["lab/evil/MODEL_FRAMEWORK_PY_TORCH/default/1"] = buffer.getvalue()
+    with pytest.raises(models.ModelLoadError, match="Expected relative paths inside the Kaggle archive"):
+        models.load(f"kaggle:{handle}", s, torch.device("cpu"))
+    assert not list(settings.home.rglob("escaped.txt")) and not (settings.home.parent / "escaped.txt").exists()

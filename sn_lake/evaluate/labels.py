@@ -94,28 +94,37 @@ def canonical_names(dataset: str | None) -> tuple[str, ...] | None:
     return CANONICAL.get((dataset or "").lower())
 
 
-def align(model_labels: Sequence[str] | None, dataset_labels: Sequence[str] | None,
-          n_model: int, n_dataset: int) -> list[int] | None:  # fmt: skip
+def align(
+    model_labels: Sequence[str] | None, dataset_labels: Sequence[str] | None, n_model: int, n_dataset: int
+) -> list[int] | None:
     """``order`` with ``logits[:, order]`` in the dataset's class order, or None when the index order is right.
 
     ``n_model`` is the model's number of outputs, ``n_dataset`` the dataset's number of classes; raises
     :class:`LabelMismatch` with the reason when the two cannot be aligned.
     """
     if n_model != n_dataset:
-        raise LabelMismatch(f"Expected the model's {n_model} classes to match the dataset's {n_dataset}, found different "
-                            "counts: evaluate it on the dataset it was trained on.")  # fmt: skip
+        raise LabelMismatch(
+            f"Expected the model's {n_model} classes to match the dataset's {n_dataset}, found different "
+            "counts: evaluate it on the dataset it was trained on."
+        )
     if model_labels is not None and len(model_labels) != n_model:
-        raise LabelMismatch(f"Expected one class name per output, found {len(model_labels)} names for {n_model} outputs "
-                            "(different counts): fix the model's id2label.")  # fmt: skip
+        raise LabelMismatch(
+            f"Expected one class name per output, found {len(model_labels)} names for {n_model} outputs "
+            "(different counts): fix the model's id2label."
+        )
     if dataset_labels is not None and len(dataset_labels) != n_dataset:
-        raise LabelMismatch(f"Expected one dataset class name per class, found {len(dataset_labels)} names for "
-                            f"{n_dataset} classes (different counts): fix the dataset's ClassLabel names.")  # fmt: skip
+        raise LabelMismatch(
+            f"Expected one dataset class name per class, found {len(dataset_labels)} names for "
+            f"{n_dataset} classes (different counts): fix the dataset's ClassLabel names."
+        )
     if not model_labels or is_generic(model_labels):
         return None  # nothing to compare: the index order is all there is, and the counts agree
     if not dataset_labels:
-        raise LabelMismatch(f"Expected the dataset's class names to check the model's labels {list(model_labels)[:4]} "
-                            "against, found none: its labels cannot be aligned, so it is not evaluated with a guessed "
-                            "order; give the dataset ClassLabel names.")  # fmt: skip
+        raise LabelMismatch(
+            f"Expected the dataset's class names to check the model's labels {list(model_labels)[:4]} "
+            "against, found none: its labels cannot be aligned, so it is not evaluated with a guessed "
+            "order; give the dataset ClassLabel names."
+        )
     if is_generic(dataset_labels, numbers=False):
         return None
     index: dict[str, set[int]] = {}
@@ -130,11 +139,15 @@ def align(model_labels: Sequence[str] | None, dataset_labels: Sequence[str] | No
             missing.append(str(name))
         order.append(-1 if hit is None else hit)
     if missing:
-        raise LabelMismatch(f"Expected the model's id2label {list(model_labels)[:6]} to name the dataset's classes, found "
-                            f"none for {missing[:5]}: its labels cannot be aligned, so it is not evaluated with a "
-                            "guessed order.")  # fmt: skip
+        raise LabelMismatch(
+            f"Expected the model's id2label {list(model_labels)[:6]} to name the dataset's classes, found "
+            f"none for {missing[:5]}: its labels cannot be aligned, so it is not evaluated with a "
+            "guessed order."
+        )
     if len(set(order)) != len(order):
         twice = sorted({str(model_labels[i]) for i in order if order.count(i) > 1})
-        raise LabelMismatch(f"Expected each model label to match one dataset class, found {twice[:5]} matching several: "
-                            "its labels cannot be aligned, so it is not evaluated with a guessed order.")  # fmt: skip
+        raise LabelMismatch(
+            f"Expected each model label to match one dataset class, found {twice[:5]} matching several: "
+            "its labels cannot be aligned, so it is not evaluated with a guessed order."
+        )
     return None if order == list(range(n_model)) else order

@@ -30,7 +30,6 @@ architecture the instance's metadata names (a ``config.json`` is derived for it)
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import pickle
@@ -92,7 +91,10 @@ class UntrustedConfigError(ModelLoadError):
 
 
 def resolve_device(settings: Settings) -> torch.device:
-    """``SN_LAKE_DEVICE``: ``cuda``, ``cpu``, or ``auto`` (CUDA when present, else CPU); also applies ``SN_LAKE_TORCH_THREADS``."""
+    """``SN_LAKE_DEVICE``: ``cuda``, ``cpu``, or ``auto`` (CUDA when present, else CPU).
+
+    Also applies ``SN_LAKE_TORCH_THREADS``.
+    """
     torch.set_num_threads(max(settings.torch_threads, 1))
     if settings.device == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError("SN_LAKE_DEVICE is 'cuda' but no CUDA device is visible: set SN_LAKE_DEVICE=cpu or auto.")
@@ -159,8 +161,15 @@ class Classifier(nn.Module):
     ``label_order`` (set by :func:`align_labels`) reorders the logits into the dataset's class order.
     """
 
-    def __init__(self, net: nn.Module, input_size: tuple[int, int], mean, std,
-                 preprocessing: Preprocessing | None = None, hf_output: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        net: nn.Module,
+        input_size: tuple[int, int],
+        mean,
+        std,
+        preprocessing: Preprocessing | None = None,
+        hf_output: bool = False,
+    ):
         super().__init__()
         self.net = net
         self.preprocessing = preprocessing or Preprocessing(tuple(input_size), tuple(mean), tuple(std))
@@ -252,14 +261,17 @@ def _zip_format(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except zipfile.BadZipFile as exc:
-        raise ModelLoadError(f"Expected a whole zip archive in {path} (its first bytes say zip), found a damaged one ({exc}): download it again.") from exc
+        raise ModelLoadError(
+            f"Expected a whole zip archive in {path} (its first bytes say zip), found a damaged one ({exc}): download"
+            " it again."
+        ) from exc
     if any(n.rpartition("/")[2] == "data.pkl" for n in names):
         return "pytorch-state-dict"
     if any(n.endswith(".weights.h5") for n in names) or {"config.json", "metadata.json"} <= set(names):
         return "tensorflow"
     raise ModelLoadError(
-        f"Expected torch.save's zip archive (with a data.pkl) in {path}, found a zip of {names[:5]}: it is not a PyTorch checkpoint; "
-        "use the model's safetensors or torch.save weights."
+        f"Expected torch.save's zip archive (with a data.pkl) in {path}, found a zip of {names[:5]}: it is not a"
+        " PyTorch checkpoint; use the model's safetensors or torch.save weights."
     )
 
 
@@ -270,12 +282,16 @@ def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except SafetensorError as exc:
-        raise ModelLoadError(f"Expected a whole safetensors file in {path} (its first bytes say safetensors), found a broken one ({exc}): download it again.") from exc
+        raise ModelLoadError(
+            f"Expected a whole safetensors file in {path} (its first bytes say safetensors), found a broken one"
+            f" ({exc}): download it again."
+        ) from exc
 
 
 def _load_torch_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     try:
-        with path.open("rb") as fh:  # a file object: torch.load would pick its loader by a path's suffix (".safetensors")
+        # a file object: torch.load would pick its loader by a path's suffix (".safetensors")
+        with path.open("rb") as fh:
             checkpoint = torch.load(fh, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
@@ -284,14 +300,17 @@ def _load_torch_checkpoint(path: Path) -> dict[str, torch.Tensor]:
         ) from exc
     except (RuntimeError, EOFError, ValueError) as exc:
         raise ModelLoadError(
-            f"Expected a torch.save checkpoint in {path}, found one torch.load could not read ({str(exc).splitlines()[0][:200]}): "
-            "download it again or ask for safetensors weights."
+            f"Expected a torch.save checkpoint in {path}, found one torch.load could not read"
+            f" ({str(exc).splitlines()[0][:200]}): download it again or ask for safetensors weights."
         ) from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
             checkpoint = checkpoint[key]
     if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise ModelLoadError(f"Expected a state dict (name -> tensor) in {path}, found {type(checkpoint).__name__}: save model.state_dict().")
+        raise ModelLoadError(
+            f"Expected a state dict (name -> tensor) in {path}, found {type(checkpoint).__name__}: save"
+            " model.state_dict()."
+        )
     return {k.removeprefix("module."): v for k, v in checkpoint.items()}
 
 
@@ -307,23 +326,26 @@ def weights_kind(path: Path) -> str:
         return kind
     if kind == "pickle":
         raise UnsafeCheckpointError(
-            f"Expected safetensors or a torch.save checkpoint in {path}, found a plain pickle, which can run arbitrary code when "
-            "unpickled; it was refused without unpickling: ask for safetensors weights."
+            f"Expected safetensors or a torch.save checkpoint in {path}, found a plain pickle, which can run arbitrary"
+            " code when unpickled; it was refused without unpickling: ask for safetensors weights."
         )
     if kind == "tensorflow":
         container = "HDF5" if head.startswith(b"\x89HDF") else "a Keras archive"
         raise ModelLoadError(
-            f"Expected PyTorch weights (safetensors or torch.save) in {path}, found TensorFlow/Keras weights ({container}), which is not "
-            "a PyTorch format: use the model's PyTorch or safetensors weights."
+            f"Expected PyTorch weights (safetensors or torch.save) in {path}, found TensorFlow/Keras weights"
+            f" ({container}), which is not a PyTorch format: use the model's PyTorch or safetensors weights."
         )
     raise ModelLoadError(
-        f"Expected safetensors or a torch.save checkpoint in {path}, found bytes of neither (first bytes {head[:16].hex() or 'none: the file is empty'}): "
-        "use the model's safetensors or torch.save weights."
+        f"Expected safetensors or a torch.save checkpoint in {path}, found bytes of neither (first bytes"
+        f" {head[:16].hex() or 'none: the file is empty'}): use the model's safetensors or torch.save weights."
     )
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors from safetensors or a torch.save checkpoint (``weights_only=True``), told apart by the file's first bytes, not its suffix."""
+    """Tensors from safetensors or a torch.save checkpoint (``weights_only=True``).
+
+    The two are told apart by the file's first bytes, not its suffix.
+    """
     path = Path(path)
     return _load_safetensors(path) if weights_kind(path) == "safetensors" else _load_torch_checkpoint(path)
 
@@ -344,16 +366,26 @@ def safetensors_header(path: Path) -> dict[str, tuple[int, ...]]:
     try:
         header = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"Expected a JSON safetensors header in {path}, found a broken one ({exc}): download it again.") from exc
+        raise ModelLoadError(
+            f"Expected a JSON safetensors header in {path}, found a broken one ({exc}): download it again."
+        ) from exc
     if not isinstance(header, dict):
-        raise ModelLoadError(f"Expected a JSON object as the safetensors header of {path}, found {type(header).__name__}: download it again.")
+        raise ModelLoadError(
+            f"Expected a JSON object as the safetensors header of {path}, found {type(header).__name__}: download it"
+            " again."
+        )
     shapes: dict[str, tuple[int, ...]] = {}
     for name, entry in header.items():
         if name == "__metadata__":
             continue
         shape = entry.get("shape") if isinstance(entry, dict) else None
-        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-            raise ModelLoadError(f"Expected a list of sizes as the shape of {name!r} in {path}'s header, found {shape!r}: the file is broken.")
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            raise ModelLoadError(
+                f"Expected a list of sizes as the shape of {name!r} in {path}'s header, found {shape!r}: the file is"
+                " broken."
+            )
         shapes[name] = tuple(shape)
     return shapes
 
@@ -369,7 +401,9 @@ def weights_file(folder: Path) -> Path:
             return folder / name
     raw = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", *RAW_CHECKPOINT_SUFFIXES))
     if not raw:
-        raise ModelLoadError(f"Expected weights ({', '.join(WEIGHT_FILES)}) in {folder}, found none: add model.safetensors.")
+        raise ModelLoadError(
+            f"Expected weights ({', '.join(WEIGHT_FILES)}) in {folder}, found none: add model.safetensors."
+        )
     return raw[0]
 
 
@@ -379,19 +413,31 @@ def _sharded(folder: Path) -> tuple[list[Path], dict[str, tuple[int, ...]]]:
     index = _read_json(index_path, "a sharded-safetensors index")
     weight_map = index.get("weight_map")
     if not isinstance(weight_map, dict) or not weight_map:
-        raise ModelLoadError(f"Expected a 'weight_map' of tensor -> shard file in {index_path}, found {type(weight_map).__name__}: re-save the model.")
+        raise ModelLoadError(
+            f"Expected a 'weight_map' of tensor -> shard file in {index_path}, found {type(weight_map).__name__}:"
+            " re-save the model."
+        )
     names = set(weight_map.values())
     bad = sorted(str(n) for n in names if not isinstance(n, str) or not re.fullmatch(r"[\w.\-]+\.safetensors", n))
     if bad:
-        raise UntrustedConfigError(f"Expected plain .safetensors file names in {index_path}, found {bad[:3]}: shards must sit beside the index.")
+        raise UntrustedConfigError(
+            f"Expected plain .safetensors file names in {index_path}, found {bad[:3]}: shards must sit beside the"
+            " index."
+        )
     missing = sorted(n for n in names if not (folder / n).is_file())
     if missing:
-        raise ModelLoadError(f"Expected the shards {missing[:3]} that {index_path.name} names in {folder}, found them missing: download them.")
+        raise ModelLoadError(
+            f"Expected the shards {missing[:3]} that {index_path.name} names in {folder}, found them missing: download"
+            " them."
+        )
     shards = sorted(folder / n for n in names)
     shapes: dict[str, tuple[int, ...]] = {}
     for shard in shards:
         if weights_kind(shard) != "safetensors":
-            raise ModelLoadError(f"Expected safetensors bytes in the shard {shard}, found a torch checkpoint: re-save with safe_serialization.")
+            raise ModelLoadError(
+                f"Expected safetensors bytes in the shard {shard}, found a torch checkpoint: re-save with"
+                " safe_serialization."
+            )
         for name, shape in safetensors_header(shard).items():
             if name in shapes or weight_map.get(name) != shard.name:
                 raise ModelLoadError(
@@ -401,7 +447,10 @@ def _sharded(folder: Path) -> tuple[list[Path], dict[str, tuple[int, ...]]]:
             shapes[name] = shape
     unlisted = sorted(set(weight_map) - set(shapes))
     if unlisted:
-        raise ModelLoadError(f"Expected the tensors {unlisted[:3]} that {index_path.name} lists in its shards, found them in none: download them again.")
+        raise ModelLoadError(
+            f"Expected the tensors {unlisted[:3]} that {index_path.name} lists in its shards, found them in none:"
+            " download them again."
+        )
     return shards, shapes
 
 
@@ -409,13 +458,20 @@ def _sharded(folder: Path) -> tuple[list[Path], dict[str, tuple[int, ...]]]:
 def _read_json(path: Path, what: str) -> dict:
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
-        raise ModelLoadError(f"Expected {what} of at most {MAX_CONFIG_BYTES} bytes in {path}, found {size}: it is not a model's configuration.")
+        raise ModelLoadError(
+            f"Expected {what} of at most {MAX_CONFIG_BYTES} bytes in {path}, found {size}: it is not a model's"
+            " configuration."
+        )
     try:
         value = json.loads(path.read_bytes())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"Expected JSON in {path} ({what}), found text that is not JSON ({exc}): fix or re-save the file.") from exc
+        raise ModelLoadError(
+            f"Expected JSON in {path} ({what}), found text that is not JSON ({exc}): fix or re-save the file."
+        ) from exc
     if not isinstance(value, dict):
-        raise ModelLoadError(f"Expected {what} as a JSON object in {path}, found a JSON {type(value).__name__}: fix or re-save the file.")
+        raise ModelLoadError(
+            f"Expected {what} as a JSON object in {path}, found a JSON {type(value).__name__}: fix or re-save the file."
+        )
     return value
 
 
@@ -423,7 +479,9 @@ def read_config(folder: Path) -> dict:
     """``config.json`` of a folder as a dict, or a ModelLoadError when it is missing, not JSON or not an object."""
     path = Path(folder) / "config.json"
     if not path.is_file():
-        raise ModelLoadError(f"Expected a config.json (timm or transformers format) in {folder}, found none: is this a model folder?")
+        raise ModelLoadError(
+            f"Expected a config.json (timm or transformers format) in {folder}, found none: is this a model folder?"
+        )
     return _read_json(path, "config.json")
 
 
@@ -437,7 +495,9 @@ def _contains_key(value, key: str) -> bool:
 
 def _int(value, what: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise UntrustedConfigError(f"Expected {what} to be a whole number between {low:,} and {high:,}, found {value!r}: fix config.json.")
+        raise UntrustedConfigError(
+            f"Expected {what} to be a whole number between {low:,} and {high:,}, found {value!r}: fix config.json."
+        )
     return value
 
 
@@ -445,7 +505,9 @@ def _plain_value(key: str, value, depth: int = 0) -> None:
     """A model_args value: a number, a bool, null, a plain name, or a short list of those; never a path or URL."""
     if value is None or isinstance(value, (bool, int, float)):
         if isinstance(value, float) and not math.isfinite(value):
-            raise UntrustedConfigError(f"Expected a finite number for model_args[{key!r}], found {value!r}: fix config.json.")
+            raise UntrustedConfigError(
+                f"Expected a finite number for model_args[{key!r}], found {value!r}: fix config.json."
+            )
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**31:
             raise UntrustedConfigError(f"Expected model_args[{key!r}] below 2**31, found {value}: fix config.json.")
         return
@@ -460,15 +522,19 @@ def _plain_value(key: str, value, depth: int = 0) -> None:
         for item in value:
             _plain_value(key, item, depth + 1)
         return
-    raise UntrustedConfigError(f"Expected a number, name or short list for model_args[{key!r}], found {type(value).__name__}: fix config.json.")
+    raise UntrustedConfigError(
+        f"Expected a number, name or short list for model_args[{key!r}], found {type(value).__name__}: fix config.json."
+    )
 
 
 def check_model_args(model_args) -> dict:
-    """timm ``model_args`` through the allow-list (:data:`TIMM_MODEL_ARGS`), or an UntrustedConfigError with the reason."""
+    """timm ``model_args`` through the allow-list (:data:`TIMM_MODEL_ARGS`), or an UntrustedConfigError."""
     if model_args is None:
         return {}
     if not isinstance(model_args, dict):
-        raise UntrustedConfigError(f"Expected model_args as a JSON object, found {type(model_args).__name__}: fix config.json.")
+        raise UntrustedConfigError(
+            f"Expected model_args as a JSON object, found {type(model_args).__name__}: fix config.json."
+        )
     for key, value in model_args.items():
         if key == "num_classes":
             continue
@@ -487,12 +553,29 @@ def timm_architecture(name) -> str:
 
     if not isinstance(name, str) or not TIMM_NAME.fullmatch(name):
         raise UntrustedConfigError(
-            f"Expected 'architecture' to be a plain timm architecture name such as 'resnet18', found {str(name)[:80]!r} "
-            "(hf-hub:, local-dir:, paths and URLs are never followed): fix config.json."
+            "Expected 'architecture' to be a plain timm architecture name such as 'resnet18', found"
+            f" {str(name)[:80]!r} (hf-hub:, local-dir:, paths and URLs are never followed): fix config.json."
         )
     if not timm.is_model(name):
-        raise UntrustedConfigError(f"Expected a model architecture that timm {timm.__version__} ships, found {name!r}: it is unknown to timm.")
+        raise UntrustedConfigError(
+            f"Expected a model architecture that timm {timm.__version__} ships, found {name!r}: it is unknown to timm."
+        )
+    if not _timm_tag_known(name):
+        raise UntrustedConfigError(
+            f"Expected a pretrained tag that timm {timm.__version__} knows for {name.partition('.')[0]}, "
+            f"found {name.partition('.')[2]!r}: drop the tag or fix config.json."
+        )
     return name
+
+
+def _timm_tag_known(name: str) -> bool:
+    from timm.models import get_pretrained_cfg
+
+    try:
+        get_pretrained_cfg(name)
+    except RuntimeError:  # "Invalid pretrained tag"
+        return False
+    return True
 
 
 def _hf_registry() -> tuple[dict, dict]:
@@ -508,37 +591,53 @@ def _hf_registry() -> tuple[dict, dict]:
 
 
 def transformers_architecture(config: dict) -> tuple[str, str]:
-    """``(class name, model_type)`` of a transformers image classifier config, or an UntrustedConfigError with the reason."""
+    """``(class name, model_type)`` of a transformers image classifier config, or an UntrustedConfigError."""
     import transformers
 
     if _contains_key(config, "auto_map"):
         raise UntrustedConfigError(
-            "Expected a config of a class that transformers ships, found 'auto_map', which asks for the repo's own code "
-            "(trust_remote_code); it was refused and nothing from the repo was imported."
+            "Expected a config of a class that transformers ships, found 'auto_map', which asks for the repo's own code"
+            " (trust_remote_code); it was refused and nothing from the repo was imported."
         )
     archs = config.get("architectures")
     if not isinstance(archs, list) or len(archs) != 1 or not isinstance(archs[0], str):
-        raise UntrustedConfigError(f"Expected 'architectures' to name exactly one class, found {str(archs)[:120]}: fix config.json.")
+        raise UntrustedConfigError(
+            f"Expected 'architectures' to name exactly one class, found {str(archs)[:120]}: fix config.json."
+        )
     name = archs[0]
     classes, config_names = _hf_registry()
     if not HF_CLASS.fullmatch(name) or name not in classes:
-        hint = "it is not an image classifier" if HF_CLASS.fullmatch(name) and "ForImageClassification" not in name else (
-            "it is not a class transformers ships, and custom code is never run")
+        hint = (
+            "it is not an image classifier"
+            if HF_CLASS.fullmatch(name) and "ForImageClassification" not in name
+            else ("it is not a class transformers ships, and custom code is never run")
+        )
         raise UntrustedConfigError(
-            f"Expected an image classification class that transformers {transformers.__version__} ships, found {name[:80]!r}: {hint}."
+            f"Expected an image classification class that transformers {transformers.__version__} ships, found"
+            f" {name[:80]!r}: {hint}."
         )
     model_type = config.get("model_type")
     if not isinstance(model_type, str) or model_type not in config_names:
-        raise UntrustedConfigError(f"Expected a 'model_type' that transformers ships (for {name}), found {str(model_type)[:80]!r}: fix config.json.")
+        raise UntrustedConfigError(
+            f"Expected a 'model_type' that transformers ships (for {name}), found {str(model_type)[:80]!r}: fix"
+            " config.json."
+        )
     if classes[name] != model_type:
         raise UntrustedConfigError(
-            f"Expected the model_type of {name} ({classes[name]!r}), found {model_type!r}: config.json contradicts itself."
+            f"Expected the model_type of {name} ({classes[name]!r}), found {model_type!r}: config.json contradicts"
+            " itself."
         )
     for key in ("use_pretrained_backbone", "use_timm_backbone", "trust_remote_code"):
         if _truthy_anywhere(config, key):
-            raise UntrustedConfigError(f"Expected a self-contained config, found {key!r} set, which would fetch other weights or code: remove it.")
+            raise UntrustedConfigError(
+                f"Expected a self-contained config, found {key!r} set, which would fetch other weights or code:"
+                " remove it."
+            )
     if _contains_key(config, "quantization_config"):
-        raise UntrustedConfigError("Expected a plain float model, found 'quantization_config', which evaluation does not load: use unquantized weights.")
+        raise UntrustedConfigError(
+            "Expected a plain float model, found 'quantization_config', which evaluation does not load: use unquantized"
+            " weights."
+        )
     return name, model_type
 
 
@@ -551,45 +650,60 @@ def _truthy_anywhere(value, key: str) -> bool:
 
 
 def transformers_labels(config: dict) -> list[str]:
-    """Class names in logit order from ``id2label`` (keys 0..n-1), else ``LABEL_i`` for ``num_labels`` (2 by default)."""
+    """Class names in logit order from ``id2label`` (keys 0..n-1), else ``LABEL_i`` for ``num_labels`` (default 2)."""
     id2label = config.get("id2label")
     if id2label is None:
         n = _int(config.get("num_labels", 2), "num_labels", 1, MAX_CLASSES)
         return [f"LABEL_{i}" for i in range(n)]
     if not isinstance(id2label, dict) or not 1 <= len(id2label) <= MAX_CLASSES:
-        raise UntrustedConfigError(f"Expected id2label as an object of 1 to {MAX_CLASSES} labels, found {type(id2label).__name__}: fix config.json.")
+        raise UntrustedConfigError(
+            f"Expected id2label as an object of 1 to {MAX_CLASSES} labels, found {type(id2label).__name__}: fix"
+            " config.json."
+        )
     try:
         by_index = {int(k): v for k, v in id2label.items()}
     except (TypeError, ValueError) as exc:
-        raise UntrustedConfigError(f"Expected id2label keys '0'..'{len(id2label) - 1}', found {list(id2label)[:3]}: fix config.json.") from exc
+        raise UntrustedConfigError(
+            f"Expected id2label keys '0'..'{len(id2label) - 1}', found {list(id2label)[:3]}: fix config.json."
+        ) from exc
     if sorted(by_index) != list(range(len(by_index))):
-        raise UntrustedConfigError(f"Expected id2label keys '0'..'{len(id2label) - 1}', found {sorted(by_index)[:5]}...: fix config.json.")
+        raise UntrustedConfigError(
+            f"Expected id2label keys '0'..'{len(id2label) - 1}', found {sorted(by_index)[:5]}...: fix config.json."
+        )
     return [str(by_index[i]) for i in range(len(by_index))]
 
 
 def detect_loader(config: dict) -> str:
     """``transformers`` (``architectures``), ``timm`` (``architecture``) or an error: which format a config.json is."""
-    if "architectures" in config and not ("architecture" in config and config["architectures"] == ["TimmWrapperForImageClassification"]):
+    if "architectures" in config and not (
+        "architecture" in config and config["architectures"] == ["TimmWrapperForImageClassification"]
+    ):
         return "transformers"
     if "architecture" in config:
         return "timm"
     if "auto_map" in config:
         transformers_architecture(config)  # raises with the remote-code reason
     raise ModelLoadError(
-        f"Expected a timm ('architecture') or transformers ('architectures') config.json, found keys {sorted(config)[:8]}: "
-        "it is neither format."
+        "Expected a timm ('architecture') or transformers ('architectures') config.json, found keys"
+        f" {sorted(config)[:8]}: it is neither format."
     )
 
 
-def classify_repo(config: dict, filenames: Iterable[str], num_parameters: int | None = None,
-                  max_parameters: int = DEFAULT_MAX_PARAMETERS) -> str:  # fmt: skip
+def classify_repo(
+    config: dict,
+    filenames: Iterable[str],
+    num_parameters: int | None = None,
+    max_parameters: int = DEFAULT_MAX_PARAMETERS,
+) -> str:
     """The loader (``timm`` | ``transformers``) a repo needs, from its config.json and file names alone, or a
     ModelLoadError with the reason it cannot be evaluated (what the crawl holds suffices: no download, no build).
 
     ``num_parameters`` (e.g. the Hub listing's safetensors total) is checked against ``max_parameters`` when given.
     """
     if not isinstance(config, dict):
-        raise ModelLoadError(f"Expected config.json as a JSON object, found {type(config).__name__}: fix or re-save it.")
+        raise ModelLoadError(
+            f"Expected config.json as a JSON object, found {type(config).__name__}: fix or re-save it."
+        )
     names = {str(n).rpartition("/")[2] for n in filenames}
     loader = detect_loader(config)
     if loader == "transformers":
@@ -598,15 +712,20 @@ def classify_repo(config: dict, filenames: Iterable[str], num_parameters: int | 
         if "model.safetensors" not in names and SAFETENSORS_INDEX not in names:
             found = sorted(n for n in names if n.endswith((".bin", ".h5", ".msgpack", ".safetensors", ".pth")))[:3]
             raise ModelLoadError(
-                f"Expected model.safetensors or {SAFETENSORS_INDEX} beside a transformers config, found {found or 'no weights'}: "
-                "ask for safetensors weights."
+                f"Expected model.safetensors or {SAFETENSORS_INDEX} beside a transformers config, found"
+                f" {found or 'no weights'}: ask for safetensors weights."
             )
         if PREPROCESSOR_CONFIG not in names:
-            raise ModelLoadError(f"Expected {PREPROCESSOR_CONFIG} beside a transformers config, found none: its preprocessing is unknown.")
+            raise ModelLoadError(
+                f"Expected {PREPROCESSOR_CONFIG} beside a transformers config, found none: its preprocessing is"
+                " unknown."
+            )
     else:
         _timm_spec(config)
         if not any(n in WEIGHT_FILES or n.endswith((".safetensors", *RAW_CHECKPOINT_SUFFIXES)) for n in names):
-            raise ModelLoadError(f"Expected weights ({', '.join(WEIGHT_FILES)}) beside a timm config, found none: add model.safetensors.")
+            raise ModelLoadError(
+                f"Expected weights ({', '.join(WEIGHT_FILES)}) beside a timm config, found none: add model.safetensors."
+            )
     if num_parameters is not None:
         check_budget(num_parameters, max_parameters, "the listing")
     return loader
@@ -615,8 +734,8 @@ def classify_repo(config: dict, filenames: Iterable[str], num_parameters: int | 
 def check_budget(num_parameters: int, max_parameters: int, where: str) -> None:
     if num_parameters > max_parameters:
         raise ModelLoadError(
-            f"Expected at most {max_parameters:,} parameters (SN_LAKE_MAX_PARAMETERS), found {num_parameters:,} in {where}: "
-            "raise the budget to evaluate a model this large."
+            f"Expected at most {max_parameters:,} parameters (SN_LAKE_MAX_PARAMETERS), found {num_parameters:,} in"
+            f" {where}: raise the budget to evaluate a model this large."
         )
 
 
@@ -626,27 +745,44 @@ def _timm_spec(config: dict) -> tuple[str, int, dict]:
     try:
         architecture, num_classes = config["architecture"], config["num_classes"]
     except KeyError as exc:
-        raise ModelLoadError(f"Expected 'architecture' and 'num_classes' in config.json, found keys {sorted(config)[:8]}: write a timm-format config.") from exc
-    return timm_architecture(architecture), _int(num_classes, "num_classes", 1, MAX_CLASSES), check_model_args(config.get("model_args"))
+        raise ModelLoadError(
+            f"Expected 'architecture' and 'num_classes' in config.json, found keys {sorted(config)[:8]}: write a"
+            " timm-format config."
+        ) from exc
+    return (
+        timm_architecture(architecture),
+        _int(num_classes, "num_classes", 1, MAX_CLASSES),
+        check_model_args(config.get("model_args")),
+    )
 
 
 def _floats(value, what: str, n: int | None = None) -> tuple[float, ...]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = [value] * (n or 3)
-    ok = isinstance(value, (list, tuple)) and 1 <= len(value) <= 4 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    ok = (
+        isinstance(value, (list, tuple))
+        and 1 <= len(value) <= 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    )
     if not ok or (n is not None and len(value) not in (1, n)):
-        raise UntrustedConfigError(f"Expected {what} as {n or 'a few'} numbers, found {str(value)[:80]}: fix the preprocessing config.")
+        raise UntrustedConfigError(
+            f"Expected {what} as {n or 'a few'} numbers, found {str(value)[:80]}: fix the preprocessing config."
+        )
     return tuple(float(v) for v in (value * n if n and len(value) == 1 else value))
 
 
 def _timm_preprocessing(config: dict, default_cfg: dict, in_chans: int) -> Preprocessing:
     pretrained = config.get("pretrained_cfg") or {}
     if not isinstance(pretrained, dict):
-        raise UntrustedConfigError(f"Expected pretrained_cfg as a JSON object, found {type(pretrained).__name__}: fix config.json.")
+        raise UntrustedConfigError(
+            f"Expected pretrained_cfg as a JSON object, found {type(pretrained).__name__}: fix config.json."
+        )
     input_size = pretrained.get("input_size") or default_cfg.get("input_size") or (3, 224, 224)
     if not isinstance(input_size, (list, tuple)) or len(input_size) not in (2, 3):
-        raise UntrustedConfigError(f"Expected pretrained_cfg.input_size as [channels, height, width], found {str(input_size)[:80]}: fix config.json.")
+        raise UntrustedConfigError(
+            f"Expected pretrained_cfg.input_size as [channels, height, width], found {str(input_size)[:80]}: fix"
+            " config.json."
+        )
     side = tuple(_int(s, "each side of input_size", 1, MAX_SIDE) for s in input_size[-2:])
     mean = _floats(pretrained.get("mean") or default_cfg.get("mean") or (0.485, 0.456, 0.406), "mean", in_chans)
     std = _floats(pretrained.get("std") or default_cfg.get("std") or (0.229, 0.224, 0.225), "std", in_chans)
@@ -664,7 +800,7 @@ def _timm_head(architecture: str) -> tuple[str, ...]:
 
 
 def _check_head(shapes: dict, heads: Sequence[str], num_classes: int, where: str) -> None:
-    """Every head weight that the header holds has ``num_classes`` rows (a 4-million-class config fails here, unbuilt)."""
+    """Every head weight the header holds has ``num_classes`` rows (a million-class config fails here, unbuilt)."""
     for head in heads:
         shape = shapes.get(f"{head}.weight")
         if shape and shape[0] != num_classes:
@@ -699,13 +835,18 @@ def _folder_weights(folder: Path, safetensors_only: bool) -> tuple[list[Path], d
         if safetensors_only:
             path = folder / "model.safetensors"
             if not path.is_file():
-                found = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".h5", ".msgpack", ".pth", ".safetensors"))
+                found = sorted(
+                    p.name for p in folder.iterdir() if p.suffix in (".bin", ".h5", ".msgpack", ".pth", ".safetensors")
+                )
                 raise ModelLoadError(
-                    f"Expected model.safetensors or {SAFETENSORS_INDEX} in {folder}, found {found[:3] or 'no weights'}: "
-                    "ask for safetensors weights (torch pickles of transformers models are not loaded)."
+                    f"Expected model.safetensors or {SAFETENSORS_INDEX} in {folder}, found {found[:3] or 'no weights'}:"
+                    " ask for safetensors weights (torch pickles of transformers models are not loaded)."
                 )
             if weights_kind(path) != "safetensors":
-                raise ModelLoadError(f"Expected safetensors bytes in {path}, found a torch checkpoint: re-save with safe_serialization=True.")
+                raise ModelLoadError(
+                    f"Expected safetensors bytes in {path}, found a torch checkpoint: re-save with"
+                    " safe_serialization=True."
+                )
         else:
             path = weights_file(folder)
         if weights_kind(path) == "safetensors":
@@ -734,7 +875,9 @@ def inspect_folder(folder: Path, max_parameters: int = DEFAULT_MAX_PARAMETERS) -
         prep = _timm_preprocessing(config, default_cfg.to_dict() if default_cfg else {}, in_chans)
         names = config.get("label_names")
         names = [str(n) for n in names] if isinstance(names, list) and len(names) == num_classes else None
-        return ModelFormat(loader, architecture, num_classes, names, count_parameters(shapes), weights, config, prep, shapes, state)
+        return ModelFormat(
+            loader, architecture, num_classes, names, count_parameters(shapes), weights, config, prep, shapes, state
+        )
     architecture, model_type = transformers_architecture(config)
     names = transformers_labels(config)
     weights, shapes, _ = _folder_weights(folder, safetensors_only=True)
@@ -745,9 +888,14 @@ def inspect_folder(folder: Path, max_parameters: int = DEFAULT_MAX_PARAMETERS) -
         _check_head(shapes, heads[:1], len(names), where)
     pp_path = folder / PREPROCESSOR_CONFIG
     if not pp_path.is_file():
-        raise ModelLoadError(f"Expected {PREPROCESSOR_CONFIG} beside the transformers config in {folder}, found none: its preprocessing is unknown.")
+        raise ModelLoadError(
+            f"Expected {PREPROCESSOR_CONFIG} beside the transformers config in {folder}, found none: its preprocessing"
+            " is unknown."
+        )
     prep = hf_preprocessing(_read_json(pp_path, PREPROCESSOR_CONFIG), model_type, config)
-    return ModelFormat("transformers", architecture, len(names), names, count_parameters(shapes), weights, config, prep, shapes)
+    return ModelFormat(
+        "transformers", architecture, len(names), names, count_parameters(shapes), weights, config, prep, shapes
+    )
 
 
 def hf_preprocessing(pp: dict, model_type: str, config: dict | None = None) -> Preprocessing:
@@ -757,46 +905,81 @@ def hf_preprocessing(pp: dict, model_type: str, config: dict | None = None) -> P
     from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
 
     if _contains_key(pp, "auto_map"):
-        raise UntrustedConfigError(f"Expected an image processor that transformers ships, found 'auto_map' in {PREPROCESSOR_CONFIG}: custom code is never run.")
+        raise UntrustedConfigError(
+            f"Expected an image processor that transformers ships, found 'auto_map' in {PREPROCESSOR_CONFIG}: custom"
+            " code is never run."
+        )
     known = {}
     for entry in IMAGE_PROCESSOR_MAPPING_NAMES.values():
-        for backend, name in (entry.items() if isinstance(entry, dict) else [("torchvision", entry)]):
+        for backend, name in entry.items() if isinstance(entry, dict) else [("torchvision", entry)]:
             if name:
                 known[name] = name if backend != "pil" else name.removesuffix("Pil")
     declared = pp.get("image_processor_type") or pp.get("feature_extractor_type")
     if declared is not None:
         if not isinstance(declared, str) or not HF_CLASS.fullmatch(declared):
-            raise UntrustedConfigError(f"Expected a class name as image_processor_type, found {str(declared)[:80]!r}: fix {PREPROCESSOR_CONFIG}.")
+            raise UntrustedConfigError(
+                f"Expected a class name as image_processor_type, found {str(declared)[:80]!r}: fix"
+                f" {PREPROCESSOR_CONFIG}."
+            )
         name = declared.removesuffix("Fast").replace("FeatureExtractor", "ImageProcessor")
         name = known.get(name) or known.get(name.removesuffix("Pil"))
         if name is None:
-            raise UntrustedConfigError(f"Expected an image processor class that transformers ships, found {declared!r}: custom code is never run.")
+            raise UntrustedConfigError(
+                f"Expected an image processor class that transformers ships, found {declared!r}: custom code is never"
+                " run."
+            )
     else:
         entry = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type)
-        name = (entry.get("torchvision") or (entry.get("pil") or "").removesuffix("Pil")) if isinstance(entry, dict) else entry
+        name = (
+            (entry.get("torchvision") or (entry.get("pil") or "").removesuffix("Pil"))
+            if isinstance(entry, dict)
+            else entry
+        )
         if not name:
-            raise ModelLoadError(f"Expected an image processor for model_type {model_type!r}, found none in transformers: its preprocessing is unknown.")
+            raise ModelLoadError(
+                f"Expected an image processor for model_type {model_type!r}, found none in transformers: its"
+                " preprocessing is unknown."
+            )
     cls = getattr(transformers, name, None)
     if cls is None:
-        raise ModelLoadError(f"Expected transformers to ship {name}, found it missing (torchvision not installed?): reinstall the project.")
+        raise ModelLoadError(
+            f"Expected transformers to ship {name}, found it missing (torchvision not installed?): reinstall the"
+            " project."
+        )
     from transformers.image_processing_backends import TorchvisionBackend
 
     convnext = name == "ConvNextImageProcessor"
-    generic = all(getattr(cls, f, None) is getattr(TorchvisionBackend, f, None) for f in ("_preprocess", "resize", "center_crop"))
+    generic = all(
+        getattr(cls, f, None) is getattr(TorchvisionBackend, f, None) for f in ("_preprocess", "resize", "center_crop")
+    )
     if not (generic or convnext or name in _GENERIC_PROCESSORS):
-        raise ModelLoadError(f"Expected an image processor whose steps are resize, crop and normalize, found {name}, whose own steps are not "
-                             "reproduced in torch here: this model cannot be evaluated yet.")  # fmt: skip
+        raise ModelLoadError(
+            f"Expected an image processor whose steps are resize, crop and normalize, found {name}, whose own steps are"
+            " not reproduced in torch here: this model cannot be evaluated yet."
+        )
     skip = {"image_processor_type", "feature_extractor_type", "processor_class", "_processor_class"}
     try:
         proc = cls(**{k: v for k, v in pp.items() if k not in skip})
     except Exception as exc:  # noqa: BLE001 - any refusal of the parameters by the class itself
-        raise ModelLoadError(f"Expected {PREPROCESSOR_CONFIG} parameters that {name} accepts, found ones it refused ({str(exc)[:160]}): fix the file.") from exc
-    if getattr(proc, "do_pad", None) or getattr(proc, "do_flip_channel_order", None) or getattr(proc, "rescale_offset", None):
-        raise ModelLoadError(f"Expected resize, crop and normalize steps, found padding, channel flipping or an offset in {name}'s parameters: "
-                             "this preprocessing is not reproduced here.")  # fmt: skip
+        raise ModelLoadError(
+            f"Expected {PREPROCESSOR_CONFIG} parameters that {name} accepts, found ones it refused ({str(exc)[:160]}):"
+            " fix the file."
+        ) from exc
+    if (
+        getattr(proc, "do_pad", None)
+        or getattr(proc, "do_flip_channel_order", None)
+        or getattr(proc, "rescale_offset", None)
+    ):
+        raise ModelLoadError(
+            f"Expected resize, crop and normalize steps, found padding, channel flipping or an offset in {name}'s"
+            " parameters: this preprocessing is not reproduced here."
+        )
     resample = int(getattr(proc, "resample", 2) if getattr(proc, "resample", None) is not None else 2)
     if resample not in _INTERPOLATION:
-        raise ModelLoadError(f"Expected nearest, bilinear, bicubic or lanczos resampling, found PIL code {resample} in {PREPROCESSOR_CONFIG}: not reproduced here.")
+        raise ModelLoadError(
+            f"Expected nearest, bilinear, bicubic or lanczos resampling, found PIL code {resample} in"
+            f" {PREPROCESSOR_CONFIG}: not reproduced here."
+        )
     size = getattr(proc, "size", None)
     resize = shortest = crop = None
     if getattr(proc, "do_resize", False):
@@ -807,7 +990,9 @@ def hf_preprocessing(pp: dict, model_type: str, config: dict | None = None) -> P
             if convnext and edge < 384:
                 crop_pct = float(getattr(proc, "crop_pct", 224 / 256) or 224 / 256)
                 if not 0 < crop_pct <= 4:
-                    raise UntrustedConfigError(f"Expected crop_pct in (0, 4], found {crop_pct}: fix {PREPROCESSOR_CONFIG}.")
+                    raise UntrustedConfigError(
+                        f"Expected crop_pct in (0, 4], found {crop_pct}: fix {PREPROCESSOR_CONFIG}."
+                    )
                 shortest, crop = int(edge / crop_pct), (edge, edge)
             elif convnext:
                 resize = (edge, edge)
@@ -816,24 +1001,41 @@ def hf_preprocessing(pp: dict, model_type: str, config: dict | None = None) -> P
         elif size.height and size.width and not (size.shortest_edge or size.longest_edge):
             resize = (_int(size.height, "size.height", 1, MAX_SIDE), _int(size.width, "size.width", 1, MAX_SIDE))
         else:
-            raise ModelLoadError(f"Expected size as height/width or shortest_edge in {PREPROCESSOR_CONFIG}, found {size}: not reproduced here.")
+            raise ModelLoadError(
+                f"Expected size as height/width or shortest_edge in {PREPROCESSOR_CONFIG}, found {size}: not reproduced"
+                " here."
+            )
     if getattr(proc, "do_center_crop", False) and not crop:
         cs = getattr(proc, "crop_size", None)
         if cs is None or not (cs.height and cs.width):
-            raise ModelLoadError(f"Expected crop_size height and width in {PREPROCESSOR_CONFIG}, found {cs}: fix the file.")
+            raise ModelLoadError(
+                f"Expected crop_size height and width in {PREPROCESSOR_CONFIG}, found {cs}: fix the file."
+            )
         crop = (_int(cs.height, "crop_size.height", 1, MAX_SIDE), _int(cs.width, "crop_size.width", 1, MAX_SIDE))
     in_chans = _int((config or {}).get("num_channels", 3), "num_channels", 1, 4)
-    scale = 255.0 * float(proc.rescale_factor) if getattr(proc, "do_rescale", False) else 255.0  # x in [0, 1] is pixel / 255
+    scale = (
+        255.0 * float(proc.rescale_factor) if getattr(proc, "do_rescale", False) else 255.0
+    )  # x in [0, 1] is pixel / 255
     if not scale > 0:
-        raise UntrustedConfigError(f"Expected a positive rescale_factor, found {proc.rescale_factor}: fix {PREPROCESSOR_CONFIG}.")
+        raise UntrustedConfigError(
+            f"Expected a positive rescale_factor, found {proc.rescale_factor}: fix {PREPROCESSOR_CONFIG}."
+        )
     if getattr(proc, "do_normalize", False):
-        mean = _floats(list(proc.image_mean) if isinstance(proc.image_mean, (list, tuple)) else proc.image_mean, "image_mean", in_chans)
-        std = _floats(list(proc.image_std) if isinstance(proc.image_std, (list, tuple)) else proc.image_std, "image_std", in_chans)
+        mean = _floats(
+            list(proc.image_mean) if isinstance(proc.image_mean, (list, tuple)) else proc.image_mean,
+            "image_mean",
+            in_chans,
+        )
+        std = _floats(
+            list(proc.image_std) if isinstance(proc.image_std, (list, tuple)) else proc.image_std, "image_std", in_chans
+        )
         if min(std) <= 0:
             raise UntrustedConfigError(f"Expected positive image_std values, found {std}: fix {PREPROCESSOR_CONFIG}.")
     else:
         mean, std = (0.0,) * in_chans, (1.0,) * in_chans
-    mean, std = tuple(m / scale for m in mean), tuple(s / scale for s in std)  # (x*scale - m)/s == (x - m/scale)/(s/scale)
+    mean, std = tuple(m / scale for m in mean), tuple(
+        s / scale for s in std
+    )  # (x*scale - m)/s == (x - m/scale)/(s/scale)
     image_size = (config or {}).get("image_size")
     if crop:
         input_size = crop
@@ -843,7 +1045,9 @@ def hf_preprocessing(pp: dict, model_type: str, config: dict | None = None) -> P
         input_size = (image_size, image_size)
     else:
         input_size = (shortest, shortest) if shortest else (224, 224)
-    return Preprocessing(input_size, mean, std, "transformers", resize, shortest, crop, _INTERPOLATION[resample], True, in_chans)
+    return Preprocessing(
+        input_size, mean, std, "transformers", resize, shortest, crop, _INTERPOLATION[resample], True, in_chans
+    )
 
 
 # ------------------------------------------------------------------------------------------ building
@@ -853,8 +1057,9 @@ def _compare(expected: dict[str, tuple], found: dict[str, tuple], what: str, whe
     resized = sorted(k for k in set(expected) & set(found) if tuple(expected[k]) != tuple(found[k]))
     if missing or unexpected or resized:
         raise ModelLoadError(
-            f"Expected weights matching {what}, found {len(missing)} missing, {len(unexpected)} unexpected and "
-            f"{len(resized)} differently shaped tensors (e.g. {(missing or unexpected or resized)[:3]}) in {where}: {hint}."
+            f"Expected weights matching {what}, found {len(missing)} missing, {len(unexpected)} unexpected and"
+            f" {len(resized)} differently shaped tensors (e.g. {(missing or unexpected or resized)[:3]}) in {where}:"
+            f" {hint}."
         )
 
 
@@ -869,12 +1074,16 @@ def _timm_net(architecture: str, num_classes: int, model_args: dict) -> nn.Modul
         return timm.create_model(architecture, pretrained=False, num_classes=num_classes, **model_args)
     except (TypeError, ValueError, AssertionError, KeyError, RuntimeError, NotImplementedError) as exc:
         raise ModelLoadError(
-            f"Expected timm to build {architecture} with model_args {model_args}, found it refused them ({str(exc)[:160]}): fix config.json."
+            f"Expected timm to build {architecture} with model_args {model_args}, found it refused them"
+            f" ({str(exc)[:160]}): fix config.json."
         ) from exc
 
 
 def build(config: dict) -> Classifier:
-    """An untrained network from a timm ``config.json`` (architecture, num_classes, model_args, pretrained_cfg), checked first."""
+    """An untrained network from a timm ``config.json`` (architecture, num_classes, model_args, pretrained_cfg).
+
+    The config is checked first (:func:`timm_architecture`, :func:`check_model_args`).
+    """
     import timm
 
     architecture, num_classes, model_args = _timm_spec(config)
@@ -886,7 +1095,7 @@ def build(config: dict) -> Classifier:
 
 
 def _meta_check(make, found: dict[str, tuple], what: str, where: str) -> None:
-    """Build the network on the meta device (no memory) and compare it with the weights' shapes before the real build."""
+    """Build the network on the meta device (no memory) and compare it with the weights' shapes, before a real build."""
     try:
         with torch.device("meta"):
             net = make()
@@ -903,21 +1112,40 @@ def _transformers_net(config: dict, device: torch.device) -> nn.Module:
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     name, model_type = transformers_architecture(config)
-    clean = {k: v for k, v in config.items() if k not in ("_attn_implementation", "attn_implementation", "torch_dtype", "dtype",
-                                                         "_name_or_path", "transformers_version")}  # fmt: skip
+    clean = {
+        k: v
+        for k, v in config.items()
+        if k
+        not in (
+            "_attn_implementation",
+            "attn_implementation",
+            "torch_dtype",
+            "dtype",
+            "_name_or_path",
+            "transformers_version",
+        )
+    }
     try:
         hf_config = CONFIG_MAPPING[model_type].from_dict(clean)
     except Exception as exc:  # noqa: BLE001 - the config class refusing its values
-        raise ModelLoadError(f"Expected a {model_type} config that transformers accepts, found one it refused ({str(exc)[:160]}): fix config.json.") from exc
+        raise ModelLoadError(
+            f"Expected a {model_type} config that transformers accepts, found one it refused ({str(exc)[:160]}): fix"
+            " config.json."
+        ) from exc
     try:
         with device:
-            net = AutoModelForImageClassification.from_config(hf_config, attn_implementation="eager", trust_remote_code=False)
+            net = AutoModelForImageClassification.from_config(
+                hf_config, attn_implementation="eager", trust_remote_code=False
+            )
             if type(net).__name__ != name:  # a model_type with several heads (DeiT with a teacher): the named class
                 net = getattr(transformers, name)._from_config(hf_config, attn_implementation="eager")
     except ModelLoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - a config transformers cannot build from
-        raise ModelLoadError(f"Expected transformers to build {name} from config.json, found it could not ({str(exc)[:160]}): fix config.json.") from exc
+        raise ModelLoadError(
+            f"Expected transformers to build {name} from config.json, found it could not ({str(exc)[:160]}): fix"
+            " config.json."
+        ) from exc
     return net.float()
 
 
@@ -962,20 +1190,34 @@ def _load_transformers(folder: Path, fmt: ModelFormat, where: str) -> Classifier
         hf_config = net.config
         try:
             net, info = getattr(transformers, fmt.architecture).from_pretrained(
-                str(folder), config=hf_config, use_safetensors=True, local_files_only=True, trust_remote_code=False,
-                attn_implementation="eager", output_loading_info=True, dtype=torch.float32)  # fmt: skip
+                str(folder),
+                config=hf_config,
+                use_safetensors=True,
+                local_files_only=True,
+                trust_remote_code=False,
+                attn_implementation="eager",
+                output_loading_info=True,
+                dtype=torch.float32,
+            )
         except Exception as exc:  # noqa: BLE001 - transformers refusing the weights
-            raise ModelLoadError(f"Expected transformers to convert the weights of {fmt.architecture} in {where}, found it "
-                                 f"could not ({str(exc)[:160]}): check config.json.") from exc  # fmt: skip
+            raise ModelLoadError(
+                f"Expected transformers to convert the weights of {fmt.architecture} in {where}, found it "
+                f"could not ({str(exc)[:160]}): check config.json."
+            ) from exc
         problems = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
         if problems:
-            raise ModelLoadError(f"Expected weights matching {fmt.architecture}, found {', '.join(f'{len(v)} {k}' for k, v in problems.items())} "
-                                 f"(e.g. {sorted(next(iter(problems.values())))[:3]}) in {where}: check config.json.")  # fmt: skip
+            raise ModelLoadError(
+                f"Expected weights matching {fmt.architecture}, found"
+                f" {', '.join(f'{len(v)} {k}' for k, v in problems.items())} (e.g."
+                f" {sorted(next(iter(problems.values())))[:3]}) in {where}: check config.json."
+            )
     else:
         state = {}
         for path in fmt.weights:
             state.update({mapping[k]: v for k, v in _load_safetensors(path).items()})
-        _compare(_shapes(net), {k: tuple(v.shape) for k, v in state.items()}, fmt.architecture, where, "check config.json")
+        _compare(
+            _shapes(net), {k: tuple(v.shape) for k, v in state.items()}, fmt.architecture, where, "check config.json"
+        )
         net.load_state_dict(state)
     prep = fmt.preprocessing
     return Classifier(net.float(), prep.input_size, prep.mean, prep.std, prep, hf_output=True)
@@ -988,8 +1230,14 @@ def _ready(classifier: Classifier, device: torch.device) -> Classifier:
     return classifier
 
 
-def load_folder(folder: Path, device: torch.device, model_id: str | None = None, revision: str | None = None,
-                max_parameters: int | None = None, settings: Settings | None = None) -> LoadedModel:  # fmt: skip
+def load_folder(
+    folder: Path,
+    device: torch.device,
+    model_id: str | None = None,
+    revision: str | None = None,
+    max_parameters: int | None = None,
+    settings: Settings | None = None,
+) -> LoadedModel:
     """Check (:func:`inspect_folder`), build and fill a timm or transformers folder's network (never running its code).
 
     The parameter budget is ``max_parameters``, else ``settings.max_parameters`` (``SN_LAKE_MAX_PARAMETERS``), else 1e9.
@@ -1007,7 +1255,9 @@ def load_folder(folder: Path, device: torch.device, model_id: str | None = None,
         _meta_check(lambda: _timm_net(fmt.architecture, fmt.num_classes, model_args), fmt.shapes, what, where)
         classifier = build(fmt.config)
         state = fmt.state if fmt.state is not None else _load_safetensors(fmt.weights[0])
-        _compare(_shapes(classifier.net), {k: tuple(v.shape) for k, v in state.items()}, what, where, "check config.json")
+        _compare(
+            _shapes(classifier.net), {k: tuple(v.shape) for k, v in state.items()}, what, where, "check config.json"
+        )
         classifier.net.load_state_dict(state)
     return LoadedModel(
         model_id=model_id or f"local:{folder.name}",
@@ -1027,9 +1277,9 @@ def fresh_like(loaded: LoadedModel) -> Classifier:
     return loaded.fresh()
 
 
-def align_labels(loaded: LoadedModel, splits) -> list[int]:
+def align_labels(loaded: LoadedModel, splits) -> list[int] | None:
     """Make ``loaded``'s logits follow ``splits``' class order (its ``labels``, else the built-in names of its dataset);
-    raises :class:`LabelMismatch` with the reason when the orders cannot be matched. Returns the permutation."""
+    raises :class:`LabelMismatch` with the reason when they cannot be matched. Returns the permutation (None: as is)."""
     names = getattr(splits, "labels", None) or labels_mod.canonical_names(getattr(splits, "name", None))
     order = labels_mod.align(loaded.labels, list(names) if names else None, loaded.num_classes, splits.num_classes)
     loaded.classifier.set_label_order(order)
@@ -1048,8 +1298,14 @@ def download_hub_repo(settings: Settings, repo_id: str, revision: str | None = N
             endpoint=settings.hf_endpoint,
             token=settings.hf_token or False,
             cache_dir=str(settings.home / "hub_cache"),
-            allow_patterns=["config.json", "README.md", PREPROCESSOR_CONFIG, SAFETENSORS_INDEX, "*.safetensors",
-                            *(f"*{s}" for s in RAW_CHECKPOINT_SUFFIXES)],  # fmt: skip
+            allow_patterns=[
+                "config.json",
+                "README.md",
+                PREPROCESSOR_CONFIG,
+                SAFETENSORS_INDEX,
+                "*.safetensors",
+                *(f"*{s}" for s in RAW_CHECKPOINT_SUFFIXES),
+            ],
         )
     )
     return folder, folder.name  # snapshots/<commit sha>
@@ -1067,15 +1323,29 @@ def kaggle_cache_dir(settings: Settings) -> Path:
 def _kaggle_handle(native: str) -> tuple[str, str, str, str]:
     parts = native.split("/")
     if len(parts) != 4 or not all(_KAGGLE_SLUG.fullmatch(p) and ".." not in p for p in parts):
-        raise ModelLoadError(f"Expected a Kaggle instance as owner/model/framework/variation, found {native!r}: use the handle Kaggle shows.")
+        raise ModelLoadError(
+            f"Expected a Kaggle instance as owner/model/framework/variation, found {native!r}: use the handle Kaggle"
+            " shows."
+        )
     return parts[0], parts[1], parts[2], parts[3]
 
 
 def _extract(archive: Path, dest: Path, max_bytes: int) -> None:
-    """Unpack a tar(.gz) or zip download into ``dest``: regular files only, no absolute or ``..`` paths, at most ``max_bytes``."""
+    """Unpack a tar(.gz) or zip download into ``dest``.
+
+    Regular files only, no absolute or ``..`` paths, at most ``max_bytes`` in all.
+    """
     with archive.open("rb") as fh:
         head = fh.read(512)
     if head.startswith(b"PK\x03\x04"):
+        try:
+            kind = _zip_format(archive)  # the download itself is one torch.save or Keras file, not a folder
+        except ModelLoadError:
+            kind = None
+        if kind is not None:
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(archive, dest / ("model.bin" if kind == "pytorch-state-dict" else "model.keras"))
+            return
         with zipfile.ZipFile(archive) as z:
             entries = [(i.filename, i.file_size, i.is_dir(), lambda i=i: z.open(i)) for i in z.infolist()]
             _write_entries(entries, dest, max_bytes, archive)
@@ -1092,7 +1362,10 @@ def _extract(archive: Path, dest: Path, max_bytes: int) -> None:
         entries = []
         for member in tar:
             if not (member.isfile() or member.isdir()):
-                raise ModelLoadError(f"Expected only files and folders in the Kaggle archive {archive.name}, found a link or device {member.name!r}: refused.")
+                raise ModelLoadError(
+                    f"Expected only files and folders in the Kaggle archive {archive.name}, found a link or device"
+                    f" {member.name!r}: refused."
+                )
             entries.append((member.name, member.size, member.isdir(), lambda m=member: tar.extractfile(m)))
         _write_entries(entries, dest, max_bytes, archive)
 
@@ -1103,16 +1376,23 @@ def _write_entries(entries, dest: Path, max_bytes: int, archive: Path) -> None:
     for name, size, is_dir, opener in entries:
         rel = Path(name)
         if rel.is_absolute() or ".." in rel.parts or not name.strip("/"):
-            raise ModelLoadError(f"Expected relative paths inside the Kaggle archive {archive.name}, found {name!r}: refused.")
+            raise ModelLoadError(
+                f"Expected relative paths inside the Kaggle archive {archive.name}, found {name!r}: refused."
+            )
         target = (dest / rel).resolve()
         if root not in target.parents and target != root:
-            raise ModelLoadError(f"Expected every entry of {archive.name} inside its folder, found {name!r} pointing outside: refused.")
+            raise ModelLoadError(
+                f"Expected every entry of {archive.name} inside its folder, found {name!r} pointing outside: refused."
+            )
         if is_dir:
             target.mkdir(parents=True, exist_ok=True)
             continue
         total += size
         if total > max_bytes:
-            raise ModelLoadError(f"Expected at most {max_bytes:,} bytes in the Kaggle archive {archive.name}, found more: the model is over budget.")
+            raise ModelLoadError(
+                f"Expected at most {max_bytes:,} bytes in the Kaggle archive {archive.name}, found more: the model is"
+                " over budget."
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         with opener() as src, target.open("wb") as out:
             shutil.copyfileobj(src, out)
@@ -1140,14 +1420,26 @@ def download_kaggle_instance(settings: Settings, native: str) -> tuple[Path, str
 
     owner, model, framework, variation = _kaggle_handle(native)
     if framework not in KAGGLE_FRAMEWORKS:
-        raise ModelLoadError(f"Expected a Kaggle instance in PyTorch or transformers format, found the framework {framework!r}: only PyTorch weights are evaluated.")
+        raise ModelLoadError(
+            f"Expected a Kaggle instance in PyTorch or transformers format, found the framework {framework!r}: only"
+            " PyTorch weights are evaluated."
+        )
     api = kaggle.KaggleModels(settings)
     try:
         instances = api.list_instances(owner, model)
-        instance = next((i for i in instances or [] if i.get("slug") == variation
-                         and kaggle.framework_handle(i.get("framework")) == framework), None)  # fmt: skip
+        instance = next(
+            (
+                i
+                for i in instances or []
+                if i.get("slug") == variation and kaggle.framework_handle(i.get("framework")) == framework
+            ),
+            None,
+        )
         if instance is None:
-            raise ModelLoadError(f"Expected the Kaggle instance {native} among {owner}/{model}'s instances, found it missing: check the handle.")
+            raise ModelLoadError(
+                f"Expected the Kaggle instance {native} among {owner}/{model}'s instances, found it missing: check the"
+                " handle."
+            )
         version = int(instance.get("versionNumber") or 1)
         meta = {"owner": owner, "model_slug": model, "instance": instance, "model": api.get_model(owner, model) or {}}
         folder = kaggle_cache_dir(settings) / owner / model / framework / variation / str(version)
@@ -1169,19 +1461,39 @@ def download_kaggle_instance(settings: Settings, native: str) -> tuple[Path, str
                 for chunk in response.iter_content(2**20):
                     written += len(chunk)
                     if written > budget:
-                        raise ModelLoadError(f"Expected at most {budget:,} bytes from Kaggle for {native}, found more: the model is over budget.")
+                        raise ModelLoadError(
+                            f"Expected at most {budget:,} bytes from Kaggle for {native}, found more: the model is over"
+                            " budget."
+                        )
                     out.write(chunk)
 
         try:
-            http.call_with_retries(fetch, retryable=kaggle._is_retryable, wait_hint=kaggle._wait_hint, policy=api.policy,
-                                   describe=f"download of Kaggle instance {native}")  # fmt: skip
+            http.call_with_retries(
+                fetch,
+                retryable=kaggle._is_retryable,
+                wait_hint=kaggle._wait_hint,
+                policy=api.policy,
+                describe=f"download of Kaggle instance {native}",
+            )
         except (http.HttpError, OSError) as exc:
-            raise ModelLoadError(f"Expected Kaggle to send the files of {native} (version {version}), found an error ({str(exc)[:200]}): try again later.") from exc
+            raise ModelLoadError(
+                f"Expected Kaggle to send the files of {native} (version {version}), found an error ({str(exc)[:200]}):"
+                " try again later."
+            ) from exc
         except Exception as exc:  # noqa: BLE001 - requests' HTTPError for a 4xx, with the status in the message
             if isinstance(exc, ModelLoadError):
                 raise
-            raise ModelLoadError(f"Expected Kaggle to send the files of {native} (version {version}), found {str(exc)[:200]}: check KAGGLE_API_TOKEN and the handle.") from exc
-        _extract(archive, folder / "files", budget)
+            raise ModelLoadError(
+                f"Expected Kaggle to send the files of {native} (version {version}), found {str(exc)[:200]}: check"
+                " KAGGLE_API_TOKEN and the handle."
+            ) from exc
+        try:
+            _extract(archive, folder / "files", budget)
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise ModelLoadError(
+                f"Expected a whole archive of {native}'s files from Kaggle, found a damaged one ({str(exc)[:160]}): "
+                "download it again."
+            ) from exc
         archive.unlink()
         (folder / ".complete").write_text(json.dumps({"version": version}))
         return _model_root(folder / "files"), str(version), meta
@@ -1197,7 +1509,11 @@ def timm_name_candidates(meta: dict) -> list[str]:
     import timm
 
     instance = meta.get("instance") or {}
-    texts = " ".join(str(instance.get(k) or "") for k in ("usage", "overview")) + " " + str((meta.get("model") or {}).get("description") or "")
+    texts = (
+        " ".join(str(instance.get(k) or "") for k in ("usage", "overview"))
+        + " "
+        + str((meta.get("model") or {}).get("description") or "")
+    )
     names = _TIMM_USAGE.findall(texts)
     for slug in (instance.get("slug"), meta.get("model_slug")):
         words = [w for w in re.split(r"[-_]", str(slug or "").lower()) if w]
@@ -1206,32 +1522,49 @@ def timm_name_candidates(meta: dict) -> list[str]:
             names += [f"{head}.{tail}" if tail else head, head]
     out = []
     for name in names:
-        if TIMM_NAME.fullmatch(name) and timm.is_model(name) and name not in out:
+        if TIMM_NAME.fullmatch(name) and timm.is_model(name) and _timm_tag_known(name) and name not in out:
             out.append(name)
     return out
 
 
 def _derive_timm_config(folder: Path, meta: dict) -> None:
-    """Write a timm ``config.json`` for a bare state dict, naming the first timm architecture from the metadata it fits."""
+    """Write a timm ``config.json`` for a bare state dict: the first timm architecture from the metadata it fits."""
     import timm
 
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".safetensors", *RAW_CHECKPOINT_SUFFIXES))
+    files = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix in (".safetensors", *RAW_CHECKPOINT_SUFFIXES)
+    )
     if len(files) != 1:
         present = sorted(p.name for p in folder.iterdir())[:8]
-        kinds = [k for s, k in (("saved_model.pb", "a TensorFlow SavedModel"), (".keras", "a Keras model"), (".h5", "Keras/HDF5 weights"),
-                                (".tflite", "a TFLite model"), (".onnx", "an ONNX model"), (".gguf", "a GGUF model"))
-                 if any(n.endswith(s) for n in present)]  # fmt: skip
+        kinds = [
+            k
+            for s, k in (
+                ("saved_model.pb", "a TensorFlow SavedModel"),
+                (".keras", "a Keras model"),
+                (".h5", "Keras/HDF5 weights"),
+                (".tflite", "a TFLite model"),
+                (".onnx", "an ONNX model"),
+                (".gguf", "a GGUF model"),
+            )
+            if any(n.endswith(s) for n in present)
+        ]
         raise ModelLoadError(
-            f"Expected a config.json or one PyTorch weights file in the Kaggle instance, found {kinds[0] if kinds else present or 'no files'}: "
-            "only timm, transformers or plain timm state dicts are evaluated."
+            "Expected a config.json or one PyTorch weights file in the Kaggle instance, found"
+            f" {kinds[0] if kinds else present or 'no files'}: only timm, transformers or plain timm state dicts are"
+            " evaluated."
         )
     kind = weights_kind(files[0])
-    shapes = safetensors_header(files[0]) if kind == "safetensors" else {k: tuple(v.shape) for k, v in _load_torch_checkpoint(files[0]).items()}
+    shapes = (
+        safetensors_header(files[0])
+        if kind == "safetensors"
+        else {k: tuple(v.shape) for k, v in _load_torch_checkpoint(files[0]).items()}
+    )
     candidates = timm_name_candidates(meta)
     if not candidates:
         raise ModelLoadError(
-            f"Expected the Kaggle metadata (variation {meta.get('instance', {}).get('slug')!r}, model {meta.get('model_slug')!r}) to name a timm "
-            "architecture for its bare state dict, found none: the network to build is unknown."
+            f"Expected the Kaggle metadata (variation {meta.get('instance', {}).get('slug')!r}, model"
+            f" {meta.get('model_slug')!r}) to name a timm architecture for its bare state dict, found none: the network"
+            " to build is unknown."
         )
     tried = []
     for name in candidates:
@@ -1250,16 +1583,23 @@ def _derive_timm_config(folder: Path, meta: dict) -> None:
             cfg = timm.models.get_pretrained_cfg(name)
             cfg = cfg.to_dict() if cfg else {}
             pretrained = {k: cfg[k] for k in ("input_size", "mean", "std") if cfg.get(k) is not None}
-            config = {"architecture": name, "num_classes": num_classes, "pretrained_cfg": pretrained,
-                      "sn_lake_derived": "architecture from the Kaggle instance's metadata"}  # fmt: skip
+            config = {
+                "architecture": name,
+                "num_classes": num_classes,
+                "pretrained_cfg": pretrained,
+                "sn_lake_derived": "architecture from the Kaggle instance's metadata",
+            }
             (folder / "config.json").write_text(json.dumps(config, indent=1))
             return
         tried.append(f"{name} (tensors differ)")
-    raise ModelLoadError(f"Expected the bare state dict to fit a timm architecture the metadata names, found none that fits: {tried[:4]}.")
+    raise ModelLoadError(
+        "Expected the bare state dict to fit a timm architecture the metadata names, found none that fits:"
+        f" {tried[:4]}."
+    )
 
 
 def load_kaggle(settings: Settings, native: str, device: torch.device, model_id: str) -> LoadedModel:
-    """Download a Kaggle instance and load it as a timm or transformers folder (a bare state dict gets a derived config)."""
+    """Download a Kaggle instance and load it as a timm or transformers folder (a bare state dict: a derived config)."""
     folder, version, meta = download_kaggle_instance(settings, native)
     if not (folder / "config.json").is_file():
         _derive_timm_config(folder, meta)
@@ -1279,26 +1619,55 @@ def load(model_id: str, settings: Settings, device: torch.device | None = None) 
     if source == "local":
         folder = zoo_dir(settings) / native
         if not native or "/" in native or native.startswith(".") or not folder.is_dir():
-            raise ModelLoadError(f"Expected the local model {native!r} in {folder}, found no such folder: run `sn-lake zoo build`.")
+            raise ModelLoadError(
+                f"Expected the local model {native!r} in {folder}, found no such folder: run `sn-lake zoo build`."
+            )
         return load_folder(folder, device, model_id=model_id, max_parameters=budget)
     if source == "huggingface":
         repo_id, _, revision = native.partition("@")
         try:
             folder, commit = download_hub_repo(settings, repo_id, revision or None)
         except Exception as exc:  # noqa: BLE001 - huggingface_hub's errors (404, 401, network) as one sentence
-            raise ModelLoadError(f"Expected to download the Hub repo {repo_id!r}, found an error ({str(exc).splitlines()[0][:200]}): "
-                                 "check the id, HF_ENDPOINT and HF_TOKEN.") from exc  # fmt: skip
+            raise ModelLoadError(
+                f"Expected to download the Hub repo {repo_id!r}, found an error ({str(exc).splitlines()[0][:200]}): "
+                "check the id, HF_ENDPOINT and HF_TOKEN."
+            ) from exc
         return load_folder(folder, device, model_id=model_id, revision=commit, max_parameters=budget)
     if source == "kaggle":
         return load_kaggle(settings, native, device, model_id)
     raise ModelLoadError(
-        f"Expected a model id starting with 'local:', 'huggingface:' or 'kaggle:', found {model_id!r}: evaluate zoo, Hub or Kaggle models."
+        f"Expected a model id starting with 'local:', 'huggingface:' or 'kaggle:', found {model_id!r}: evaluate zoo,"
+        " Hub or Kaggle models."
     )
 
 
 __all__ = [
-    "Classifier", "LabelMismatch", "LoadedModel", "ModelFormat", "ModelLoadError", "Preprocessing", "UnsafeCheckpointError",
-    "UntrustedConfigError", "align_labels", "build", "fresh_like", "check_model_args", "classify_repo", "count_parameters", "detect_loader",
-    "download_hub_repo", "download_kaggle_instance", "hf_preprocessing", "inspect_folder", "load", "load_folder", "load_kaggle",
-    "load_state_dict", "read_config", "safetensors_header", "timm_architecture", "transformers_architecture", "weights_kind",
-]  # fmt: skip
+    "Classifier",
+    "LabelMismatch",
+    "LoadedModel",
+    "ModelFormat",
+    "ModelLoadError",
+    "Preprocessing",
+    "UnsafeCheckpointError",
+    "UntrustedConfigError",
+    "align_labels",
+    "build",
+    "fresh_like",
+    "check_model_args",
+    "classify_repo",
+    "count_parameters",
+    "detect_loader",
+    "download_hub_repo",
+    "download_kaggle_instance",
+    "hf_preprocessing",
+    "inspect_folder",
+    "load",
+    "load_folder",
+    "load_kaggle",
+    "load_state_dict",
+    "read_config",
+    "safetensors_header",
+    "timm_architecture",
+    "transformers_architecture",
+    "weights_kind",
+]

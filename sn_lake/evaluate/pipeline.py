@@ -20,11 +20,12 @@ import torch
 from sn_lake import lake
 from sn_lake.config import Settings
 from sn_lake.evaluate import data as data_mod
-from sn_lake.evaluate import labels, models, results
+from sn_lake.evaluate import cache, labels, models, results
 from sn_lake.evaluate.attacks.accuracy import TaskAccuracy
 from sn_lake.evaluate.attacks.adversarial import FGSM, PGD, Square, Transfer, robustness
 from sn_lake.evaluate.attacks.backdoor import NEO, STRIP, NeuralCleanse
 from sn_lake.evaluate.attacks.membership import LiRAOffline, MetricAttacks
+from sn_lake.evaluate.attacks.sampling import RowLogits, sample_index
 from sn_lake.evaluate.attacks.stealing import ModelStealing
 from sn_lake.evaluate.configs import (  # also reached as pipeline.StealingConfig, pipeline.FAMILIES, ...
     CONFIGS, FAMILIES, AccuracyConfig, AdversarialConfig, BackdoorConfig, MembershipConfig, StealingConfig,
@@ -53,6 +54,16 @@ class Context:
         n = self.model.training.get("train_size")
         return self.splits.train.take(range(n, len(self.splits.train))) if n and n < len(self.splits.train) else None
 
+    def rows(self, split: str) -> RowLogits | None:
+        """The model's logits of rows of ``splits.<split>``, shared by the run's families (None: cache off)."""
+        return cache.CACHE.logits(self.model, self.splits, split)
+
+    def sample(self, split: str, n: int, seed: int) -> tuple[data_mod.Split, RowLogits | None]:
+        """``splits.<split>.sample(n, seed)`` and the shared logits of its rows (None: cache off)."""
+        whole, rows = getattr(self.splits, split), self.rows(split)
+        index = sample_index(len(whole), n, seed)
+        return whole.sample(n, seed), None if rows is None else (lambda i: rows(index[i]))
+
     def held_out(self, seed: int) -> data_mod.Split:
         """The test split in a seeded order (for detectors that need clean data of their own)."""
         return self.splits.test.shuffled(seed)
@@ -72,7 +83,8 @@ class Context:
 
 
 def _rows_task_accuracy(ctx: Context, cfg: AccuracyConfig) -> list[dict]:
-    row = TaskAccuracy()(ctx.model.classifier, ctx.members, ctx.splits.test, ctx.device)
+    shared = ctx.rows("train"), ctx.rows("test")  # the passes membership inference shares
+    row = TaskAccuracy()(ctx.model.classifier, ctx.members, ctx.splits.test, ctx.device, *shared)
     return [{**row, "n_train": len(ctx.members), "n_test": len(ctx.splits.test)}]
 
 
@@ -90,9 +102,12 @@ def _aux(ctx: Context, cfg: StealingConfig) -> data_mod.Split:
 
 
 def _steal(ctx: Context, cfg: StealingConfig) -> tuple[list[dict], dict]:
-    test = ctx.splits.test.sample(cfg.test_samples, cfg.seed)
+    test, test_logits = ctx.sample("test", cfg.test_samples, cfg.seed)
+    aux = _aux(ctx, cfg)
+    aux_logits = ctx.rows("train") if aux is ctx.splits.train else None
     attack = ModelStealing(cfg.query_budgets, cfg.label_only, cfg.epochs, seed=cfg.seed)
-    rows, surrogates = attack(ctx.model.classifier, lambda: ctx.fresh(cfg.surrogate_arch), _aux(ctx, cfg), test, ctx.device)
+    rows, surrogates = attack(ctx.model.classifier, lambda: ctx.fresh(cfg.surrogate_arch), aux, test, ctx.device,
+                              aux_logits, test_logits)  # fmt: skip
     aux_name = cfg.aux_dataset or f"{ctx.splits.name}:train (partial training set)"
     return [{**r, "aux_dataset": aux_name, "surrogate_arch": cfg.surrogate_arch} for r in rows], surrogates
 
@@ -133,7 +148,7 @@ def _surrogate(ctx: Context) -> torch.nn.Module:
 
 def _rows_membership_inference(ctx: Context, cfg: MembershipConfig) -> list[dict]:
     attack = MetricAttacks(cfg.attacks, cfg.max_per_side, True, cfg.n_bootstrap, cfg.seed)
-    rows = attack(ctx.model.classifier, ctx.members, ctx.splits.test, ctx.device)
+    rows = attack(ctx.model.classifier, ctx.members, ctx.splits.test, ctx.device, ctx.rows("train"), ctx.rows("test"))
     if cfg.lira_max_parameters and ctx.model.num_parameters <= cfg.lira_max_parameters:
         reference = ctx.outside_members
         if reference is None or len(reference) < 50:
@@ -145,7 +160,7 @@ def _rows_membership_inference(ctx: Context, cfg: MembershipConfig) -> list[dict
 
 
 def _rows_adversarial(ctx: Context, cfg: AdversarialConfig) -> list[dict]:
-    split = ctx.splits.test.sample(cfg.n_samples, cfg.seed)
+    split, clean_logits = ctx.sample("test", cfg.n_samples, cfg.seed)
     attacks = {
         ("white-box", "fgsm"): lambda eps: FGSM(eps),
         ("white-box", "pgd"): lambda eps: PGD(eps, cfg.pgd_steps, cfg.pgd_alpha, seed=cfg.seed),
@@ -154,17 +169,20 @@ def _rows_adversarial(ctx: Context, cfg: AdversarialConfig) -> list[dict]:
     if cfg.transfer:
         surrogate = _surrogate(ctx)
         attacks[("black-box-transfer", "pgd")] = lambda eps: Transfer(surrogate, PGD(eps, cfg.pgd_steps, cfg.pgd_alpha, seed=cfg.seed))
-    rows = robustness(ctx.model.classifier, split, attacks, list(cfg.epsilons), ctx.device)
+    clean = None if clean_logits is None else clean_logits(torch.arange(len(split)))
+    rows = robustness(ctx.model.classifier, split, attacks, list(cfg.epsilons), ctx.device, clean_logits=clean)
 
     def attack_config(attack: str, setting: str, eps: float) -> str:
         """The threat model's attack settings as JSON: steps, step size, restarts (runs per example), queries."""
         if attack == "fgsm":
             settings = {"steps": 1, "step_size": eps, "restarts": 1, "queries": None, "random_start": False}
         elif attack == "square":
-            settings = {"steps": None, "step_size": eps, "restarts": 1, "queries": cfg.square_queries, "random_start": True}
+            settings = {"steps": None, "step_size": eps, "restarts": 1, "queries": cfg.square_queries,
+                        "random_start": True}
         else:  # pgd, on the model or (transfer) on a surrogate
             step_size = cfg.pgd_alpha if cfg.pgd_alpha is not None else 2.5 * eps / max(cfg.pgd_steps, 1)
-            settings = {"steps": cfg.pgd_steps, "step_size": step_size, "restarts": 1, "queries": None, "random_start": True}
+            settings = {"steps": cfg.pgd_steps, "step_size": step_size, "restarts": 1, "queries": None,
+                        "random_start": True}
         return json.dumps({**settings, **({"crafted_on": "surrogate"} if setting == "black-box-transfer" else {})})
 
     return [{**row, "norm": "Linf", "n_examples": row["n_samples"], "seed": cfg.seed,
@@ -208,7 +226,7 @@ def run_family(settings: Settings, model_id: str, family: str, config=None, load
         raise ValueError(f"Expected an attack family from {FAMILIES}, found {family!r}: use one of them.")
     config = config or CONFIGS[family]()
     device = models.resolve_device(settings)
-    loaded = loaded or models.load(model_id, settings, device)
+    loaded = loaded or cache.CACHE.model(model_id, settings, device)  # one load per (model, revision, device) a run
     if not loaded.dataset and dataset:
         loaded.training = {**loaded.training, "dataset": dataset}
     if not loaded.dataset:
@@ -217,7 +235,7 @@ def run_family(settings: Settings, model_id: str, family: str, config=None, load
             "or in catalog.models.dataset, found neither: annotate the model's dataset."
         )
     torch.manual_seed(getattr(config, "seed", 0))
-    splits = data_mod.load(loaded.dataset, settings)
+    splits = cache.CACHE.dataset(loaded.dataset, settings)  # one decode per dataset a run
     names = splits.labels or labels.canonical_names(splits.name)  # the built-in sets' names when the split has none
     order = labels.align(loaded.labels, names, loaded.num_classes, splits.num_classes)
     loaded.classifier.label_order = None if order is None else torch.tensor(order, dtype=torch.long)
