@@ -1,7 +1,9 @@
 """Each attack family's configuration, with the issue's defaults, importable without PyTorch.
 
-The Dagster config classes in ``assets/evaluation.py`` take their defaults from here, so loading the
-code location does not import torch; :mod:`sn_lake.evaluate.pipeline` runs a family with one of these.
+This module is the one home of every attack default: the Dagster config classes in ``assets/evaluation.py``
+and the attack classes in ``sn_lake/evaluate/attacks/`` take theirs from here (the config dataclasses, and
+below them the few fixed parameters that are not run config), so loading the code location does not import
+torch and no two places disagree; :mod:`sn_lake.evaluate.pipeline` runs a family with one of these.
 """
 
 from __future__ import annotations
@@ -68,6 +70,16 @@ class BackdoorConfig:
     flag_rate: float = 0.05
     seed: int = 0
 
+
+# Fixed attack parameters (not run config, so not in the config hash): the classes' defaults.
+SQUARE_P_INIT = 0.05  # Square: the initial fraction of the image a square covers
+STEALING_LR = 3e-3  # model stealing: the surrogate's peak learning rate (AdamW, one-cycle)
+LIRA_LR = 3e-3  # LiRA offline: the reference models' peak learning rate
+NC_SUCCESS = 0.95  # Neural Cleanse: the attack success a trigger must reach for its norm to count
+NC_PATIENCE = 5  # Neural Cleanse: steps at (or below) that success before lambda moves
+NC_LAMBDA_UP = 1.5  # Neural Cleanse: lambda's factor up (down by its 1.5th power)
+NEO_VERIFY = 10  # NEO: clean images a candidate trigger is pasted on
+NEO_CONFIRM_RATE = 0.8  # NEO: share of them that must turn to the input's label
 
 CONFIGS = {"task_accuracy": AccuracyConfig, "model_stealing": StealingConfig, "membership_inference": MembershipConfig,
            "adversarial": AdversarialConfig, "backdoor_detection": BackdoorConfig}  # fmt: skip

@@ -23,7 +23,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sn_lake import progress
+from sn_lake.evaluate.configs import NC_LAMBDA_UP, NC_PATIENCE, NC_SUCCESS, NEO_CONFIRM_RATE, NEO_VERIFY, BackdoorConfig
 from sn_lake.evaluate.data import Split
+
+_BD = BackdoorConfig()
 
 MAD_CONSISTENCY = 1.4826  # scales the median absolute deviation to a standard deviation under normality
 
@@ -46,9 +49,10 @@ class NeuralCleanse:
     label's mask. Verdict: anomaly index (MAD) of the smallest norm above ``threshold``.
     """
 
-    def __init__(self, steps: int = 150, lr: float = 0.1, lambda_l1: float = 1e-3, batch_size: int = 32,
-                 threshold: float = 2.0, labels_per_pass: int | None = None, success: float = 0.95,
-                 patience: int = 5, lambda_up: float = 1.5, seed: int = 0):  # fmt: skip
+    def __init__(self, steps: int = _BD.nc_steps, lr: float = _BD.nc_lr, lambda_l1: float = _BD.nc_lambda,
+                 batch_size: int = _BD.nc_batch_size, threshold: float = _BD.nc_threshold, labels_per_pass: int | None = None,
+                 success: float = NC_SUCCESS, patience: int = NC_PATIENCE, lambda_up: float = NC_LAMBDA_UP,
+                 seed: int = _BD.seed):  # fmt: skip
         self.steps, self.lr, self.lambda_l1, self.batch_size = steps, lr, lambda_l1, batch_size
         self.threshold, self.labels_per_pass, self.seed = threshold, labels_per_pass, seed
         self.success, self.patience, self.lambda_up = success, patience, lambda_up
@@ -133,7 +137,8 @@ class STRIP:
     verdict: more than ``flag_rate`` of the model's input stream rejected (see the module docstring).
     """
 
-    def __init__(self, n_superimpose: int = 20, frr: float = 0.01, flag_rate: float = 0.05, seed: int = 0):
+    def __init__(self, n_superimpose: int = _BD.strip_superimpose, frr: float = _BD.strip_frr, flag_rate: float = _BD.flag_rate,
+                 seed: int = _BD.seed):  # fmt: skip
         self.n_superimpose, self.frr, self.flag_rate, self.seed = n_superimpose, frr, flag_rate, seed
 
     @torch.no_grad()
@@ -165,8 +170,8 @@ class NEO:
     more than ``flag_rate`` of the model's input stream confirmed trojaned (see the module docstring).
     """
 
-    def __init__(self, window: int = 6, stride: int = 2, n_verify: int = 10, confirm_rate: float = 0.8,
-                 flag_rate: float = 0.05, seed: int = 0):  # fmt: skip
+    def __init__(self, window: int = _BD.neo_window, stride: int = _BD.neo_stride, n_verify: int = NEO_VERIFY,
+                 confirm_rate: float = NEO_CONFIRM_RATE, flag_rate: float = _BD.flag_rate, seed: int = _BD.seed):  # fmt: skip
         self.window, self.stride, self.n_verify, self.confirm_rate = window, stride, n_verify, confirm_rate
         self.flag_rate, self.seed = flag_rate, seed
 

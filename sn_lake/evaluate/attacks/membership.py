@@ -18,8 +18,11 @@ import torch.nn as nn
 from scipy.stats import norm, rankdata
 
 from sn_lake.evaluate import training
-from sn_lake.evaluate.configs import METRIC_ATTACKS
+from sn_lake.evaluate.attacks.sampling import RowLogits, logits_at, sample_index
+from sn_lake.evaluate.configs import LIRA_LR, METRIC_ATTACKS, MembershipConfig
 from sn_lake.evaluate.data import Split
+
+_MIA = MembershipConfig()
 
 LOG_FPR_GRID = np.logspace(-3, 0, 31)  # the log-scale ROC points kept per attack
 
@@ -92,10 +95,16 @@ def bootstrap(member_scores: np.ndarray, nonmember_scores: np.ndarray, n: int, s
     return {**{f"{k}_ci_low": float(v) for k, v in zip(names, low)}, **{f"{k}_ci_high": float(v) for k, v in zip(names, high)}}
 
 
+def balanced_index(n_members: int, n_nonmembers: int, max_per_side: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows :func:`balanced` keeps of each side."""
+    n = min(n_members, n_nonmembers, max_per_side)
+    return sample_index(n_members, n, seed), sample_index(n_nonmembers, n, seed + 1)
+
+
 def balanced(members: Split, nonmembers: Split, max_per_side: int, seed: int) -> tuple[Split, Split]:
     """Equal numbers of members and non-members (at most ``max_per_side`` each), seeded."""
-    n = min(len(members), len(nonmembers), max_per_side)
-    return members.sample(n, seed), nonmembers.sample(n, seed + 1)
+    m, n = balanced_index(len(members), len(nonmembers), max_per_side, seed)
+    return members.take(m), nonmembers.take(n)
 
 
 def score_rows(member_scores: dict, nonmember_scores: dict, n_bootstrap: int, seed: int) -> list[dict]:
@@ -116,18 +125,24 @@ class MetricAttacks:
     the correctness attack's AUC equals 0.5 + gap / 2 exactly).
     """
 
-    def __init__(self, attacks=METRIC_ATTACKS, max_per_side: int = 500, balance: bool = True, n_bootstrap: int = 200, seed: int = 0):
+    def __init__(self, attacks=_MIA.attacks, max_per_side: int = _MIA.max_per_side, balance: bool = True,
+                 n_bootstrap: int = _MIA.n_bootstrap, seed: int = _MIA.seed):  # fmt: skip
         unknown = set(attacks) - set(METRIC_ATTACKS)
         if unknown:
             raise ValueError(f"Expected metric attacks from {METRIC_ATTACKS}, found {sorted(unknown)}: drop them.")
         self.attacks, self.max_per_side, self.balance = tuple(attacks), max_per_side, balance
         self.n_bootstrap, self.seed = n_bootstrap, seed
 
-    def __call__(self, model: nn.Module, members: Split, nonmembers: Split, device: torch.device) -> list[dict]:
+    def __call__(self, model: nn.Module, members: Split, nonmembers: Split, device: torch.device,
+                 member_logits: RowLogits | None = None, nonmember_logits: RowLogits | None = None) -> list[dict]:  # fmt: skip
+        """``member_logits`` / ``nonmember_logits`` give the model's logits of rows of each side (shared forward passes)."""
+        m_index = n_index = None  # balance=False: every example, in order
         if self.balance:
-            members, nonmembers = balanced(members, nonmembers, self.max_per_side, self.seed)
-        m = metric_scores(training.logits_of(model, members.x, device), members.y)
-        n = metric_scores(training.logits_of(model, nonmembers.x, device), nonmembers.y)
+            m_index, n_index = balanced_index(len(members), len(nonmembers), self.max_per_side, self.seed)
+        m_labels = members.y if m_index is None else members.y[m_index]
+        n_labels = nonmembers.y if n_index is None else nonmembers.y[n_index]
+        m = metric_scores(logits_at(model, members, m_index, device, member_logits), m_labels)
+        n = metric_scores(logits_at(model, nonmembers, n_index, device, nonmember_logits), n_labels)
         keep = lambda scores: {k: scores[k] for k in self.attacks}  # noqa: E731
         return score_rows(keep(m), keep(n), self.n_bootstrap, self.seed)
 
@@ -148,7 +163,8 @@ class LiRAOffline:
     al.'s choice for few reference models) give the score log Phi((phi_target - mu_out) / sigma).
     """
 
-    def __init__(self, n_reference: int = 4, epochs: int = 10, lr: float = 3e-3, max_per_side: int = 500, n_bootstrap: int = 200, seed: int = 0):
+    def __init__(self, n_reference: int = _MIA.lira_reference_models, epochs: int = _MIA.lira_epochs, lr: float = LIRA_LR,
+                 max_per_side: int = _MIA.max_per_side, n_bootstrap: int = _MIA.n_bootstrap, seed: int = _MIA.seed):  # fmt: skip
         self.n_reference, self.epochs, self.lr = n_reference, epochs, lr
         self.max_per_side, self.n_bootstrap, self.seed = max_per_side, n_bootstrap, seed
 
