@@ -144,9 +144,7 @@ def _dead_process(run) -> str | None:
 
     Retries and re-executions copy their parent's tags but run elsewhere (the daemon, the UI): never judged here.
     """
-    from dagster._core.storage.tags import PARENT_RUN_ID_TAG
-
-    if PARENT_RUN_ID_TAG in run.tags or run_guard.is_alive(run.tags) is not False:
+    if run_guard.PARENT_RUN_TAG in run.tags or run_guard.is_alive(run.tags) is not False:
         return None
     return f"the sn-lake process that ran it (pid {run.tags[run_guard.PID_TAG]}) is gone (killed, or out of memory)"
 

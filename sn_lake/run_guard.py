@@ -17,6 +17,7 @@ from pathlib import Path
 
 # Tags sn-lake puts on the runs it executes (contract for recovery: an older sn-lake's runs lack them).
 HOST_TAG, PID_TAG, STARTED_TAG = "sn_lake/host", "sn_lake/pid", "sn_lake/pid_started"
+PARENT_RUN_TAG = "dagster/parent_run_id"  # the tag Dagster puts on retries and re-executions (a documented name)
 
 
 def _start_ticks(pid: int) -> str | None:

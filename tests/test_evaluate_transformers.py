@@ -142,20 +142,8 @@ def test_every_fixture_through_the_fake_hub(hf_models, settings, monkeypatch):
         models.load("huggingface:hf-fixtures/absent", config.load(), CPU)  # the Hub is gone: a reason, not a traceback
 
 
-def test_classify_repo_decides_from_config_and_file_names(hf_models):
+def test_inspect_folder_checks_without_building(hf_models):
     folder = hf_models["vit"]
-    cfg = json.loads((folder / "config.json").read_text())
-    assert models.classify_repo(cfg, ["config.json", "model.safetensors", "preprocessor_config.json"]) == "transformers"
-    with pytest.raises(models.ModelLoadError, match="ask for safetensors"):
-        models.classify_repo(cfg, ["config.json", "pytorch_model.bin", "preprocessor_config.json"])
-    with pytest.raises(models.ModelLoadError, match="preprocessing is unknown"):
-        models.classify_repo(cfg, ["config.json", "model.safetensors"])
-    with pytest.raises(models.ModelLoadError, match="SN_LAKE_MAX_PARAMETERS"):
-        models.classify_repo(cfg, ["config.json", "model.safetensors", "preprocessor_config.json"], 10**10)
-    remote = json.loads((hf_models["remote-code"] / "config.json").read_text())
-    with pytest.raises(models.ModelLoadError, match="auto_map"):
-        models.classify_repo(remote, ["config.json", "model.safetensors", "modeling_leaf.py"])
-    assert models.classify_repo({"architecture": "resnet18", "num_classes": 10}, ["model.safetensors"]) == "timm"
     fmt = models.inspect_folder(folder)
     assert (
         fmt.loader == "transformers"

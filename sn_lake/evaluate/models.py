@@ -56,7 +56,7 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "model.ck
 RAW_CHECKPOINT_SUFFIXES = (".pth", ".ckpt", ".bin", ".pt")
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PREPROCESSOR_CONFIG = "preprocessor_config.json"
-DEFAULT_MAX_PARAMETERS = 1_000_000_000
+DEFAULT_MAX_PARAMETERS = Settings.max_parameters  # SN_LAKE_MAX_PARAMETERS' default (sn_lake/config.py)
 MAX_CLASSES = 1_000_000
 MAX_SIDE = 4096  # pixels of a model's input side
 MAX_HEADER_BYTES = 100 * 2**20  # a safetensors header larger than this is not a model's
@@ -687,48 +687,6 @@ def detect_loader(config: dict) -> str:
         "Expected a timm ('architecture') or transformers ('architectures') config.json, found keys"
         f" {sorted(config)[:8]}: it is neither format."
     )
-
-
-def classify_repo(
-    config: dict,
-    filenames: Iterable[str],
-    num_parameters: int | None = None,
-    max_parameters: int = DEFAULT_MAX_PARAMETERS,
-) -> str:
-    """The loader (``timm`` | ``transformers``) a repo needs, from its config.json and file names alone, or a
-    ModelLoadError with the reason it cannot be evaluated (what the crawl holds suffices: no download, no build).
-
-    ``num_parameters`` (e.g. the Hub listing's safetensors total) is checked against ``max_parameters`` when given.
-    """
-    if not isinstance(config, dict):
-        raise ModelLoadError(
-            f"Expected config.json as a JSON object, found {type(config).__name__}: fix or re-save it."
-        )
-    names = {str(n).rpartition("/")[2] for n in filenames}
-    loader = detect_loader(config)
-    if loader == "transformers":
-        transformers_architecture(config)
-        transformers_labels(config)
-        if "model.safetensors" not in names and SAFETENSORS_INDEX not in names:
-            found = sorted(n for n in names if n.endswith((".bin", ".h5", ".msgpack", ".safetensors", ".pth")))[:3]
-            raise ModelLoadError(
-                f"Expected model.safetensors or {SAFETENSORS_INDEX} beside a transformers config, found"
-                f" {found or 'no weights'}: ask for safetensors weights."
-            )
-        if PREPROCESSOR_CONFIG not in names:
-            raise ModelLoadError(
-                f"Expected {PREPROCESSOR_CONFIG} beside a transformers config, found none: its preprocessing is"
-                " unknown."
-            )
-    else:
-        _timm_spec(config)
-        if not any(n in WEIGHT_FILES or n.endswith((".safetensors", *RAW_CHECKPOINT_SUFFIXES)) for n in names):
-            raise ModelLoadError(
-                f"Expected weights ({', '.join(WEIGHT_FILES)}) beside a timm config, found none: add model.safetensors."
-            )
-    if num_parameters is not None:
-        check_budget(num_parameters, max_parameters, "the listing")
-    return loader
 
 
 def check_budget(num_parameters: int, max_parameters: int, where: str) -> None:
@@ -1654,7 +1612,6 @@ __all__ = [
     "build",
     "fresh_like",
     "check_model_args",
-    "classify_repo",
     "count_parameters",
     "detect_loader",
     "download_hub_repo",

@@ -20,7 +20,7 @@ import torch
 from sn_lake import lake
 from sn_lake.config import Settings
 from sn_lake.evaluate import data as data_mod
-from sn_lake.evaluate import cache, labels, models, results
+from sn_lake.evaluate import cache, models, results
 from sn_lake.evaluate.attacks.accuracy import TaskAccuracy
 from sn_lake.evaluate.attacks.adversarial import FGSM, PGD, Square, Transfer, robustness
 from sn_lake.evaluate.attacks.backdoor import NEO, STRIP, NeuralCleanse
@@ -236,9 +236,7 @@ def run_family(settings: Settings, model_id: str, family: str, config=None, load
         )
     torch.manual_seed(getattr(config, "seed", 0))
     splits = cache.CACHE.dataset(loaded.dataset, settings)  # one decode per dataset a run
-    names = splits.labels or labels.canonical_names(splits.name)  # the built-in sets' names when the split has none
-    order = labels.align(loaded.labels, names, loaded.num_classes, splits.num_classes)
-    loaded.classifier.label_order = None if order is None else torch.tensor(order, dtype=torch.long)
+    models.align_labels(loaded, splits)  # logits in the dataset's class order, or LabelMismatch with the reason
     ctx = Context(settings, loaded, splits, device)
     chash = results.config_hash(family, asdict(config))
     started = time.monotonic()
