@@ -16,7 +16,7 @@ from urllib.parse import quote
 import duckdb
 import polars as pl
 
-from sn_lake import warehouse
+from sn_lake import lake, warehouse
 from sn_lake.config import Settings
 
 # attack family -> results table (contract)
@@ -95,8 +95,6 @@ def _failure_path(settings: Settings, model_id: str, family: str) -> Path:
 
 def record_failure(settings: Settings, model_id: str, revision: str | None, family: str, reason: str) -> Path:
     """Keep why ``family`` could not evaluate ``model_id`` at ``revision`` (atomically; replaces an earlier one)."""
-    from sn_lake import lake
-
     path = _failure_path(settings, model_id, family)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"model_id": model_id, "revision": revision, "family": family, "reason": reason[:2000],
