@@ -224,7 +224,7 @@ def test_global_lineage_page_renders_asset_names_in_chromium(webserver, ui, tmp_
         )
     browser = subprocess.Popen(
         [chromium, *CHROMIUM_FLAGS, "--remote-debugging-port=0", f"--user-data-dir={tmp_path / 'profile'}",
-         "--window-size=5000,3500", "about:blank"],  # large enough for the whole expanded graph to be on screen
+         "--window-size=7000,6000", "about:blank"],  # large enough for the whole expanded graph to be on screen
         stderr=subprocess.PIPE, text=True,
     )
     try:
