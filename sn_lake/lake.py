@@ -103,7 +103,8 @@ def write_raw(settings: Settings, source: str, crawl_id: str, step: int, records
             "native_id": _utf8(r["native_id"]),
             "fetched_at": r.get("fetched_at") or utcnow(),
             "request_url": redact_userinfo(_utf8(r["request_url"])),
-            "payload": _utf8(r["payload"]) if isinstance(r["payload"], str) else json.dumps(r["payload"], sort_keys=True),
+            "payload": _utf8(r["payload"]) if isinstance(r["payload"], str)
+            else json.dumps(r["payload"], sort_keys=True),
         }
         for r in records
     ]
@@ -169,7 +170,8 @@ def read_step(settings: Settings, path: Path, columns: list[str] | None = None) 
     wanted = columns or list(RAW_SCHEMA)
     try:
         frame = pl.read_parquet(path, columns=wanted, hive_partitioning=False)
-        wrong = [f"{c}: {frame.schema[c]}, expected {RAW_SCHEMA[c]}" for c in wanted if frame.schema[c] != RAW_SCHEMA[c]]
+        wrong = [f"{c} is {frame.schema[c]}, expected {RAW_SCHEMA[c]}" for c in wanted
+                 if frame.schema[c] != RAW_SCHEMA[c]]
     except _READ_ERRORS as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}"
         raise UnreadableStepError(UnreadableFile(path, _relative(settings, path), reason)) from exc
@@ -240,7 +242,8 @@ def finished_crawls(settings: Settings, source: str, unreadable: list[Unreadable
         except (OSError, ValueError, RecursionError) as exc:
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         if reason:
-            log.warning("Expected a crawl summary (JSON) at %s, found %s; it is skipped: delete it or crawl again.", path, reason)
+            log.warning("Expected a crawl summary (JSON) at %s, found %s; it is skipped: delete it or crawl again.",
+                        path, reason)
             if unreadable is not None:
                 unreadable.append(UnreadableFile(path, _relative(settings, path), reason))
             continue

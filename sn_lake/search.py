@@ -118,8 +118,8 @@ def build_query(filters: Filters) -> tuple[str, list]:
     if filters.threat_model is not None:
         threat_model = {t.lower(): t for t in THREAT_MODELS}.get(filters.threat_model.strip().lower())
         if threat_model is None:
-            raise SearchError(f"Expected a threat model among {', '.join(THREAT_MODELS)}, found {filters.threat_model!r}: "
-                              "pick one of those.")
+            raise SearchError(f"Expected a threat model among {', '.join(THREAT_MODELS)}, found "
+                              f"{filters.threat_model!r}: pick one of those.")
     if filters.min_robust_accuracy is not None and not 0 <= filters.min_robust_accuracy <= 1:
         raise SearchError(f"Expected the minimum robust accuracy as a fraction in [0, 1], found "
                           f"{filters.min_robust_accuracy}: e.g. 0.5 for 50%.")

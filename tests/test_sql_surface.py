@@ -143,7 +143,7 @@ def test_reads_keep_working_views_and_macros_included(env, capsys):
 
 
 def test_the_query_connection_refuses_files_even_past_the_statement_check(env):
-    """connect_for_queries alone (no read_query) stops COPY, ATTACH and file readers: the two defences are independent."""
+    """connect_for_queries alone (no read_query) stops COPY, ATTACH and file readers: the defences are independent."""
     path, root = env["settings"].warehouse_path, env["root"]
     before, files_before = digest(path), files_under(root)
     con = warehouse.connect_for_queries(env["settings"])

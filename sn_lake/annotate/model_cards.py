@@ -222,7 +222,8 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
     :class:`~sn_lake.annotate.numbers.Problem` per value read as NULL by a rule (a refused front matter, an
     accuracy or a count out of range), for ``catalog.quarantine``.
     """
-    tags = [t for t in listing.get("tags") or [] if isinstance(t, str)]
+    tags = listing.get("tags") if isinstance(listing.get("tags"), list) else []  # `tags: true` keeps the rest
+    tags = [t for t in tags if isinstance(t, str)]
     card_data = listing.get("cardData") if isinstance(listing.get("cardData"), dict) else {}
     card_meta, body, card_problem = read_card(card_text)
     problems = [card_problem] if card_problem else []

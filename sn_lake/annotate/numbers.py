@@ -12,18 +12,24 @@ Rules (the quarantine's ``rule`` column):
 * ``accuracy.unparseable``: an accuracy that is not a number (a boolean, ``NaN``, text such as ``"high"``).
 * ``accuracy.out_of_range``: an accuracy that is neither a fraction nor a percentage (negative, above 100, inf).
 * ``value.wrong_type``: a text, date or flag field of the wrong JSON type (:func:`typed_row`).
+* ``value.invalid_url``: a ``*_url`` field that is no URL a parser can split (``http://[broken``).
 * ``record.unreadable``: a record no catalog row could be made of (:func:`unreadable`).
+
+:func:`rows_from_records` applies all of it to a source's latest records: every record becomes a typed
+catalog row or a ``record.unreadable`` entry, so one stranger's record never stops the catalog build.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import polars as pl
 
@@ -33,6 +39,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "input_size": (1, 8192),  # side of the square input in pixels
     "downloads": (0, 2**62),
     "likes": (0, 2**62),
+    "year": (1900, 2100),  # a paper's publication year
 }
 TEXT_NUMBER_MAX = 64  # characters: longer text is never read as a number
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -158,6 +165,16 @@ def clean_text(text: str) -> str:
         return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def is_url(text: str) -> bool:
+    """Whether ``text`` splits as a URL (``urllib.parse.urlsplit`` refuses ``http://[broken``, for one)."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a port that is no number
+    except ValueError:
+        return False
+    return True
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -175,15 +192,30 @@ def _checker(dtype: pl.DataType):
         low, high = _INT_BOUNDS[dtype]
         wanted = f"a whole number in [{low}, {high}]"
         return lambda v: (v, None) if _is_int(v) and low <= v <= high else (None, wanted)
+    if dtype == pl.List(pl.String):  # author names, country codes
+        texts = "a list of texts"
+        return lambda v: ([clean_text(x) for x in v], None) if isinstance(v, list) and all(
+            isinstance(x, str) for x in v) else (None, texts)
     if isinstance(dtype, pl.Datetime):
         return lambda v: (v, None) if isinstance(v, datetime) else (None, "a timestamp")
     raise ValueError(
-        f"Expected a catalog column type (String, Boolean, Float64, Int32, Int64, Datetime), found {dtype}: "
+        "Expected a catalog column type (String, List(String), Boolean, Float64, Int32, Int64, Datetime), "
+        f"found {dtype}: "
         "add a check for it to sn_lake/annotate/numbers.py."
     )
 
 
-_CHECKERS: dict[Any, Any] = {}
+_COMPILED: dict[int, tuple[Mapping, list]] = {}  # id(schema) -> (schema, [(column, checker, is a URL)])
+
+
+def _compiled(schema: Mapping[str, pl.DataType]) -> list:
+    found = _COMPILED.get(id(schema))
+    if found is None or found[0] is not schema:
+        if len(_COMPILED) > 64:
+            _COMPILED.clear()
+        checks = [(column, _checker(dtype), column.endswith("_url")) for column, dtype in schema.items()]
+        found = _COMPILED[id(schema)] = (schema, checks)
+    return found[1]
 
 
 def typed_row(row: Mapping[str, Any], schema: Mapping[str, pl.DataType], problems: list[Problem],
@@ -191,20 +223,22 @@ def typed_row(row: Mapping[str, Any], schema: Mapping[str, pl.DataType], problem
     """``row`` with every value of its column's type (``schema``), so a frame of such rows always builds.
 
     A value of the wrong type becomes None and a ``value.wrong_type`` problem (text is cleaned of lone
-    surrogates, never refused). A ``required`` column that ends up None raises ValueError: the record is unreadable.
+    surrogates, never refused), a ``*_url`` value that is no URL None and ``value.invalid_url``. A ``required``
+    column that ends up None raises ValueError: the record is unreadable.
     """
     out = {}
-    for column, dtype in schema.items():
+    for column, check, url in _compiled(schema):
         value = row.get(column)
         if value is None:
             out[column] = None
             continue
-        key = repr(dtype)
-        check = _CHECKERS.get(key) or _CHECKERS.setdefault(key, _checker(dtype))
         typed, expected = check(value)
         if expected is not None:
             detail = f"{column} = {show(value)}: expected {expected}; read as NULL"
             problems.append(Problem(column, "value.wrong_type", detail))
+        elif url and not is_url(typed):
+            problems.append(Problem(column, "value.invalid_url", f"{column} = {show(value)} is no URL; read as NULL"))
+            typed = None
         out[column] = typed
     missing = [c for c in required if c in schema and out.get(c) is None]
     if missing:
@@ -221,3 +255,46 @@ def unreadable(row_key: str, exc: BaseException, table_name: str = QUARANTINE_TA
         "detail": f"Expected a record the catalog can read, found {type(exc).__name__}: {reason}; "
                   "the model is left out of the catalog (fix the source record, or the parser if it is valid)",
     }  # fmt: skip
+
+
+SEEN_SCHEMA = {"first_seen_at": pl.Datetime("us", "UTC"), "last_seen_at": pl.Datetime("us", "UTC")}
+
+
+def record_object(payload: str) -> dict:
+    """A raw record's payload as the JSON object it must be (ValueError, RecursionError otherwise)."""
+    record = json.loads(payload)
+    if not isinstance(record, dict):
+        raise ValueError(f"the record is a JSON {type(record).__name__}, expected an object")
+    return record
+
+
+def rows_from_records(
+    latest: pl.DataFrame,
+    make_row: Callable[[dict, list[Problem]], dict],
+    schema: Mapping[str, pl.DataType],
+    source: str,
+    issues: list[dict] | None,
+) -> pl.DataFrame:
+    """Catalog rows of ``latest`` (``lake.latest_records``: ``native_id``, ``payload``, seen-at times), one per record.
+
+    ``make_row(record, problems)`` builds a row from the payload's object; the row's ``model_id`` is
+    ``<source>:<native_id>``, and it is typed by :func:`typed_row` against ``schema`` plus the seen-at times.
+    A record no row can be made of becomes a ``record.unreadable`` entry in ``issues``, and every problem an
+    entry too, so the rows plus the ``record.unreadable`` entries account for every record.
+    """
+    issues = [] if issues is None else issues
+    full = {**schema, **SEEN_SCHEMA}
+    rows = []
+    for native_id, payload, first_seen, last_seen in latest.select("native_id", "payload", *SEEN_SCHEMA).iter_rows():
+        model_id = f"{source}:{native_id}"
+        problems: list[Problem] = []
+        try:
+            row = make_row(record_object(payload), problems)
+            row.update(model_id=model_id, first_seen_at=first_seen, last_seen_at=last_seen)
+            row = typed_row(row, full, problems)
+        except Exception as exc:  # noqa: BLE001 - any record a stranger wrote: quarantined, never the build's end
+            issues.append(unreadable(model_id, exc))
+            continue
+        issues.extend(p.entry(model_id) for p in problems)
+        rows.append(row)
+    return pl.DataFrame(rows, schema=full)

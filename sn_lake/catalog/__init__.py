@@ -1,7 +1,17 @@
-"""Build ``catalog.*`` from the lake's raw records. Re-annotating never needs a re-crawl."""
+"""Build ``catalog.*`` from the lake's raw records. Re-annotating never needs a re-crawl.
+
+No record can break the build: a source's ``catalog_rows(raw, issues)`` turns every record into a
+catalog row or a quarantine entry (values out of range or of the wrong type become NULL with an
+entry; a record no row can be made of is left out with one), and a lake file that cannot be read is
+quarantined as one file (``lake.unreadable_step``, ``lake.unreadable_manifest``; ``row_key`` is its
+path relative to the lake) while the rest of its source builds. Each build replaces the entries of
+:data:`BUILD_RULES` for the sources it rebuilds; the quality checks' and the sources' own rules are
+left alone.
+"""
 
 from __future__ import annotations
 
+import inspect
 from urllib.parse import urlsplit
 
 import duckdb
@@ -9,6 +19,7 @@ import polars as pl
 
 from sn_lake import lake, warehouse
 from sn_lake.annotate import lineage, links
+from sn_lake.annotate.numbers import clean_text
 from sn_lake.catalog import robustbench as robustbench_catalog
 from sn_lake.catalog import timm_results as timm_results_catalog
 from sn_lake.config import Settings
@@ -22,17 +33,54 @@ SOURCES = {timm_registry.SOURCE: timm_registry, securitynet.SOURCE: securitynet,
 SOURCES |= {robustbench_catalog.SOURCE: robustbench_catalog, timm_results_catalog.SOURCE: timm_results_catalog}
 
 
+# the quarantine rule families this build writes (sn_lake.annotate.numbers, model cards, lake files)
+BUILD_RULES = r"^(number|accuracy|value|card|record|lake)\."
+QUARANTINE_SCHEMA = {"table_name": pl.String, "row_key": pl.String, "rule": pl.String, "detail": pl.String,
+                     "detected_at": pl.Datetime("us", "UTC")}
+
+
+def _unreadable_file(file: lake.UnreadableFile, rule: str) -> dict:
+    return {
+        "table_name": "catalog.models", "row_key": file.relative, "rule": rule,
+        "detail": f"Expected a readable lake file at {file.relative}, found {file.reason}; the rest of the source "
+                  "was built without it: delete or move the file and crawl the source again to replace it",
+    }  # fmt: skip
+
+
+def _catalog_rows(module, raw: pl.DataFrame, issues: list[dict]) -> pl.DataFrame:
+    """The source's catalog rows; its quarantine entries go to ``issues`` when its ``catalog_rows`` takes them."""
+    if "issues" in inspect.signature(module.catalog_rows).parameters:
+        return module.catalog_rows(raw, issues=issues)
+    return module.catalog_rows(raw)
+
+
+def replace_quarantine(con: duckdb.DuckDBPyConnection, source: str, issues: list[dict]) -> int:
+    """Replace the build's quarantine entries (:data:`BUILD_RULES`) of ``source``: its models and its lake files."""
+    now = lake.utcnow()
+    frame = pl.DataFrame([{**issue, "detected_at": now} for issue in issues], schema=QUARANTINE_SCHEMA)
+    where = "regexp_matches(rule, ?) AND (starts_with(row_key, ?) OR starts_with(row_key, ?))"
+    params = [BUILD_RULES, f"{source}:", f"raw/{source}/"]
+    return warehouse.replace_rows(con, "catalog.quarantine", frame, where, params)
+
+
 def build_models(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rebuild ``catalog.models`` for every source the lake holds; returns rows per source."""
+    """Rebuild ``catalog.models`` for every source the lake holds; returns rows per source.
+
+    What a source's records or files could not give goes to ``catalog.quarantine`` (:func:`replace_quarantine`).
+    """
     counts = {}
     declared = []  # parents the models declare (sources with `tree_rows(raw)`), resolved once every source is in
     for name, module in SOURCES.items():
-        raw = lake.read_raw(settings, name)
+        unreadable: list[lake.UnreadableFile] = []
+        raw = lake.read_raw(settings, name, unreadable)
+        issues = [_unreadable_file(f, "lake.unreadable_step") for f in unreadable]
         if raw.is_empty():
+            if unreadable:  # nothing readable: the catalog keeps what it had, the files are named
+                replace_quarantine(con, name, issues)
             continue
         if hasattr(module, "compact_raw"):  # only what its catalog reads (memory)
             raw = module.compact_raw(raw)
-        rows = module.catalog_rows(raw)
+        rows = _catalog_rows(module, raw, issues)
         if hasattr(module, "build_tables"):
             module.build_tables(con, raw)
         if hasattr(module, "tree_rows"):
@@ -40,7 +88,8 @@ def build_models(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str
         del raw  # the raw records are no longer needed: free them before the warehouse takes the rows
         counts[name] = warehouse.replace_rows(con, "catalog.models", rows, "source = ?", [name])
         del rows
-        record_crawls(settings, con, name)
+        record_crawls(settings, con, name, issues)
+        replace_quarantine(con, name, issues)  # after build_tables, which may replace a source's own entries
     build_links(settings, con)
     build_model_tree(con, declared)
     return counts
@@ -59,27 +108,41 @@ def build_model_tree(con: duckdb.DuckDBPyConnection, declared: list[pl.DataFrame
 def build_links(settings: Settings, con: duckdb.DuckDBPyConnection) -> int:
     """Rebuild ``catalog.model_links`` (the same model across sources) from ``catalog.models``."""
     columns, rows = warehouse.query(con, "SELECT model_id, weights_url, paper_id, model_type FROM catalog.models")
-    hub_hosts = (*links.HUB_HOSTS, urlsplit(settings.hf_endpoint).netloc.lower())
+    endpoint_host = urlsplit(settings.hf_endpoint).netloc.rsplit("@", 1)[-1].lower()  # without user:password@
+    hub_hosts = (*links.HUB_HOSTS, endpoint_host)
     found = links.find_links([dict(zip(columns, row)) for row in rows], hub_hosts)
     known = {(link["model_id"], link["linked_model_id"]) for link in found}
     for module in SOURCES.values():  # links a source knows beyond catalog rows (timm's tables: timm <-> huggingface)
         if hasattr(module, "link_rows"):
-            found += [link for link in module.link_rows(con) if (link["model_id"], link["linked_model_id"]) not in known]
+            found += [x for x in module.link_rows(con) if (x["model_id"], x["linked_model_id"]) not in known]
     schema = {"model_id": pl.String, "linked_model_id": pl.String, "link_type": pl.String, "evidence": pl.String}
     return warehouse.replace_rows(con, "catalog.model_links", pl.DataFrame(found, schema=schema), "true")
 
 
-def record_crawls(settings: Settings, con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Copy the source's finished-crawl manifests into ``raw.crawls``."""
-    crawls = lake.finished_crawls(settings, source)
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62 else 0
+
+
+def record_crawls(
+    settings: Settings, con: duckdb.DuckDBPyConnection, source: str, issues: list[dict] | None = None
+) -> None:
+    """Copy the source's finished-crawl manifests into ``raw.crawls``; an unreadable one goes to ``issues``."""
+    unreadable: list[lake.UnreadableFile] = []
+    crawls = {clean_text(c["crawl_id"]): c for c in lake.finished_crawls(settings, source, unreadable)}  # one per id
     frame = pl.DataFrame(
         {
             "source": [source] * len(crawls),
-            "crawl_id": [c["crawl_id"] for c in crawls],
-            "finished_at": [c["finished_at"] for c in crawls],
-            "n_records": [c.get("records", 0) for c in crawls],
-            "n_steps": [c.get("steps", 0) for c in crawls],
+            "crawl_id": list(crawls),
+            "finished_at": [clean_text(c["finished_at"]) for c in crawls.values()],
+            "n_records": [_count(c.get("records", 0)) for c in crawls.values()],
+            "n_steps": [_count(c.get("steps", 0)) for c in crawls.values()],
         },
         schema={"source": pl.String, "crawl_id": pl.String, "finished_at": pl.String, "n_records": pl.Int64, "n_steps": pl.Int64},
-    ).with_columns(pl.col("finished_at").str.to_datetime(time_zone="UTC"))
-    warehouse.replace_rows(con, "raw.crawls", frame, "source = ?", [source])
+    ).with_columns(pl.col("finished_at").str.to_datetime(time_zone="UTC", strict=False))
+    for crawl_id in frame.filter(pl.col("finished_at").is_null())["crawl_id"]:
+        path = lake.crawl_dir(settings, source, crawl_id) / "_crawl.json"
+        relative = f"raw/{source}/crawl_id={crawl_id}/_crawl.json"
+        unreadable.append(lake.UnreadableFile(path, relative, "a summary whose finished_at is not a time"))
+    if issues is not None:
+        issues.extend(_unreadable_file(f, "lake.unreadable_manifest") for f in unreadable)
+    warehouse.replace_rows(con, "raw.crawls", frame.drop_nulls("finished_at"), "source = ?", [source])

@@ -33,8 +33,12 @@ PURPOSE = "security"  # a leaderboard of defences against adversarial examples a
 # canonical dataset -> (classes, input side in pixels, test points AutoAttack is run on: RobustBench's protocol)
 DATASETS = {"cifar10": (10, 32, 10_000), "cifar100": (100, 32, 10_000), "imagenet-1k": (1000, 224, 5_000)}
 # (canonical dataset, table kind) -> corruption benchmark
-BENCHMARKS = {("cifar10", "common"): "cifar10-c", ("cifar100", "common"): "cifar100-c",
-              ("imagenet-1k", "common"): "imagenet-c", ("imagenet-1k", "3d"): "imagenet-3dcc"}
+BENCHMARKS = {
+    ("cifar10", "common"): "cifar10-c",
+    ("cifar100", "common"): "cifar100-c",
+    ("imagenet-1k", "common"): "imagenet-c",
+    ("imagenet-1k", "3d"): "imagenet-3dcc",
+}
 AUTOATTACK_CONFIG = json.dumps({"version": "standard"})  # RobustBench's leaderboards run standard AutoAttack
 # fields whose NULL leaves a hole in a results table (named in the quarantine entry)
 RESULT_FIELDS = {"clean_acc", "autoattack_acc", "reported", "eps", "external", "unreliable", "additional_data"}
@@ -59,7 +63,9 @@ def architecture_name(text: str | None) -> str | None:
     first = re.sub(r"^MeanSparse\s+", "", first)
     name = re.sub(r"[\s\-]+", "_", first.lower())
     name = re.sub(r"^(?:ra)?wide_?resnet", "wide_resnet", name)
-    return re.sub(r"^([a-z_]*[a-z])_(\d)", r"\1\2", name)  # resnet_18 -> resnet18, wide_resnet_28_10 -> wide_resnet28_10
+    return re.sub(
+        r"^([a-z_]*[a-z])_(\d)", r"\1\2", name
+    )  # resnet_18 -> resnet18, wide_resnet_28_10 -> wide_resnet28_10
 
 
 def venue_year(venue: str | None, paper_id: str | None) -> int | None:
@@ -97,11 +103,18 @@ def _annotate(entry: parse.Entry, fetched_at: Any, taken: set[str]) -> Annotated
     mid = model_id(dataset or entry.dataset_folder.lower(), entry.threat_model, entry.name)
     excluded = entry.excluded
     if excluded is None and dataset not in DATASETS:
-        excluded = parse.Note("robustbench.excluded.unknown_dataset", f"{entry.path!r} lies under {entry.dataset_folder!r}, "
-                              f"none of {', '.join(DATASETS)}; add it to sn_lake/catalog/robustbench.py", "catalog.models")
+        excluded = parse.Note(
+            "robustbench.excluded.unknown_dataset",
+            f"{entry.path!r} lies under {entry.dataset_folder!r}, "
+            f"none of {', '.join(DATASETS)}; add it to sn_lake/catalog/robustbench.py",
+            "catalog.models",
+        )
     if excluded is None and mid in taken:
-        excluded = parse.Note("robustbench.excluded.duplicate_model_id", f"{entry.path!r} names {mid}, which another "
-                              "record already holds; rename one of the folders upstream", "catalog.models")
+        excluded = parse.Note(
+            "robustbench.excluded.duplicate_model_id",
+            f"{entry.path!r} names {mid}, which another record already holds; rename one of the folders upstream",
+            "catalog.models",
+        )
     taken.add(mid)
     notes = []
     for note in entry.notes:
@@ -112,9 +125,18 @@ def _annotate(entry: parse.Entry, fetched_at: Any, taken: set[str]) -> Annotated
         notes.append((mid, note))
     stated = entry.values["dataset_stated"]
     if excluded is None and stated and canonical_dataset(stated) != dataset:
-        notes.append((mid, parse.Note("robustbench.note.dataset_mismatch", f"the record states dataset {stated!r} but "
-                                      f"lies under {entry.dataset_folder}/ (the leaderboard it is on); {dataset} is kept",
-                                      ENTRIES, "dataset")))
+        notes.append(
+            (
+                mid,
+                parse.Note(
+                    "robustbench.note.dataset_mismatch",
+                    f"the record states dataset {stated!r} but "
+                    f"lies under {entry.dataset_folder}/ (the leaderboard it is on); {dataset} is kept",
+                    ENTRIES,
+                    "dataset",
+                ),
+            )
+        )
     return Annotated(entry, mid, dataset, notes, excluded, fetched_at)
 
 
@@ -131,9 +153,16 @@ def build(raw: pl.DataFrame) -> Built:
         elif threat_model == "corruptions" and file in parse.CORRUPTION_TABLES:
             tables.append(parse.read_corruption_table(payload))
         else:
-            other.append((f"{SOURCE}:{path}", parse.Note("robustbench.excluded.unknown_file", f"{path!r} is neither a "
-                                                         "leaderboard record nor a corruption table; it is not read",
-                                                         "catalog.models")))
+            other.append(
+                (
+                    f"{SOURCE}:{path}",
+                    parse.Note(
+                        "robustbench.excluded.unknown_file",
+                        f"{path!r} is neither a leaderboard record nor a corruption table; it is not read",
+                        "catalog.models",
+                    ),
+                )
+            )
     return Built(entries, tables, other, snap)
 
 
@@ -143,21 +172,44 @@ def _model_row(a: Annotated, snap: snapshots.Snapshot) -> dict:
     architecture = architecture_name(v["architecture"])
     papers = arxiv_ids(v["paper_url"])
     return {
-        "model_id": a.model_id, "source": SOURCE, "name": a.entry.name,
+        "model_id": a.model_id,
+        "source": SOURCE,
+        "name": a.entry.name,
         "revision": f"sha256:{a.entry.sha256[:12]}" if a.entry.sha256 else None,
-        "architecture": architecture, "model_type": model_family(architecture), "dataset": a.dataset,
-        "data_category": data_category(a.dataset), "num_classes": classes, "input_size": side, "library": None,
-        "license": None, "paper_id": papers[0] if papers else None, "purpose": PURPOSE, "weights_url": None,
-        "first_seen_at": snap.first_seen[a.entry.path], "last_seen_at": snap.last_seen[a.entry.path],
+        "architecture": architecture,
+        "model_type": model_family(architecture),
+        "dataset": a.dataset,
+        "data_category": data_category(a.dataset),
+        "num_classes": classes,
+        "input_size": side,
+        "library": None,
+        "license": None,
+        "paper_id": papers[0] if papers else None,
+        "purpose": PURPOSE,
+        "weights_url": None,
+        "first_seen_at": snap.first_seen[a.entry.path],
+        "last_seen_at": snap.last_seen[a.entry.path],
     }
 
 
 CATALOG_SCHEMA = {
-    "model_id": pl.String, "source": pl.String, "name": pl.String, "revision": pl.String,
-    "architecture": pl.String, "model_type": pl.String, "dataset": pl.String, "data_category": pl.String,
-    "num_classes": pl.Int32, "input_size": pl.Int32, "library": pl.String, "license": pl.String,
-    "paper_id": pl.String, "purpose": pl.String, "weights_url": pl.String,
-    "first_seen_at": pl.Datetime("us", "UTC"), "last_seen_at": pl.Datetime("us", "UTC"),
+    "model_id": pl.String,
+    "source": pl.String,
+    "name": pl.String,
+    "revision": pl.String,
+    "architecture": pl.String,
+    "model_type": pl.String,
+    "dataset": pl.String,
+    "data_category": pl.String,
+    "num_classes": pl.Int32,
+    "input_size": pl.Int32,
+    "library": pl.String,
+    "license": pl.String,
+    "paper_id": pl.String,
+    "purpose": pl.String,
+    "weights_url": pl.String,
+    "first_seen_at": pl.Datetime("us", "UTC"),
+    "last_seen_at": pl.Datetime("us", "UTC"),
 }
 
 
@@ -179,71 +231,178 @@ def entry_rows(built: Built) -> pl.DataFrame:
         v, e = a.entry.values, a.entry
         papers = arxiv_ids(v["paper_url"])
         paper_id = papers[0] if papers else None
-        out.append({
-            "path": e.path, "model_id": a.model_id, "in_catalog": a.excluded is None, "dataset": a.dataset,
-            "threat_model": e.threat_model, "norm": e.norm, "name": e.name, "title": v["title"], "authors": v["authors"],
-            "n_authors": _n_authors(v["authors"]), "paper_url": v["paper_url"], "paper_id": paper_id,
-            "venue": v["venue"], "venue_normalized": normalize_venue(v["venue"]), "venue_type": venue_type(v["venue"]),
-            "year": venue_year(v["venue"], paper_id), "architecture_as_written": v["architecture"],
-            "architecture": architecture_name(v["architecture"]), "dataset_stated": v["dataset_stated"],
-            **{k: v[k] for k in ("additional_data", "number_forward_passes", "epsilon_as_written", "epsilon",
-                                 "epsilon_reading", "clean_accuracy", "robust_accuracy", "reported_accuracy",
-                                 "external_accuracy", "unreliable", "corruptions_accuracy", "corruptions_accuracy_3d",
-                                 "corruptions_mce", "corruptions_mce_3d", "footnote")},
-            "record_sha256": e.sha256, "fetched_at": a.fetched_at,
-        })
+        out.append(
+            {
+                "path": e.path,
+                "model_id": a.model_id,
+                "in_catalog": a.excluded is None,
+                "dataset": a.dataset,
+                "threat_model": e.threat_model,
+                "norm": e.norm,
+                "name": e.name,
+                "title": v["title"],
+                "authors": v["authors"],
+                "n_authors": _n_authors(v["authors"]),
+                "paper_url": v["paper_url"],
+                "paper_id": paper_id,
+                "venue": v["venue"],
+                "venue_normalized": normalize_venue(v["venue"]),
+                "venue_type": venue_type(v["venue"]),
+                "year": venue_year(v["venue"], paper_id),
+                "architecture_as_written": v["architecture"],
+                "architecture": architecture_name(v["architecture"]),
+                "dataset_stated": v["dataset_stated"],
+                **{
+                    k: v[k]
+                    for k in (
+                        "additional_data",
+                        "number_forward_passes",
+                        "epsilon_as_written",
+                        "epsilon",
+                        "epsilon_reading",
+                        "clean_accuracy",
+                        "robust_accuracy",
+                        "reported_accuracy",
+                        "external_accuracy",
+                        "unreliable",
+                        "corruptions_accuracy",
+                        "corruptions_accuracy_3d",
+                        "corruptions_mce",
+                        "corruptions_mce_3d",
+                        "footnote",
+                    )
+                },
+                "record_sha256": e.sha256,
+                "fetched_at": a.fetched_at,
+            }
+        )
     schema = {
-        "path": pl.String, "model_id": pl.String, "in_catalog": pl.Boolean, "dataset": pl.String,
-        "threat_model": pl.String, "norm": pl.String, "name": pl.String, "title": pl.String, "authors": pl.String,
-        "n_authors": pl.Int32, "paper_url": pl.String, "paper_id": pl.String, "venue": pl.String,
-        "venue_normalized": pl.String, "venue_type": pl.String, "year": pl.Int32, "architecture_as_written": pl.String,
-        "architecture": pl.String, "dataset_stated": pl.String, "additional_data": pl.Boolean,
-        "number_forward_passes": pl.Int32, "epsilon_as_written": pl.String, "epsilon": pl.Float64,
-        "epsilon_reading": pl.String, "clean_accuracy": pl.Float64, "robust_accuracy": pl.Float64,
-        "reported_accuracy": pl.Float64, "external_accuracy": pl.Float64, "unreliable": pl.Boolean,
-        "corruptions_accuracy": pl.Float64, "corruptions_accuracy_3d": pl.Float64, "corruptions_mce": pl.Float64,
-        "corruptions_mce_3d": pl.Float64, "footnote": pl.String, "record_sha256": pl.String,
+        "path": pl.String,
+        "model_id": pl.String,
+        "in_catalog": pl.Boolean,
+        "dataset": pl.String,
+        "threat_model": pl.String,
+        "norm": pl.String,
+        "name": pl.String,
+        "title": pl.String,
+        "authors": pl.String,
+        "n_authors": pl.Int32,
+        "paper_url": pl.String,
+        "paper_id": pl.String,
+        "venue": pl.String,
+        "venue_normalized": pl.String,
+        "venue_type": pl.String,
+        "year": pl.Int32,
+        "architecture_as_written": pl.String,
+        "architecture": pl.String,
+        "dataset_stated": pl.String,
+        "additional_data": pl.Boolean,
+        "number_forward_passes": pl.Int32,
+        "epsilon_as_written": pl.String,
+        "epsilon": pl.Float64,
+        "epsilon_reading": pl.String,
+        "clean_accuracy": pl.Float64,
+        "robust_accuracy": pl.Float64,
+        "reported_accuracy": pl.Float64,
+        "external_accuracy": pl.Float64,
+        "unreliable": pl.Boolean,
+        "corruptions_accuracy": pl.Float64,
+        "corruptions_accuracy_3d": pl.Float64,
+        "corruptions_mce": pl.Float64,
+        "corruptions_mce_3d": pl.Float64,
+        "footnote": pl.String,
+        "record_sha256": pl.String,
         "fetched_at": pl.Datetime("us", "UTC"),
     }
     return pl.DataFrame(out, schema=schema)
 
 
-COMMON_SCHEMA = {"model_id": pl.String, "revision": pl.String, "dataset": pl.String, "origin": pl.String,
-                 "computed_at": pl.Datetime("us", "UTC")}
+COMMON_SCHEMA = {
+    "model_id": pl.String,
+    "revision": pl.String,
+    "dataset": pl.String,
+    "origin": pl.String,
+    "computed_at": pl.Datetime("us", "UTC"),
+}
 ADVERSARIAL_SCHEMA = {
-    **COMMON_SCHEMA, "setting": pl.String, "attack": pl.String, "norm": pl.String, "epsilon": pl.Float64,
-    "clean_accuracy": pl.Float64, "robust_accuracy": pl.Float64, "accuracy_drop": pl.Float64,
-    "n_examples": pl.Int64, "attack_config": pl.String, "unreliable": pl.Boolean, "additional_data": pl.Boolean,
+    **COMMON_SCHEMA,
+    "setting": pl.String,
+    "attack": pl.String,
+    "norm": pl.String,
+    "epsilon": pl.Float64,
+    "clean_accuracy": pl.Float64,
+    "robust_accuracy": pl.Float64,
+    "accuracy_drop": pl.Float64,
+    "n_examples": pl.Int64,
+    "attack_config": pl.String,
+    "unreliable": pl.Boolean,
+    "additional_data": pl.Boolean,
     "external": pl.Float64,
 }
 CORRUPTION_SCHEMA = {
-    **COMMON_SCHEMA, "benchmark": pl.String, "corruption": pl.String, "severity": pl.Int32, "accuracy": pl.Float64,
-    "clean_accuracy": pl.Float64, "mce": pl.Float64,
+    **COMMON_SCHEMA,
+    "benchmark": pl.String,
+    "corruption": pl.String,
+    "severity": pl.Int32,
+    "accuracy": pl.Float64,
+    "clean_accuracy": pl.Float64,
+    "mce": pl.Float64,
 }
 
 
 def _common(a: Annotated) -> dict:
     revision = f"sha256:{a.entry.sha256[:12]}" if a.entry.sha256 else None
-    return {"model_id": a.model_id, "revision": revision, "dataset": a.dataset, "origin": ORIGIN, "computed_at": a.fetched_at}
+    return {
+        "model_id": a.model_id,
+        "revision": revision,
+        "dataset": a.dataset,
+        "origin": ORIGIN,
+        "computed_at": a.fetched_at,
+    }
 
 
 def adversarial_rows(built: Built) -> pl.DataFrame:
-    """AutoAttack's clean and robust accuracy (attack ``autoattack``) and the paper's own claim (attack ``reported``)."""
+    """AutoAttack's clean and robust accuracy (attack ``autoattack``) and the paper's claim (attack ``reported``)."""
     out = []
     for a in built.entries:
         v = a.entry.values
         if a.excluded is not None or a.entry.norm is None:
             continue
-        shared = {**_common(a), "setting": "white-box", "norm": a.entry.norm, "epsilon": v["epsilon"],
-                  "unreliable": v["unreliable"], "additional_data": v["additional_data"], "external": v["external_accuracy"]}
+        shared = {
+            **_common(a),
+            "setting": "white-box",
+            "norm": a.entry.norm,
+            "epsilon": v["epsilon"],
+            "unreliable": v["unreliable"],
+            "additional_data": v["additional_data"],
+            "external": v["external_accuracy"],
+        }
         clean, robust = v["clean_accuracy"], v["robust_accuracy"]
         if clean is not None or robust is not None:
             drop = clean - robust if clean is not None and robust is not None else None
-            out.append({**shared, "attack": "autoattack", "clean_accuracy": clean, "robust_accuracy": robust,
-                        "accuracy_drop": drop, "n_examples": DATASETS[a.dataset][2], "attack_config": AUTOATTACK_CONFIG})
+            out.append(
+                {
+                    **shared,
+                    "attack": "autoattack",
+                    "clean_accuracy": clean,
+                    "robust_accuracy": robust,
+                    "accuracy_drop": drop,
+                    "n_examples": DATASETS[a.dataset][2],
+                    "attack_config": AUTOATTACK_CONFIG,
+                }
+            )
         if v["reported_accuracy"] is not None:
-            out.append({**shared, "attack": "reported", "clean_accuracy": None, "robust_accuracy": v["reported_accuracy"],
-                        "accuracy_drop": None, "n_examples": None, "attack_config": None})
+            out.append(
+                {
+                    **shared,
+                    "attack": "reported",
+                    "clean_accuracy": None,
+                    "robust_accuracy": v["reported_accuracy"],
+                    "accuracy_drop": None,
+                    "n_examples": None,
+                    "attack_config": None,
+                }
+            )
     return pl.DataFrame(out, schema=ADVERSARIAL_SCHEMA)
 
 
@@ -259,18 +418,31 @@ def corruption_rows(built: Built) -> tuple[pl.DataFrame, list[tuple[str, parse.N
         if a.excluded is None and a.entry.threat_model == "corruptions":
             records[(a.entry.dataset_folder, a.entry.name)] = a
             v = a.entry.values
-            for kind, accuracy, mce in (("common", "corruptions_accuracy", "corruptions_mce"),
-                                        ("3d", "corruptions_accuracy_3d", "corruptions_mce_3d")):
+            for kind, accuracy, mce in (
+                ("common", "corruptions_accuracy", "corruptions_mce"),
+                ("3d", "corruptions_accuracy_3d", "corruptions_mce_3d"),
+            ):
                 if (a.dataset, kind) in BENCHMARKS and (v[accuracy] is not None or v[mce] is not None):
-                    out.append({**_common(a), "benchmark": BENCHMARKS[(a.dataset, kind)], "corruption": "all",
-                                "severity": None, "accuracy": v[accuracy], "clean_accuracy": v["clean_accuracy"],
-                                "mce": v[mce]})
+                    out.append(
+                        {
+                            **_common(a),
+                            "benchmark": BENCHMARKS[(a.dataset, kind)],
+                            "corruption": "all",
+                            "severity": None,
+                            "accuracy": v[accuracy],
+                            "clean_accuracy": v["clean_accuracy"],
+                            "mce": v[mce],
+                        }
+                    )
     for table in built.tables:
         table_key = f"{SOURCE}:{table.path}"
         dataset = canonical_dataset(table.dataset_folder)
         if table.excluded is None and (dataset, table.kind) not in BENCHMARKS:
-            table.excluded = parse.Note("robustbench.excluded.unknown_dataset", f"{table.path!r}: no corruption benchmark "
-                                        f"is known for {table.dataset_folder!r}; add it to BENCHMARKS", "results.corruption")
+            table.excluded = parse.Note(
+                "robustbench.excluded.unknown_dataset",
+                f"{table.path!r}: no corruption benchmark is known for {table.dataset_folder!r}; add it to BENCHMARKS",
+                "results.corruption",
+            )
         if table.excluded is not None:
             notes.append((table_key, table.excluded))
             continue
@@ -283,30 +455,64 @@ def corruption_rows(built: Built) -> tuple[pl.DataFrame, list[tuple[str, parse.N
             match = records.get((table.dataset_folder, name))
             if match is None and len(loose.get(_loose(name), [])) == 1:
                 match = loose[_loose(name)][0]
-                notes.append((match.model_id, parse.Note("robustbench.note.name_matched_loosely", f"{table.path!r} names "
-                              f"{name!r}; read as the record {match.entry.name!r} (same letters and digits)",
-                              "results.corruption")))
+                notes.append(
+                    (
+                        match.model_id,
+                        parse.Note(
+                            "robustbench.note.name_matched_loosely",
+                            f"{table.path!r} names "
+                            f"{name!r}; read as the record {match.entry.name!r} (same letters and digits)",
+                            "results.corruption",
+                        ),
+                    )
+                )
             if match is None:
                 mid = model_id(dataset, "corruptions", name)
-                notes.append((mid, parse.Note("robustbench.note.unknown_model", f"{table.path!r} names {name!r}, which no "
-                              "corruption record describes; its rows are kept under that name", "results.corruption")))
+                notes.append(
+                    (
+                        mid,
+                        parse.Note(
+                            "robustbench.note.unknown_model",
+                            f"{table.path!r} names {name!r}, which no "
+                            "corruption record describes; its rows are kept under that name",
+                            "results.corruption",
+                        ),
+                    )
+                )
             ids[name] = (match.model_id, match.entry.values["clean_accuracy"]) if match else (mid, None)
         revision = f"sha256:{table.sha256[:12]}" if table.sha256 else None
         fetched_at = built.snap.fetched_at[table.path]
         for cell in table.cells:
             mid, clean = ids[cell["model"]]
-            out.append({"model_id": mid, "revision": revision, "dataset": dataset, "origin": ORIGIN,
-                        "computed_at": fetched_at, "benchmark": BENCHMARKS[(dataset, table.kind)],
-                        "corruption": cell["corruption"], "severity": cell["severity"], "accuracy": cell["accuracy"],
-                        "clean_accuracy": clean, "mce": None})
+            out.append(
+                {
+                    "model_id": mid,
+                    "revision": revision,
+                    "dataset": dataset,
+                    "origin": ORIGIN,
+                    "computed_at": fetched_at,
+                    "benchmark": BENCHMARKS[(dataset, table.kind)],
+                    "corruption": cell["corruption"],
+                    "severity": cell["severity"],
+                    "accuracy": cell["accuracy"],
+                    "clean_accuracy": clean,
+                    "mce": None,
+                }
+            )
         for name, note in table.notes:
-            notes.append((ids[name][0] if name in ids else (model_id(dataset, "corruptions", name) if name else table_key),
-                          note))
+            notes.append(
+                (ids[name][0] if name in ids else (model_id(dataset, "corruptions", name) if name else table_key), note)
+            )
     return pl.DataFrame(out, schema=CORRUPTION_SCHEMA), notes
 
 
-QUARANTINE_SCHEMA = {"table_name": pl.String, "row_key": pl.String, "rule": pl.String, "detail": pl.String,
-                     "detected_at": pl.Datetime("us", "UTC")}
+QUARANTINE_SCHEMA = {
+    "table_name": pl.String,
+    "row_key": pl.String,
+    "rule": pl.String,
+    "detail": pl.String,
+    "detected_at": pl.Datetime("us", "UTC"),
+}
 
 
 def quarantine_rows(built: Built, extra: list[tuple[str, parse.Note]], detected_at: Any) -> pl.DataFrame:
@@ -315,8 +521,10 @@ def quarantine_rows(built: Built, extra: list[tuple[str, parse.Note]], detected_
     for a in built.entries:
         found += ([(a.model_id, a.excluded)] if a.excluded else []) + a.notes
     found += extra
-    rows = [{"table_name": n.table_name, "row_key": key, "rule": n.rule, "detail": n.detail, "detected_at": detected_at}
-            for key, n in found]
+    rows = [
+        {"table_name": n.table_name, "row_key": key, "rule": n.rule, "detail": n.detail, "detected_at": detected_at}
+        for key, n in found
+    ]
     return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
 
 
@@ -326,8 +534,10 @@ def build_tables(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame) -> dict[str,
     corruption, notes = corruption_rows(built)
     counts = {ENTRIES: warehouse.replace_rows(con, ENTRIES, entry_rows(built), "true")}
     counts["catalog.quarantine"] = warehouse.replace_rows(
-        con, "catalog.quarantine", quarantine_rows(built, notes, lake.utcnow()), "rule LIKE ?", ["robustbench.%"])
-    counts["results.adversarial"] = warehouse.replace_rows(con, "results.adversarial", adversarial_rows(built),
-                                                           "origin = ?", [ORIGIN])
+        con, "catalog.quarantine", quarantine_rows(built, notes, lake.utcnow()), "rule LIKE ?", ["robustbench.%"]
+    )
+    counts["results.adversarial"] = warehouse.replace_rows(
+        con, "results.adversarial", adversarial_rows(built), "origin = ?", [ORIGIN]
+    )
     counts["results.corruption"] = warehouse.replace_rows(con, "results.corruption", corruption, "origin = ?", [ORIGIN])
     return counts

@@ -54,8 +54,13 @@ def tables(raw: pl.DataFrame) -> tuple[dict[str, parse.Table], snapshots.Snapsho
     return {path: parse.read_table({"path": path, **payload}) for path, payload in sorted(snap.payloads.items())}, snap
 
 
-CATALOG_SCHEMA = {"model_id": pl.String, "source": pl.String, "name": pl.String,
-                  "first_seen_at": pl.Datetime("us", "UTC"), "last_seen_at": pl.Datetime("us", "UTC")}
+CATALOG_SCHEMA = {
+    "model_id": pl.String,
+    "source": pl.String,
+    "name": pl.String,
+    "first_seen_at": pl.Datetime("us", "UTC"),
+    "last_seen_at": pl.Datetime("us", "UTC"),
+}
 
 
 def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
@@ -63,18 +68,39 @@ def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(schema=CATALOG_SCHEMA)
 
 
-COMMON_SCHEMA = {"model_id": pl.String, "revision": pl.String, "dataset": pl.String, "origin": pl.String,
-                 "config_hash": pl.String, "computed_at": pl.Datetime("us", "UTC")}
+COMMON_SCHEMA = {
+    "model_id": pl.String,
+    "revision": pl.String,
+    "dataset": pl.String,
+    "origin": pl.String,
+    "config_hash": pl.String,
+    "computed_at": pl.Datetime("us", "UTC"),
+}
 TASK_SCHEMA = {**COMMON_SCHEMA, "test_accuracy": pl.Float64, "top5_accuracy": pl.Float64, "eval_config": pl.String}
-SHIFT_SCHEMA = {**COMMON_SCHEMA, "base_dataset": pl.String, "top1": pl.Float64, "top5": pl.Float64,
-                "top1_diff": pl.Float64, "top5_diff": pl.Float64, "rank_diff": pl.Int32, "img_size": pl.Int32,
-                "crop_pct": pl.Float64, "interpolation": pl.String, "param_count": pl.Float64}
+SHIFT_SCHEMA = {
+    **COMMON_SCHEMA,
+    "base_dataset": pl.String,
+    "top1": pl.Float64,
+    "top5": pl.Float64,
+    "top1_diff": pl.Float64,
+    "top5_diff": pl.Float64,
+    "rank_diff": pl.Int32,
+    "img_size": pl.Int32,
+    "crop_pct": pl.Float64,
+    "interpolation": pl.String,
+    "param_count": pl.Float64,
+}
 
 
 def _common(table: parse.Table, row: parse.ResultRow, dataset: str, fetched_at: Any) -> dict:
-    return {"model_id": model_id(row.model), "revision": f"sha256:{table.sha256[:12]}" if table.sha256 else None,
-            "dataset": dataset, "origin": ORIGIN, "config_hash": config_hash(row.values["img_size"]),
-            "computed_at": fetched_at}
+    return {
+        "model_id": model_id(row.model),
+        "revision": f"sha256:{table.sha256[:12]}" if table.sha256 else None,
+        "dataset": dataset,
+        "origin": ORIGIN,
+        "config_hash": config_hash(row.values["img_size"]),
+        "computed_at": fetched_at,
+    }
 
 
 def result_rows(found: dict[str, parse.Table], snap: snapshots.Snapshot) -> dict[str, pl.DataFrame]:
@@ -85,19 +111,44 @@ def result_rows(found: dict[str, parse.Table], snap: snapshots.Snapshot) -> dict
         for row in imagenet.rows:
             v = row.values
             config = json.dumps({k: v[k] for k in ("img_size", "crop_pct", "interpolation")}, sort_keys=True)
-            task.append({**_common(imagenet, row, BASE_DATASET, snap.fetched_at[IMAGENET]), "test_accuracy": v["top1"],
-                         "top5_accuracy": v["top5"], "eval_config": config})
+            task.append(
+                {
+                    **_common(imagenet, row, BASE_DATASET, snap.fetched_at[IMAGENET]),
+                    "test_accuracy": v["top1"],
+                    "top5_accuracy": v["top5"],
+                    "eval_config": config,
+                }
+            )
     for path, dataset in SHIFTED.items():
         table = found.get(path)
         if table is None or table.excluded is not None:
             continue
         for row in table.rows:
             v = row.values
-            shift.append({**_common(table, row, dataset, snap.fetched_at[path]), "base_dataset": BASE_DATASET,
-                          **{k: v[k] for k in ("top1", "top5", "top1_diff", "top5_diff", "rank_diff", "img_size",
-                                               "crop_pct", "interpolation", "param_count")}})
-    return {"results.task_accuracy": pl.DataFrame(task, schema=TASK_SCHEMA),
-            "results.distribution_shift": pl.DataFrame(shift, schema=SHIFT_SCHEMA)}
+            shift.append(
+                {
+                    **_common(table, row, dataset, snap.fetched_at[path]),
+                    "base_dataset": BASE_DATASET,
+                    **{
+                        k: v[k]
+                        for k in (
+                            "top1",
+                            "top5",
+                            "top1_diff",
+                            "top5_diff",
+                            "rank_diff",
+                            "img_size",
+                            "crop_pct",
+                            "interpolation",
+                            "param_count",
+                        )
+                    },
+                }
+            )
+    return {
+        "results.task_accuracy": pl.DataFrame(task, schema=TASK_SCHEMA),
+        "results.distribution_shift": pl.DataFrame(shift, schema=SHIFT_SCHEMA),
+    }
 
 
 def quarantine_rows(found: dict[str, parse.Table], detected_at: Any) -> pl.DataFrame:
@@ -106,27 +157,48 @@ def quarantine_rows(found: dict[str, parse.Table], detected_at: Any) -> pl.DataF
     for path, table in found.items():
         target = "results.task_accuracy" if path == IMAGENET else "results.distribution_shift"
         if path != IMAGENET and path not in SHIFTED and table.excluded is None:
-            table.excluded = parse.Note("timm_results.excluded.unknown_table", f"{path!r} is none of timm's six result "
-                                        "tables; add it to sn_lake/catalog/timm_results.py to read it")
+            table.excluded = parse.Note(
+                "timm_results.excluded.unknown_table",
+                f"{path!r} is none of timm's six result tables; add it to sn_lake/catalog/timm_results.py to read it",
+            )
         problems = [(None, table.excluded)] if table.excluded else table.notes
         for name, note in problems:
-            rows.append({"table_name": target, "row_key": model_id(name) if name else f"{SOURCE}:{path}",
-                         "rule": note.rule, "detail": note.detail, "detected_at": detected_at})
-    schema = {"table_name": pl.String, "row_key": pl.String, "rule": pl.String, "detail": pl.String,
-              "detected_at": pl.Datetime("us", "UTC")}
+            rows.append(
+                {
+                    "table_name": target,
+                    "row_key": model_id(name) if name else f"{SOURCE}:{path}",
+                    "rule": note.rule,
+                    "detail": note.detail,
+                    "detected_at": detected_at,
+                }
+            )
+    schema = {
+        "table_name": pl.String,
+        "row_key": pl.String,
+        "rule": pl.String,
+        "detail": pl.String,
+        "detected_at": pl.Datetime("us", "UTC"),
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
 def link_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """``timm:<name>`` <-> ``huggingface:timm/<name>`` for every model timm's tables name (both directions)."""
-    _, rows = warehouse.query(con, "SELECT model_id FROM results.task_accuracy WHERE origin = ? UNION "
-                                   "SELECT model_id FROM results.distribution_shift WHERE origin = ? ORDER BY 1",
-                              [ORIGIN, ORIGIN])
+    _, rows = warehouse.query(
+        con,
+        "SELECT model_id FROM results.task_accuracy WHERE origin = ? UNION "
+        "SELECT model_id FROM results.distribution_shift WHERE origin = ? ORDER BY 1",
+        [ORIGIN, ORIGIN],
+    )
     out = []
     for (mid,) in rows:
         hub = f"timm/{mid.split(':', 1)[1]}"
-        out.append({"model_id": mid, "linked_model_id": f"huggingface:{hub}", "link_type": "same_hub_id", "evidence": hub})
-        out.append({"model_id": f"huggingface:{hub}", "linked_model_id": mid, "link_type": "same_hub_id", "evidence": hub})
+        out.append(
+            {"model_id": mid, "linked_model_id": f"huggingface:{hub}", "link_type": "same_hub_id", "evidence": hub}
+        )
+        out.append(
+            {"model_id": f"huggingface:{hub}", "linked_model_id": mid, "link_type": "same_hub_id", "evidence": hub}
+        )
     return out
 
 
@@ -139,8 +211,11 @@ def fill_reported_accuracy(con: duckdb.DuckDBPyConnection, found: dict[str, pars
     for row in imagenet.rows:
         if row.values["top1"] is not None:
             published.setdefault(model_id(row.model), []).append((row.values["img_size"], row.values["top1"]))
-    _, rows = warehouse.query(con, "SELECT model_id, input_size FROM catalog.models WHERE source = ? "
-                                   "AND reported_accuracy IS NULL", [REGISTRY_SOURCE])
+    _, rows = warehouse.query(
+        con,
+        "SELECT model_id, input_size FROM catalog.models WHERE source = ? AND reported_accuracy IS NULL",
+        [REGISTRY_SOURCE],
+    )
     chosen = []
     for mid, input_size in rows:
         options = published.get(mid)
@@ -150,8 +225,10 @@ def fill_reported_accuracy(con: duckdb.DuckDBPyConnection, found: dict[str, pars
     frame = pl.DataFrame(chosen, schema={"model_id": pl.String, "top1": pl.Float64})
     con.register("_published_top1", frame.to_arrow())
     try:
-        con.execute("UPDATE catalog.models AS m SET reported_accuracy = p.top1 FROM _published_top1 AS p "
-                    "WHERE m.model_id = p.model_id AND m.reported_accuracy IS NULL")
+        con.execute(
+            "UPDATE catalog.models AS m SET reported_accuracy = p.top1 FROM _published_top1 AS p "
+            "WHERE m.model_id = p.model_id AND m.reported_accuracy IS NULL"
+        )
     finally:
         con.unregister("_published_top1")
     return frame.height
@@ -164,6 +241,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame) -> dict[str,
     for table, frame in result_rows(found, snap).items():
         counts[table] = warehouse.replace_rows(con, table, frame, "origin = ?", [ORIGIN])
     counts["catalog.quarantine"] = warehouse.replace_rows(
-        con, "catalog.quarantine", quarantine_rows(found, lake.utcnow()), "rule LIKE ?", ["timm_results.%"])
+        con, "catalog.quarantine", quarantine_rows(found, lake.utcnow()), "rule LIKE ?", ["timm_results.%"]
+    )
     counts["catalog.models.reported_accuracy"] = fill_reported_accuracy(con, found)
     return counts

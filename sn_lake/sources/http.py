@@ -15,9 +15,10 @@ request fails. :class:`PoliteClient` wraps :class:`httpx.Client` and
 * sends a descriptive ``User-Agent``, and the token only in the ``Authorization`` header (never
   in a URL, a log line or an error message);
 * keeps credentials written into an endpoint URL (``HF_ENDPOINT=http://user:pass@host``) out of
-  everything it hands back or logs: URLs in logs, errors and :class:`Fetched` show ``http://***@host``,
-  and ``next`` links carry no userinfo. The client still sends them (HTTP Basic) to that origin, on
-  every request, including the ``next`` pages and those of a resumed crawl (``credentials=``).
+  everything it hands back or logs (httpx's own log included: the URL it sends has no userinfo): URLs
+  in logs, errors and :class:`Fetched` show ``http://***@host``, and ``next`` links carry no userinfo.
+  The client still sends them (HTTP Basic) to that origin, on every request, including the ``next``
+  pages and those of a resumed crawl (``credentials=``).
 
 Public API (kept small; other sources import it)::
 
@@ -349,10 +350,13 @@ class PoliteClient:
         if url.userinfo:
             self._basic_auth[(url.scheme, url.host, url.port)] = httpx.BasicAuth(url.username, url.password)
 
-    def _auth_for(self, url: httpx.URL) -> httpx.BasicAuth | None:
-        """The Basic credentials of ``url``'s origin, when a URL carrying them was given and ``url`` carries none."""
-        self._remember_credentials(url)
-        return None if url.userinfo else self._basic_auth.get((url.scheme, url.host, url.port))
+    def _without_credentials(self, url: str | httpx.URL) -> tuple[httpx.URL, httpx.BasicAuth | None]:
+        """``url`` without its userinfo (httpx logs the URLs it sends), and the Basic credentials of its origin."""
+        target = httpx.URL(url)
+        self._remember_credentials(target)
+        if target.userinfo:
+            target = target.copy_with(userinfo=b"")
+        return target, self._basic_auth.get((target.scheme, target.host, target.port))
 
     # -- the one request loop
     def fetch(
@@ -372,9 +376,11 @@ class PoliteClient:
         ``ok_statuses`` (say ``{404}`` when "absent" is an answer), are returned; any other status
         that is not retried raises :class:`HttpError` at once.
         """
-        request = self._client.build_request(method, url, params=params, json=json_body, headers=headers)
-        shown = redact_userinfo(str(request.url))  # what logs, errors and Fetched.url show: never a password
-        auth = self._auth_for(request.url)
+        target, auth = self._without_credentials(url)
+        request = self._client.build_request(method, target, params=params, json=json_body, headers=headers)
+        shown = str(request.url)  # what logs, errors and Fetched.url show: ***@ where credentials are sent
+        if auth is not None:
+            shown = shown.replace("://", "://***@", 1)
         route = route_of(shown)
         last_problem = "no attempt made"
         status: int | None = None
@@ -399,8 +405,9 @@ class PoliteClient:
                         for link in response.links.values()
                         if "rel" in link and "url" in link
                     }
-                    shown_url = redact_userinfo(str(response.url))
-                    return Fetched(url=shown_url, status=status, headers=response.headers, data=data, links=links)
+                    answered = str(response.url) if response.url != request.url else shown  # after a redirect
+                    return Fetched(url=redact_userinfo(answered), status=status, headers=response.headers, data=data,
+                                   links=links)
                 if status not in RETRY_STATUSES:
                     raise HttpError(
                         f"{method} {shown} answered {status} {response.reason_phrase}; expected a 2xx answer: "

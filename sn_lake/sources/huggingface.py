@@ -37,10 +37,11 @@ from urllib.parse import quote, urlsplit
 import polars as pl
 
 from sn_lake import lake, progress
-from sn_lake.annotate import lineage
+from sn_lake.annotate import lineage, numbers
 from sn_lake.annotate.datasets import data_category
 from sn_lake.annotate.model_cards import card_summary, needs_card
-from sn_lake.config import Settings
+from sn_lake.annotate.numbers import Problem
+from sn_lake.config import Settings, redact_userinfo
 from sn_lake.sources.http import DEFAULT_USER_AGENT, HttpError, PoliteClient, RateLimit, RetryPolicy, parse_ratelimit
 
 SOURCE = "huggingface"
@@ -114,7 +115,7 @@ def _card_sha(url: str) -> str:
 
 
 def _sweep_key(endpoint: str, config: CrawlConfig) -> dict:
-    return {"endpoint": endpoint, "query": config.query()}
+    return {"endpoint": redact_userinfo(endpoint), "query": config.query()}  # as the state file holds it
 
 
 _IS_CARD = pl.col("request_url").str.contains("/resolve/", literal=True)
@@ -207,6 +208,7 @@ def crawl(
         policy=config.retry,
         max_connections=max(4, config.card_concurrency),
         reserve_fraction=PACER_RESERVE,
+        credentials=[endpoint],  # HF_ENDPOINT=http://user:pass@host: sent on every request, written nowhere
     )
     started = time.monotonic()
     try:
@@ -239,7 +241,7 @@ def crawl(
         "retries": int(stats.get("retries", 0)),
         "waited_s": round(stats.get("waited_s", 0.0), 3),
         "seconds": round(time.monotonic() - started, 3),
-        "endpoint": endpoint,
+        "endpoint": redact_userinfo(endpoint),
     }
     lake.finish_crawl(settings, SOURCE, state["crawl_id"], summary)
     lake.save_state(settings, SOURCE, {
@@ -293,7 +295,8 @@ def _start_or_resume(settings: Settings, endpoint: str, config: CrawlConfig, out
         "started_at": lake.utcnow().isoformat(),
     }
     lake.save_state(settings, SOURCE, state)
-    out.info(f"huggingface crawl {state['crawl_id']} started: {endpoint}/api/models {dict(config.query()[:-len(EXPAND)])}")
+    query = dict(config.query()[: -len(EXPAND)])
+    out.info(f"huggingface crawl {state['crawl_id']} started: {redact_userinfo(endpoint)}/api/models {query}")
     return state
 
 
@@ -461,14 +464,23 @@ def created_at(value: Any) -> datetime | None:
 def _has_safetensors(model: dict) -> bool:
     if model.get("safetensors"):
         return True
-    siblings = model.get("siblings") or []
+    siblings = model.get("siblings") if isinstance(model.get("siblings"), list) else []
     return any(isinstance(s, dict) and str(s.get("rfilename", "")).endswith(".safetensors") for s in siblings)
 
 
-def model_row(model: dict, card_text: str | None, origin: str) -> dict:
-    """One catalog row (without the seen-at times) from a listing object and its card (if fetched)."""
+def model_row(model: dict, card_text: str | None, origin: str, problems: list[Problem] | None = None) -> dict:
+    """One catalog row (without the seen-at times) from a listing object and its card (if fetched).
+
+    Counts and accuracies pass the rules of :mod:`sn_lake.annotate.numbers`; a value they refuse is NULL and
+    its :class:`Problem` (and those of the card) is appended to ``problems``. ``origin`` is the Hub's
+    ``scheme://host`` the weights URL starts with (never with credentials).
+    """
     facts = card_summary(model, card_text)
     repo_id = model["id"]
+    downloads, bad_downloads = numbers.whole_number("downloads", model.get("downloads"))
+    likes, bad_likes = numbers.whole_number("likes", model.get("likes"))
+    if problems is not None:
+        problems.extend([*facts["problems"], *(p for p in (bad_downloads, bad_likes) if p)])
     return {
         "model_id": f"{SOURCE}:{repo_id}",
         "source": SOURCE,
@@ -488,8 +500,8 @@ def model_row(model: dict, card_text: str | None, origin: str) -> dict:
         "weights_url": f"{origin}/{repo_id}",
         "created_at": created_at(model.get("createdAt")),
         "last_modified": _timestamp(model.get("lastModified")),
-        "downloads": model.get("downloads"),
-        "likes": model.get("likes"),
+        "downloads": downloads,
+        "likes": likes,
         "reported_accuracy": facts["accuracy"],
         "base_model": facts["base_model"],
         "has_safetensors": _has_safetensors(model),
@@ -516,11 +528,25 @@ def _split(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 ROW_CHUNK = 5000  # catalog rows turned into a frame at a time
 
 
-def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
-    """Catalog rows for every listed model: its latest listing, its card at that sha (else its latest card), seen-at times."""
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a request URL, without any ``user:password@`` (the lake's URLs have none;
+    an older lake's may)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+
+
+def catalog_rows(raw: pl.DataFrame, issues: list[dict] | None = None) -> pl.DataFrame:
+    """Catalog rows for every listed model: its latest listing, its card at that sha (else its latest card), seen-at times.
+
+    Every listed model becomes a row or, when no row can be made of its record, a ``record.unreadable`` entry
+    in ``issues``; values the rules refuse are NULL, each with an entry (``number.*``, ``accuracy.*``,
+    ``card.*``, ``value.wrong_type``; :mod:`sn_lake.annotate.numbers`).
+    """
+    issues = [] if issues is None else issues
+    schema = {**CATALOG_SCHEMA, **numbers.SEEN_SCHEMA}
     listings, cards = _split(raw)
     if listings.is_empty():
-        return pl.DataFrame(schema={**CATALOG_SCHEMA, "first_seen_at": pl.Datetime("us", "UTC"), "last_seen_at": pl.Datetime("us", "UTC")})
+        return pl.DataFrame(schema=schema)
     latest = (
         listings.sort("fetched_at", "crawl_id", "step")
         .group_by("native_id")
@@ -539,16 +565,30 @@ def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
         if text:
             latest_card[repo_id] = text
     rows, frames = [], []
-    for repo_id, payload, url in latest.select("native_id", "payload", "request_url").iter_rows():
-        model = json.loads(payload)
-        parts = urlsplit(url)
-        card = card_by_sha.get((repo_id, model.get("sha") or ""))
-        rows.append(model_row(model, card if card else latest_card.get(repo_id), f"{parts.scheme}://{parts.netloc}"))
+    columns = ("native_id", "payload", "request_url", "first_seen_at", "last_seen_at")
+    for repo_id, payload, url, first_seen, last_seen in latest.select(columns).iter_rows():
+        model_id = f"{SOURCE}:{repo_id}"
+        problems: list[Problem] = []
+        try:
+            model = json.loads(payload)
+            if not isinstance(model, dict):
+                raise ValueError(f"the listing record is a JSON {type(model).__name__}, expected an object")
+            if model.get("id") != repo_id:  # the id the lake files it under (the crawl's, as text)
+                model = {**model, "id": repo_id}
+            sha = model.get("sha") if isinstance(model.get("sha"), str) else ""
+            card = card_by_sha.get((repo_id, sha))
+            row = model_row(model, card if card else latest_card.get(repo_id), _origin(url), problems)
+            row.update(first_seen_at=first_seen, last_seen_at=last_seen)
+            row = numbers.typed_row(row, schema, problems)
+        except Exception as exc:  # noqa: BLE001 - any record a stranger wrote: quarantined, never the build's end
+            issues.append(numbers.unreadable(model_id, exc))
+            continue
+        issues.extend(p.entry(model_id) for p in problems)
+        rows.append(row)
         if len(rows) == ROW_CHUNK:  # rows become columns a chunk at a time: memory flat in the number of models
-            frames.append(pl.DataFrame(rows, schema=CATALOG_SCHEMA))
+            frames.append(pl.DataFrame(rows, schema=schema))
             rows = []
-    frame = pl.concat([*frames, pl.DataFrame(rows, schema=CATALOG_SCHEMA)])
-    return frame.with_columns(latest["first_seen_at"], latest["last_seen_at"])
+    return pl.concat([*frames, pl.DataFrame(rows, schema=schema)])
 
 
 def history_rows(raw: pl.DataFrame) -> dict[str, pl.DataFrame]:

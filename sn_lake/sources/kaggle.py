@@ -15,7 +15,6 @@ kagglesdk only; it never reaches a log, the lake or the warehouse.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from typing import Any
@@ -25,6 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from sn_lake import lake, progress
+from sn_lake.annotate import numbers
 from sn_lake.annotate.architectures import model_family
 from sn_lake.annotate.datasets import canonical_dataset, data_category
 from sn_lake.annotate.papers import arxiv_ids
@@ -323,9 +323,13 @@ def _license(instance: dict, model: dict) -> str | None:
     return name or None
 
 
-def model_row(payload: dict) -> dict:
-    """One catalog row (without the seen-at times) from one raw Kaggle record."""
+def model_row(payload: dict, problems: list[numbers.Problem] | None = None) -> dict:
+    """One catalog row (without the seen-at times) from one raw Kaggle record; ``likes`` (the vote count)
+    passes its range rule, and a refused value's problem is appended to ``problems``."""
     model, instance = payload["model"], payload["instance"]
+    likes, bad_likes = numbers.whole_number("likes", model.get("voteCount"))
+    if bad_likes and problems is not None:
+        problems.append(bad_likes)
     handle = native_id(payload["owner"], payload["model_slug"], instance)
     datasets = [d for d in (canonical_dataset(t) for t in instance.get("trainingData") or []) if d]
     dataset = datasets[-1] if datasets else None  # the last one named is what it was fine-tuned on
@@ -348,17 +352,18 @@ def model_row(payload: dict) -> dict:
         "weights_url": f"{WEB_URL}/{handle}",
         "created_at": model.get("publishTime"),
         "last_modified": model.get("updateTime"),
-        "likes": model.get("voteCount"),
+        "likes": likes,
     }
 
 
-def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
-    """Catalog rows for every Kaggle variation in the raw records: its latest record plus first/last seen."""
-    latest = lake.latest_records(raw)
-    rows = pl.DataFrame([model_row(json.loads(p)) for p in latest["payload"]], schema=CATALOG_SCHEMA)
+def catalog_rows(raw: pl.DataFrame, issues: list[dict] | None = None) -> pl.DataFrame:
+    """Catalog rows for every Kaggle variation in the raw records: its latest record plus first/last seen.
+
+    A record no row can be made of, and every value a rule refused, goes to ``issues`` as a quarantine entry
+    (:func:`sn_lake.annotate.numbers.rows_from_records`).
+    """
+    rows = numbers.rows_from_records(lake.latest_records(raw), model_row, CATALOG_SCHEMA, SOURCE, issues)
     return rows.with_columns(
         pl.col("created_at").str.to_datetime(time_zone="UTC", strict=False),
         pl.col("last_modified").str.to_datetime(time_zone="UTC", strict=False),
-        latest["first_seen_at"],
-        latest["last_seen_at"],
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
 from collections import Counter
@@ -31,13 +32,14 @@ import duckdb
 import polars as pl
 
 from sn_lake import lake, warehouse
+from sn_lake.annotate import numbers
 from sn_lake.annotate.architectures import model_family
 from sn_lake.annotate.countries import normalize_countries, unrecognized_countries
 from sn_lake.annotate.datasets import canonical_dataset, data_category
 from sn_lake.annotate.papers import arxiv_ids
 from sn_lake.annotate.purpose import PURPOSES, paper_purpose
 from sn_lake.annotate.venues import normalize_venue
-from sn_lake.config import Settings
+from sn_lake.config import Settings, redact_userinfo
 from sn_lake.sources.http import HttpError, PoliteClient, RetryPolicy
 
 SOURCE = "securitynet"
@@ -110,6 +112,12 @@ FIELD_TABLES: dict[str, str] = {
 }
 
 
+# the largest count any column holds (the catalog's num_classes is checked again by its own range rule)
+COUNT_MAX = 2**31 - 1
+# counts with a tighter range: field -> largest value (the catalog's rules, sn_lake.annotate.numbers.RANGES)
+COUNT_RANGES = {"num_classes": 1_000_000, "n_authors": 10_000}
+
+
 class SourceUnreachable(RuntimeError):
     """The table could not be fetched or read (network down, missing file, bad answer)."""
 
@@ -144,7 +152,8 @@ class TableRow:
 
 
 _LINK = re.compile(r"\[[^\]]*\]\(\s*([^)\s]+)\s*\)")
-_SEPARATOR = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")  # GFM: one dash is enough
+# GFM: one dash is enough; possessive quantifiers keep a long run of spaces from backtracking quadratically
+_SEPARATOR = re.compile(r"^\|?\s*+:?-++:?\s*+(?:\|\s*+:?-++:?\s*+)*+\|?\s*$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 
 
@@ -172,7 +181,7 @@ def _read_value(text: str, kind: str, column: str) -> tuple[Any, Issue | None]:
             return None, None
         match = _LINK.search(raw)
         url = match.group(1) if match else raw
-        if not re.match(r"https?://", url):
+        if not re.match(r"https?://", url) or not numbers.is_url(url):
             return None, Issue("securitynet.null.invalid_value", f"column {column!r} = {raw!r} is not a link; read as NULL")
         return url, None
     if kind == "text":
@@ -190,7 +199,8 @@ def _read_value(text: str, kind: str, column: str) -> tuple[Any, Issue | None]:
     if number == 0 and kind != "gap":
         return None, Issue("securitynet.null.sentinel_zero", f"column {column!r} = {raw!r} (the table's 'not measured' mark) read as NULL")
     if kind in ("count", "year"):
-        if number != int(number) or number < 0 or (kind == "year" and not 1950 <= number <= 2100):
+        whole = math.isfinite(number) and number == int(number) and 0 <= number <= COUNT_MAX
+        if not whole or (kind == "year" and not 1950 <= number <= 2100):
             expected = "a year between 1950 and 2100" if kind == "year" else "a positive whole number"
             return None, Issue("securitynet.null.out_of_range", f"column {column!r} = {raw!r}, expected {expected}; read as NULL")
         return int(number), None
@@ -219,6 +229,10 @@ def _read_row(table: str, line: int, header: list[str], cells: list[str]) -> Tab
             continue  # a column we do not read stays in the raw markdown
         fld, kind = spec
         value, issue = _read_value(text, kind, name)
+        if kind == "count" and value is not None and value > COUNT_RANGES.get(fld, COUNT_MAX):
+            most = COUNT_RANGES.get(fld, COUNT_MAX)
+            detail = f"column {name!r} = {text.strip()[:80]!r}, expected at most {most}; read as NULL"
+            value, issue = None, Issue("securitynet.null.out_of_range", detail)
         row.values[fld] = value
         if issue is not None:
             issue.table_name = FIELD_TABLES.get(fld, issue.table_name)
@@ -329,7 +343,8 @@ def fetch_table(location: str) -> str:
             with PoliteClient(policy=RetryPolicy(attempts=4), timeout=30.0, name=SOURCE) as client:
                 return client.get_text(location)
         except HttpError as exc:
-            raise SourceUnreachable(f"Could not fetch the SecurityNet table from {location}: {exc}") from exc
+            shown = redact_userinfo(location)  # an http://user:pass@ URL is never shown
+            raise SourceUnreachable(f"Could not fetch the SecurityNet table from {shown}: {exc}") from exc
     path = Path(location).expanduser()
     if not path.is_file():
         raise SourceUnreachable(
@@ -350,8 +365,9 @@ def crawl(settings: Settings) -> dict:
     rows = parse_tables(markdown)
     counts = Counter(r.table for r in rows)
     if not any(counts[t] for t in (*MODEL_TABLES, "new")):
+        shown = redact_userinfo(location)
         raise ValueError(
-            f"Expected the SecurityNet markdown tables at {location}, found {len(rows)} table rows and none under a "
+            f"Expected the SecurityNet markdown tables at {shown}, found {len(rows)} table rows and none under a "
             "benchmark/security/new-models heading: check SN_LAKE_SECURITYNET_URL points at Database/README.MD."
         )
     crawl_id = lake.new_crawl_id()
@@ -365,7 +381,7 @@ def crawl(settings: Settings) -> dict:
         "table_rows": len(rows),
         **{f"rows_{t}": counts[t] for t in ("benchmark", "security", "new")},
         "sha256": sha256,
-        "url": request_url,
+        "url": redact_userinfo(request_url),  # the Dagster metadata and logs show it
         "seconds": round(time.monotonic() - started, 3),
     }
     lake.finish_crawl(settings, SOURCE, crawl_id, summary)
@@ -384,23 +400,45 @@ class Snapshot:
     rows: list[TableRow]
     first_seen: dict[str, Any]
     last_seen: dict[str, Any]
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (crawl id, why) of records that are no table
+
+
+def _table_record(payload: str) -> tuple[str, str]:
+    """``(sha256, markdown)`` of one raw record; ValueError when it is not the record a crawl writes."""
+    body = json.loads(payload)
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not isinstance(body.get("sha256"), str):
+        raise ValueError("expected a JSON object with the table's markdown 'text' and its 'sha256'")
+    return numbers.clean_text(body["sha256"]), numbers.clean_text(body["text"])  # JSON may escape lone surrogates
 
 
 def latest_snapshot(raw: pl.DataFrame) -> Snapshot:
-    """Parse the newest raw record; seen-at times come from every crawl that listed a row key."""
+    """Parse the newest readable raw record; seen-at times come from every crawl that listed a row key.
+
+    A record that is not a crawled table (not JSON, no markdown) is skipped and named in ``unreadable``;
+    when none is readable the snapshot has no rows.
+    """
     ordered = raw.sort(["fetched_at", "crawl_id"])
     first_seen: dict[str, Any] = {}
     last_seen: dict[str, Any] = {}
     keys_by_sha: dict[str, list[str]] = {}
-    for payload, fetched_at in zip(ordered["payload"], ordered["fetched_at"]):
-        body = json.loads(payload)
-        if body["sha256"] not in keys_by_sha:
-            keys_by_sha[body["sha256"]] = [r.row_key for r in parse_tables(body["text"])]
-        for key in keys_by_sha[body["sha256"]]:
+    unreadable: list[tuple[str, str]] = []
+    newest: tuple[str, str, Any] | None = None
+    for payload, fetched_at, crawl_id in zip(ordered["payload"], ordered["fetched_at"], ordered["crawl_id"]):
+        try:
+            sha256, text = _table_record(payload)
+        except (ValueError, RecursionError) as exc:
+            unreadable.append((crawl_id, f"{type(exc).__name__}: {str(exc)[:200]}"))
+            continue
+        if sha256 not in keys_by_sha:
+            keys_by_sha[sha256] = [r.row_key for r in parse_tables(text)]
+        for key in keys_by_sha[sha256]:
             first_seen.setdefault(key, fetched_at)
             last_seen[key] = fetched_at
-    body = json.loads(ordered["payload"][-1])
-    return Snapshot(body["sha256"], ordered["fetched_at"][-1], parse_tables(body["text"]), first_seen, last_seen)
+        newest = (sha256, text, fetched_at)
+    if newest is None:
+        return Snapshot("", None, [], first_seen, last_seen, unreadable)
+    sha256, text, fetched_at = newest
+    return Snapshot(sha256, fetched_at, parse_tables(text), first_seen, last_seen, unreadable)
 
 
 def _architecture(name: str) -> str:
@@ -450,9 +488,16 @@ CATALOG_SCHEMA = {
 }  # fmt: skip
 
 
-def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
-    """catalog.models rows for every row of the latest table that no rule excluded."""
+def catalog_rows(raw: pl.DataFrame, issues: list[dict] | None = None) -> pl.DataFrame:
+    """catalog.models rows for every row of the latest table that no rule excluded.
+
+    The table's own rules quarantine values and rows (:func:`build_tables`); a raw record that is not a
+    crawled table goes to ``issues`` as ``record.unreadable``.
+    """
     snap = latest_snapshot(raw)
+    if issues is not None:
+        for crawl_id, why in snap.unreadable:
+            issues.append(numbers.unreadable(f"{SOURCE}:{NATIVE_ID}@{crawl_id}", ValueError(why)))
     rows = [
         {**model_row(r, snap.sha256), "first_seen_at": snap.first_seen[r.row_key], "last_seen_at": snap.last_seen[r.row_key]}
         for r in snap.rows

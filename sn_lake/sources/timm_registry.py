@@ -6,12 +6,12 @@ through); the catalog keeps the latest snapshot of each model and when it was fi
 
 from __future__ import annotations
 
-import json
 import time
 
 import polars as pl
 
 from sn_lake import lake
+from sn_lake.annotate import numbers
 from sn_lake.annotate.architectures import model_family
 from sn_lake.annotate.datasets import data_category, dataset_from_timm_tag
 from sn_lake.annotate.papers import arxiv_ids
@@ -60,15 +60,21 @@ def purpose(tag: str | None) -> str:
     return model_purpose(standard_release=True)
 
 
-def model_row(payload: dict) -> dict:
-    """One catalog row (without the seen-at times) from one raw timm record."""
+def model_row(payload: dict, problems: list[numbers.Problem] | None = None) -> dict:
+    """One catalog row (without the seen-at times) from one raw timm record; ``num_classes`` and ``input_size``
+    pass their range rules, and a refused value's problem is appended to ``problems``."""
     cfg = payload["pretrained_cfg"]
     name = payload["name"]
     architecture = cfg.get("architecture") or name.split(".")[0]
     dataset = dataset_from_timm_tag(cfg.get("tag"))
     hub_id = cfg.get("hf_hub_id")
     papers = arxiv_ids(cfg.get("paper_ids"))
-    input_size = cfg.get("input_size") or [None]
+    sizes = cfg.get("input_size") if isinstance(cfg.get("input_size"), (list, tuple)) else [cfg.get("input_size")]
+    input_size, bad_size = numbers.whole_number("input_size", sizes[-1] if sizes else None)
+    # a num_classes of 0 means "no classifier head": NULL without a problem
+    num_classes, bad_classes = numbers.whole_number("num_classes", cfg.get("num_classes"), zero_is_none=True)
+    if problems is not None:
+        problems.extend(p for p in (bad_classes, bad_size) if p)
     return {
         "model_id": f"{SOURCE}:{name}",
         "source": SOURCE,
@@ -78,8 +84,8 @@ def model_row(payload: dict) -> dict:
         "model_type": model_family(architecture),
         "dataset": dataset,
         "data_category": data_category(dataset),
-        "num_classes": cfg.get("num_classes") or None,  # 0 means "no classifier head"
-        "input_size": input_size[-1],
+        "num_classes": num_classes,
+        "input_size": input_size,
         "library": "timm",
         "license": cfg.get("license") if cfg.get("license") not in (None, "unknown") else None,
         "paper_id": papers[0] if papers else None,
@@ -96,8 +102,7 @@ CATALOG_SCHEMA = {
 }  # fmt: skip
 
 
-def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
-    """Catalog rows for every model in the raw records: its latest record plus first/last seen."""
-    latest = lake.latest_records(raw)
-    rows = pl.DataFrame([model_row(json.loads(p)) for p in latest["payload"]], schema=CATALOG_SCHEMA)
-    return rows.with_columns(latest["first_seen_at"], latest["last_seen_at"])
+def catalog_rows(raw: pl.DataFrame, issues: list[dict] | None = None) -> pl.DataFrame:
+    """Catalog rows for every model in the raw records: its latest record plus first/last seen; what a rule
+    refused, and records no row can be made of, go to ``issues`` (``numbers.rows_from_records``)."""
+    return numbers.rows_from_records(lake.latest_records(raw), model_row, CATALOG_SCHEMA, SOURCE, issues)

@@ -5,12 +5,15 @@
 -- Threat-model columns of every adversarial row, ours too (contract: norm, n_examples, attack_config, seed).
 ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS norm VARCHAR;            -- Linf, L2
 ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS n_examples BIGINT;       -- test points attacked
-ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS attack_config VARCHAR;   -- JSON: steps, step_size, restarts, queries, ...
+-- attack_config: JSON with steps, step_size, restarts, queries (and what else the attack takes)
+ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS attack_config VARCHAR;
 ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS seed BIGINT;
 -- what RobustBench states beside its figures
-ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS unreliable BOOLEAN;      -- flagged by RobustBench (NULL: not stated)
-ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS additional_data BOOLEAN; -- trained with data beyond the train set
-ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS external DOUBLE;         -- robust accuracy an external evaluation found
+-- unreliable: flagged by RobustBench (NULL: not stated); additional_data: trained with data beyond the train set;
+-- external: the robust accuracy an external evaluation found
+ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS unreliable BOOLEAN;
+ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS additional_data BOOLEAN;
+ALTER TABLE results.adversarial ADD COLUMN IF NOT EXISTS external DOUBLE;
 
 -- Accuracy under common corruptions (contract: model_id, dataset, corruption, severity, accuracy, origin).
 CREATE TABLE IF NOT EXISTS results.corruption (
@@ -38,7 +41,8 @@ CREATE TABLE IF NOT EXISTS results.distribution_shift (
 
 -- timm's table states top-5 and the evaluation's preprocessing beside top-1.
 ALTER TABLE results.task_accuracy ADD COLUMN IF NOT EXISTS top5_accuracy DOUBLE;
-ALTER TABLE results.task_accuracy ADD COLUMN IF NOT EXISTS eval_config VARCHAR;  -- JSON: img_size, crop_pct, interpolation
+-- eval_config: JSON with img_size, crop_pct, interpolation
+ALTER TABLE results.task_accuracy ADD COLUMN IF NOT EXISTS eval_config VARCHAR;
 
 -- Every RobustBench leaderboard record as it states itself, in the catalog or not (in_catalog = FALSE:
 -- catalog.quarantine holds the rule and reason). Accuracies are fractions; epsilon is a number (8/255 = 0.0314).

@@ -35,7 +35,8 @@ WITH figures AS (
            CASE WHEN origin = 'computed' THEN 3 ELSE 1 END, clean_accuracy
     FROM results.adversarial WHERE clean_accuracy IS NOT NULL
     UNION ALL
-    SELECT model_id, 'corruption_accuracy', dataset, NULL, NULL, 'published:robustbench', 'reported', 0, reported_accuracy
+    SELECT model_id, 'corruption_accuracy', dataset, NULL, NULL, 'published:robustbench', 'reported', 0,
+           reported_accuracy
     FROM catalog.robustbench_entries
     WHERE threat_model = 'corruptions' AND in_catalog AND reported_accuracy IS NOT NULL
     UNION ALL

@@ -25,7 +25,7 @@ import polars as pl
 
 from sn_lake import lake, progress, warehouse
 from sn_lake.annotate.papers import arxiv_ids
-from sn_lake.config import Settings
+from sn_lake.config import Settings, redact_userinfo
 from sn_lake.sources import http
 from sn_lake.sources.papers import arxiv, dblp, openalex, pwc, semantic_scholar
 
@@ -182,13 +182,14 @@ def crawl(
                         continue
                     if public:
                         reason = "cannot be reached (offline?)" if probe and exc.status is None else "failed after the retries"
-                        log.warning("%s at %s %s; the ids it did not answer are asked next run: %s", name, base_url, reason, exc)
+                        log.warning("%s at %s %s; the ids it did not answer are asked next run: %s",
+                                    name, redact_userinfo(base_url), reason, exc)
                         summary["unreachable"].append(name)
                         summary["errors"][name] = str(exc)[:300]
                         break
                     raise PapersError(
-                        f"{name} at {base_url} failed ({exc}); the answers so far are kept: fix SN_LAKE_{setting.upper()} "
-                        "or the service and run the crawl again (it resumes)."
+                        f"{name} at {redact_userinfo(base_url)} failed ({exc}); the answers so far are kept: "
+                        f"fix SN_LAKE_{setting.upper()} or the service and run the crawl again (it resumes)."
                     ) from exc
                 client.policy = policy  # the first answer came: from now on the full retry policy
                 probe = False

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from sn_lake import catalog, lake, warehouse
+from sn_lake.annotate import numbers
 from sn_lake.annotate.purpose import explain_paper_purpose
 from sn_lake.annotate.venues import venue_type
 from sn_lake.config import Settings
@@ -52,15 +53,50 @@ PAPER_SCHEMA = {
 }  # fmt: skip
 
 
-def paper_candidates(records: pl.DataFrame) -> dict[str, dict[str, dict[str, tuple[Any, str | None]]]]:
-    """``{paper_id: {api: {field: (value, as_written)}}}`` from the latest answer of each API (absent answers give nothing)."""
+def paper_candidates(
+    records: pl.DataFrame, issues: list[dict] | None = None
+) -> dict[str, dict[str, dict[str, tuple[Any, str | None]]]]:
+    """``{paper_id: {api: {field: (value, as_written)}}}`` from the latest answer of each API (absent answers give
+    nothing). An answer no candidates can be read from (an API's stranger-written JSON of another shape) gives
+    nothing too, and a ``record.unreadable`` entry in ``issues`` (``row_key`` ``papers:<api>:<paper id>``)."""
     out: dict[str, dict[str, dict]] = {}
     for row in records.iter_rows(named=True):
-        payload = json.loads(row["record"])
         out.setdefault(row["paper_id"], {})
-        if payload.get("record") is None:
-            continue
-        out[row["paper_id"]][row["api"]] = crawl.MODULES[row["api"]].candidates(payload["record"])
+        try:
+            payload = numbers.record_object(row["record"])
+            if payload.get("record") is None:
+                continue
+            fields = crawl.MODULES[row["api"]].candidates(payload["record"])
+            row_key = f"{crawl.SOURCE}:{row['api']}:{row['paper_id']}"
+            out[row["paper_id"]][row["api"]] = checked(fields, row_key, issues)
+        except Exception as exc:  # noqa: BLE001 - any answer a stranger wrote: quarantined, never the build's end
+            if issues is not None:
+                row_key = f"{crawl.SOURCE}:{row['api']}:{row['paper_id']}"
+                issues.append(numbers.unreadable(row_key, exc, "catalog.papers"))
+    return out
+
+
+# a candidate field -> the column type its value must have (year: also within numbers.RANGES["year"])
+FIELD_TYPES = {"title": pl.String, "venue": pl.String, "authors": pl.List(pl.String), "countries": pl.List(pl.String),
+               "publisher_type": pl.String, "doi": pl.String, "abstract": pl.String}
+
+
+def checked(fields: dict, row_key: str, issues: list[dict] | None) -> dict[str, tuple[Any, str | None]]:
+    """``fields`` without the values the rules refuse (so the field's chain goes on to the next API): a year out of
+    range or not a whole number, a value of the wrong type. Each refused value gets an entry in ``issues``."""
+    problems: list[numbers.Problem] = []
+    out = {}
+    for name, (value, as_written) in fields.items():
+        if name == "year":
+            value, problem = numbers.whole_number("year", value)
+            problems.extend([problem] if problem else [])
+        elif name in FIELD_TYPES:
+            value = numbers.typed_row({name: value}, {name: FIELD_TYPES[name]}, problems)[name]
+        as_written = as_written if isinstance(as_written, str) else None
+        if value is not None:
+            out[name] = (value, numbers.clean_text(as_written) if as_written else as_written)
+    if issues is not None:
+        issues.extend(p.entry(row_key, "catalog.papers") for p in problems)
     return out
 
 
@@ -102,15 +138,18 @@ def _candidate_row(paper_id: str, api: str, fields: dict, fetched: dict) -> dict
     }
 
 
-def build(records: pl.DataFrame, resolved_at=None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The ``catalog.paper_candidates`` and ``catalog.papers`` frames for the given latest answers."""
+def build(
+    records: pl.DataFrame, resolved_at=None, issues: list[dict] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The ``catalog.paper_candidates`` and ``catalog.papers`` frames for the given latest answers; what the rules
+    refuse (a year out of range, a value of the wrong type, an unreadable answer) goes to ``issues``."""
     resolved_at = resolved_at or lake.utcnow()
     fetched = {
         (r["api"], r["paper_id"]): {"request_url": r["request_url"], "fetched_at": r["fetched_at"]}
         for r in records.iter_rows(named=True)
     }
     candidates, papers = [], []
-    for paper_id, by_api in sorted(paper_candidates(records).items()):
+    for paper_id, by_api in sorted(paper_candidates(records, issues).items()):
         candidates.extend(_candidate_row(paper_id, api, fields, fetched) for api, fields in sorted(by_api.items()))
         values, chosen = resolve(by_api)
         venue = values.get("venue")
@@ -141,9 +180,12 @@ def build(records: pl.DataFrame, resolved_at=None) -> tuple[pl.DataFrame, pl.Dat
 
 
 def build_papers(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rebuild ``catalog.paper_candidates`` and ``catalog.papers`` from the lake (and ``raw.crawls``); returns their row counts."""
-    candidates, papers = build(crawl.latest_records(settings))
+    """Rebuild ``catalog.paper_candidates`` and ``catalog.papers`` from the lake (and ``raw.crawls``); returns their
+    row counts. Values the rules refuse and unreadable answers go to ``catalog.quarantine`` (``papers:`` keys)."""
+    issues: list[dict] = []
+    candidates, papers = build(crawl.latest_records(settings), issues=issues)
     warehouse.replace_rows(con, "catalog.paper_candidates", candidates, "true")
     warehouse.replace_rows(con, "catalog.papers", papers, "true")
-    catalog.record_crawls(settings, con, crawl.SOURCE)
+    catalog.record_crawls(settings, con, crawl.SOURCE, issues)
+    catalog.replace_quarantine(con, crawl.SOURCE, issues)
     return {"paper_candidates": candidates.height, "papers": papers.height}

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from sn_lake import lake
-from sn_lake.config import Settings
+from sn_lake.config import Settings, redact_userinfo
 from sn_lake.sources.http import HttpError, PoliteClient, RetryPolicy
 from sn_lake.sources.robustbench import SOURCE
 
@@ -50,7 +50,9 @@ def list_local(root: Path) -> list[str]:
             f"Expected RobustBench's model_info/ folder at {root}, found no folder: set SN_LAKE_ROBUSTBENCH_URL "
             "to a local copy or to the upstream raw URL."
         )
-    return sorted(p for p in (f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()) if FILE_PATTERN.match(p))
+    return sorted(
+        p for p in (f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()) if FILE_PATTERN.match(p)
+    )
 
 
 def github_tree_url(url: str, github_url: str, raw_hosts: tuple[str, ...] = RAW_GITHUB_HOSTS) -> tuple[str, str] | None:
@@ -60,20 +62,23 @@ def github_tree_url(url: str, github_url: str, raw_hosts: tuple[str, ...] = RAW_
     if parts.netloc.lower() not in raw_hosts or len(segments) < 3:
         return None
     owner, repo, ref, *folder = segments
-    return f"{github_url.rstrip('/')}/repos/{owner}/{repo}/git/trees/{quote(ref, safe='')}?recursive=1", "/".join(folder)
+    return f"{github_url.rstrip('/')}/repos/{owner}/{repo}/git/trees/{quote(ref, safe='')}?recursive=1", "/".join(
+        folder
+    )
 
 
 def list_github(client: PoliteClient, tree_url: str, folder: str) -> list[str]:
     """The record files under ``folder`` of a repository, from one git-trees answer."""
     tree = client.get_json(tree_url)
     if not isinstance(tree, dict) or not isinstance(tree.get("tree"), list) or tree.get("truncated"):
+        found = "a truncated one" if isinstance(tree, dict) else type(tree).__name__
         raise SourceUnreachable(
-            f"Expected a complete git tree from {tree_url}, found {'a truncated one' if isinstance(tree, dict) else type(tree).__name__}: "
-            "point SN_LAKE_ROBUSTBENCH_URL at a local copy of model_info/."
+            f"Expected a complete git tree from {tree_url}, found {found}: point SN_LAKE_ROBUSTBENCH_URL at a local "
+            "copy of model_info/."
         )
     prefix = f"{folder}/" if folder else ""
     paths = (e.get("path", "") for e in tree["tree"] if isinstance(e, dict) and e.get("type") == "blob")
-    return sorted(p[len(prefix):] for p in paths if p.startswith(prefix) and FILE_PATTERN.match(p[len(prefix):]))
+    return sorted(p[len(prefix) :] for p in paths if p.startswith(prefix) and FILE_PATTERN.match(p[len(prefix) :]))
 
 
 def list_index(client: PoliteClient, url: str) -> list[str]:
@@ -89,7 +94,7 @@ def list_index(client: PoliteClient, url: str) -> list[str]:
                 target = urljoin(base + folder, href)
                 if not target.startswith(base + folder) or target == base + folder:
                     continue  # a parent, sibling or absolute link: not inside this folder
-                rel = unquote(target[len(base):])
+                rel = unquote(target[len(base) :])
                 if rel.endswith("/") and depth < 2:
                     below.append(rel)
                 elif depth == 2 and FILE_PATTERN.match(rel):
@@ -111,11 +116,11 @@ def list_files(settings: Settings, client: PoliteClient, raw_hosts: tuple[str, .
         else:
             files = list_index(client, location)
     except HttpError as exc:
-        raise SourceUnreachable(f"Could not list RobustBench's records at {location}: {exc}") from exc
+        raise SourceUnreachable(f"Could not list RobustBench's records at {redact_userinfo(location)}: {exc}") from exc
     if not files:
         raise SourceUnreachable(
-            f"Expected <dataset>/<threat model>/*.json records under {location}, found none: check that "
-            "SN_LAKE_ROBUSTBENCH_URL points at model_info/."
+            f"Expected <dataset>/<threat model>/*.json records under {redact_userinfo(location)}, found none: "
+            "check that SN_LAKE_ROBUSTBENCH_URL points at model_info/."
         )
     return files
 
@@ -143,8 +148,12 @@ def fetch_file(settings: Settings, client: PoliteClient, path: str) -> dict:
     return {"native_id": path, "request_url": url, "payload": _payload(path, answer.status, answer.data)}
 
 
-def crawl(settings: Settings, client: PoliteClient | None = None, raw_hosts: tuple[str, ...] = RAW_GITHUB_HOSTS,
-          step_files: int = STEP_FILES) -> dict:
+def crawl(
+    settings: Settings,
+    client: PoliteClient | None = None,
+    raw_hosts: tuple[str, ...] = RAW_GITHUB_HOSTS,
+    step_files: int = STEP_FILES,
+) -> dict:
     """Fetch every record file into the lake (resuming an unfinished crawl of the same location); returns the summary.
 
     Raises :class:`SourceUnreachable` (nothing written) when the folder cannot be listed, and
@@ -152,31 +161,45 @@ def crawl(settings: Settings, client: PoliteClient | None = None, raw_hosts: tup
     """
     started = time.monotonic()
     location = settings.robustbench_url
+    shown = redact_userinfo(location)  # what the state, the manifest and the summary hold: no password
     own = client is None
     client = client or PoliteClient(policy=RetryPolicy(attempts=4), timeout=30.0, name=SOURCE)
     try:
         state = lake.load_state(settings, SOURCE)
-        resumed = state.get("url") == location and "files" in state and not state.get("finished")
+        resumed = state.get("url") == shown and "files" in state and not state.get("finished")
         if not resumed:
-            state = {"url": location, "crawl_id": lake.new_crawl_id(), "files": list_files(settings, client, raw_hosts),
-                     "next": 0, "step": 0, "missing": 0}
+            state = {
+                "url": shown,
+                "crawl_id": lake.new_crawl_id(),
+                "files": list_files(settings, client, raw_hosts),
+                "next": 0,
+                "step": 0,
+                "missing": 0,
+            }
             lake.save_state(settings, SOURCE, state)
         files, crawl_id = state["files"], state["crawl_id"]
         while state["next"] < len(files):
-            batch = files[state["next"]: state["next"] + step_files]
+            batch = files[state["next"] : state["next"] + step_files]
             records = [fetch_file(settings, client, path) for path in batch]
             state["missing"] = state.get("missing", 0) + sum(r["payload"]["status"] != 200 for r in records)
             state["step"] += 1
             lake.write_raw(settings, SOURCE, crawl_id, state["step"], records)
             state["next"] += len(batch)
             lake.save_state(settings, SOURCE, state)
-        manifest = {"native_id": MANIFEST, "request_url": location, "payload": {"url": location, "files": files}}
+        manifest = {"native_id": MANIFEST, "request_url": shown, "payload": {"url": shown, "files": files}}
         lake.write_raw(settings, SOURCE, crawl_id, state["step"] + 1, [manifest])
     finally:
         if own:
             client.close()
-    summary = {"records": len(files) + 1, "steps": state["step"] + 1, "files": len(files), "answered_missing": state.get("missing", 0),
-               "url": location, "resumed": resumed, "seconds": round(time.monotonic() - started, 3)}
+    summary = {
+        "records": len(files) + 1,
+        "steps": state["step"] + 1,
+        "files": len(files),
+        "answered_missing": state.get("missing", 0),
+        "url": shown,
+        "resumed": resumed,
+        "seconds": round(time.monotonic() - started, 3),
+    }
     lake.finish_crawl(settings, SOURCE, crawl_id, summary)
-    lake.save_state(settings, SOURCE, {"url": location, "finished": True, "last_crawl_id": crawl_id})
+    lake.save_state(settings, SOURCE, {"url": shown, "finished": True, "last_crawl_id": crawl_id})
     return {"crawl_id": crawl_id, **summary}

@@ -16,14 +16,20 @@ import time
 from pathlib import Path
 
 from sn_lake import lake
-from sn_lake.config import Settings
+from sn_lake.config import Settings, redact_userinfo
 from sn_lake.sources.http import HttpError, PoliteClient, RetryPolicy
 from sn_lake.sources.timm_results import SOURCE
 
 MANIFEST = "_manifest"
 IMAGENET = "results-imagenet.csv"
-FILES = (IMAGENET, "results-imagenet-real.csv", "results-imagenetv2-matched-frequency.csv", "results-sketch.csv",
-         "results-imagenet-a.csv", "results-imagenet-r.csv")
+FILES = (
+    IMAGENET,
+    "results-imagenet-real.csv",
+    "results-imagenetv2-matched-frequency.csv",
+    "results-sketch.csv",
+    "results-imagenet-a.csv",
+    "results-imagenet-r.csv",
+)
 
 
 class SourceUnreachable(RuntimeError):
@@ -43,13 +49,15 @@ def fetch_table(settings: Settings, client: PoliteClient, name: str) -> dict:
         try:
             answer = client.fetch("GET", url, parse="bytes", ok_statuses=frozenset({404, 410}))
         except HttpError as exc:
-            raise SourceUnreachable(f"Could not fetch timm's {name} from {url}: {exc}") from exc
+            raise SourceUnreachable(f"Could not fetch timm's {name} from {redact_userinfo(url)}: {exc}") from exc
         status, body = answer.status, answer.data
     else:
         folder = Path(location).expanduser().resolve()
         if not folder.is_dir():
-            raise SourceUnreachable(f"Expected timm's results/ folder at {folder}, found no folder: set "
-                                    "SN_LAKE_TIMM_RESULTS_URL to a local copy or to the upstream raw URL.")
+            raise SourceUnreachable(
+                f"Expected timm's results/ folder at {folder}, found no folder: set "
+                "SN_LAKE_TIMM_RESULTS_URL to a local copy or to the upstream raw URL."
+            )
         url = (folder / name).as_uri()
         status, body = (200, (folder / name).read_bytes()) if (folder / name).is_file() else (404, None)
     payload: dict = {"path": name, "status": status}
@@ -69,17 +77,20 @@ def crawl(settings: Settings, client: PoliteClient | None = None) -> dict:
     """
     started = time.monotonic()
     location = settings.timm_results_url
+    shown = redact_userinfo(location)  # what the state, the manifest and the summary hold: no password
     own = client is None
     client = client or PoliteClient(policy=RetryPolicy(attempts=4), timeout=60.0, name=SOURCE)
     try:
         state = lake.load_state(settings, SOURCE)
-        resumed = state.get("url") == location and "next" in state and not state.get("finished")
+        resumed = state.get("url") == shown and "next" in state and not state.get("finished")
         if not resumed:
             first = fetch_table(settings, client, IMAGENET)
             if first["payload"]["status"] != 200:
-                raise SourceUnreachable(f"Expected timm's {IMAGENET} at {first['request_url']}, the server answered "
-                                        f"{first['payload']['status']}: check that SN_LAKE_TIMM_RESULTS_URL points at results/.")
-            state = {"url": location, "crawl_id": lake.new_crawl_id(), "next": 1, "missing": []}
+                raise SourceUnreachable(
+                    f"Expected timm's {IMAGENET} at {first['request_url']}, the server answered "
+                    f"{first['payload']['status']}: check that SN_LAKE_TIMM_RESULTS_URL points at results/."
+                )
+            state = {"url": shown, "crawl_id": lake.new_crawl_id(), "next": 1, "missing": []}
             lake.write_raw(settings, SOURCE, state["crawl_id"], 1, [first])
             lake.save_state(settings, SOURCE, state)
         crawl_id = state["crawl_id"]
@@ -90,14 +101,20 @@ def crawl(settings: Settings, client: PoliteClient | None = None) -> dict:
             state["next"] += 1
             lake.write_raw(settings, SOURCE, crawl_id, state["next"], [record])
             lake.save_state(settings, SOURCE, state)
-        manifest = {"native_id": MANIFEST, "request_url": location, "payload": {"url": location, "files": list(FILES)}}
+        manifest = {"native_id": MANIFEST, "request_url": shown, "payload": {"url": shown, "files": list(FILES)}}
         lake.write_raw(settings, SOURCE, crawl_id, len(FILES) + 1, [manifest])
     finally:
         if own:
             client.close()
-    summary = {"records": len(FILES) + 1, "steps": len(FILES) + 1, "tables": len(FILES) - len(state["missing"]),
-               "missing_tables": ", ".join(state["missing"]) or None, "url": location, "resumed": resumed,
-               "seconds": round(time.monotonic() - started, 3)}
+    summary = {
+        "records": len(FILES) + 1,
+        "steps": len(FILES) + 1,
+        "tables": len(FILES) - len(state["missing"]),
+        "missing_tables": ", ".join(state["missing"]) or None,
+        "url": shown,
+        "resumed": resumed,
+        "seconds": round(time.monotonic() - started, 3),
+    }
     lake.finish_crawl(settings, SOURCE, crawl_id, summary)
-    lake.save_state(settings, SOURCE, {"url": location, "finished": True, "last_crawl_id": crawl_id})
+    lake.save_state(settings, SOURCE, {"url": shown, "finished": True, "last_crawl_id": crawl_id})
     return {"crawl_id": crawl_id, **summary}
