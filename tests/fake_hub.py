@@ -774,11 +774,85 @@ PAPERS = {"vit": "2010.11929", "convnext": "2201.03545", "swin": "2103.14030", "
 OTHER_TASKS = ["text-classification", "text-generation", "automatic-speech-recognition", "object-detection", "fill-mask"]
 
 
-def synthetic_models(n: int, *, seed: int = 0, image_share: float = 0.25, bare_share: float = 1 / 3) -> list[dict]:
+@dataclass(frozen=True)
+class HubDataset:
+    """One entry of the ``hub`` dataset mix: what a card declares and what ``catalog.models`` must say."""
+
+    declared: str | None  # the id the YAML, tags and model-index carry (None: the card names no dataset)
+    expected: str | None  # catalog.models.dataset: our alias, else the Hub id in lower case; None for placeholders
+    classes: int
+    weight: int  # relative frequency in the mix
+    short: str = ""  # the name the Trainer's sentence and the repo name use (default: the declared id's name)
+
+
+# A Hub of today, as its Trainer-made image classifiers declare their data (weights are this fake's choice, not a
+# measurement): the study's sets, the Hub's common sets under their legacy and namespaced ids, Hub ids we hold no
+# alias for (kept in lower case), the Trainer's `imagefolder` placeholder, and cards that name no dataset.
+HUB_MIX = [
+    HubDataset("uoft-cs/cifar10", "cifar10", 10, 6, "cifar10"),
+    HubDataset("cifar100", "cifar100", 100, 3),
+    HubDataset("ylecun/mnist", "mnist", 10, 3, "mnist"),
+    HubDataset("ILSVRC/imagenet-1k", "imagenet-1k", 1000, 2, "imagenet-1k"),
+    HubDataset("beans", "beans", 3, 5),
+    HubDataset("AI-Lab-Makerere/beans", "beans", 3, 4),
+    HubDataset("food101", "food101", 101, 4),
+    HubDataset("ethz/food101", "food101", 101, 3),
+    HubDataset("cats_vs_dogs", "cats_vs_dogs", 2, 3),
+    HubDataset("microsoft/cats_vs_dogs", "cats_vs_dogs", 2, 2),
+    HubDataset("eurosat", "eurosat", 10, 2),
+    HubDataset("blanchon/EuroSAT_RGB", "eurosat", 10, 2),
+    HubDataset("timm/oxford-iiit-pet", "oxford-iiit-pet", 37, 2),
+    HubDataset("nelorth/oxford-flowers", "flowers102", 102, 2),
+    HubDataset("keremberke/chest-xray-classification", "chest-xray-pneumonia", 2, 2),
+    HubDataset("Leafworks/Cassava-Leaves", "leafworks/cassava-leaves", 5, 3),
+    HubDataset("radiology-lab/Knee_XRay_KL", "radiology-lab/knee_xray_kl", 5, 2),
+    HubDataset("trash-sort/TrashNet-v2", "trash-sort/trashnet-v2", 6, 2),
+    HubDataset("Galaxy-Fans/galaxy10_decals", "galaxy-fans/galaxy10_decals", 10, 2),
+    HubDataset("someone/my-xray-set", "someone/my-xray-set", 3, 2),
+    HubDataset("imagefolder", None, 4, 20),
+    HubDataset(None, None, 4, 8, "unknown"),
+]
+DATASET_MIXES = ("study", "hub")
+
+
+def _prose_names(entry: HubDataset, rng: random.Random) -> tuple[str, str]:
+    """(how a bare card's Trainer sentence names ``entry``, the form's name): the name, a markdown link to the
+    Hub's dataset page, or the first of two datasets ("on the a and b datasets")."""
+    if entry.declared is None:
+        return "an unknown dataset", "undeclared"
+    if entry.declared == "imagefolder":
+        return "the imagefolder dataset", "imagefolder"
+    name = entry.short or entry.declared.rsplit("/", 1)[-1]
+    form = rng.choice(("plain", "linked", "plural"))
+    if form == "linked":
+        return f"the [{name}](https://huggingface.co/datasets/{entry.declared}) dataset", "prose-linked"
+    if form == "plural":
+        other = rng.choice(("cifar10", "beans", "food101", "eurosat"))
+        return f"the {entry.declared} and {other} datasets", "prose-plural"
+    return f"the {entry.declared} dataset", "prose"
+
+
+def synthetic_models(n: int, *, seed: int = 0, image_share: float = 0.25, bare_share: float = 1 / 3,
+                     datasets: str = "study") -> list[dict]:
     """``n`` realistic Hub models (fixed ``seed``): ``image_share`` image classifiers, of which about
-    ``bare_share`` declare no metadata (their facts are only in the README body, as the Trainer writes it)."""
+    ``bare_share`` declare no metadata (their facts are only in the README body, as the Trainer writes it).
+
+    ``datasets`` is the mix the image classifiers declare: ``study`` (the default; six sets every version of the
+    dataset rule knew) or ``hub`` (:data:`HUB_MIX`, with the prose forms a bare card uses; see :func:`synthetic_hub`).
+    """
+    return synthetic_hub(n, seed=seed, image_share=image_share, bare_share=bare_share, datasets=datasets)[0]
+
+
+def synthetic_hub(n: int, *, seed: int = 0, image_share: float = 0.25, bare_share: float = 1 / 3,
+                  datasets: str = "hub") -> tuple[list[dict], dict[str, tuple[str | None, str]]]:
+    """:func:`synthetic_models`, and for each image classifier ``(expected catalog dataset, form)``: the form is
+    where the dataset is declared (``yaml``: front matter, ``dataset:`` tag and model-index; ``prose``,
+    ``prose-linked``, ``prose-plural``: a bare card's sentence), or ``imagefolder`` / ``undeclared`` (NULL).
+    The ``study`` mix gives no such answers (an empty dict)."""
+    if datasets not in DATASET_MIXES:
+        raise ValueError(f"datasets={datasets!r}: expected one of {DATASET_MIXES}")
     rng = random.Random(seed)
-    models = []
+    models, truth = [], {}
     for i in range(n):
         if rng.random() >= image_share:
             task = rng.choice(OTHER_TASKS)
@@ -790,15 +864,24 @@ def synthetic_models(n: int, *, seed: int = 0, image_share: float = 0.25, bare_s
             })  # fmt: skip
             continue
         library, config, arch, base = rng.choice(ARCHS)
-        hub_dataset, short, classes = rng.choice(DATASETS)
+        if datasets == "study":
+            hub_dataset, short, classes = rng.choice(DATASETS)
+        else:
+            entry = rng.choices(HUB_MIX, weights=[d.weight for d in HUB_MIX])[0]
+            hub_dataset, classes = entry.declared, entry.classes
+            short = entry.short or hub_dataset.rsplit("/", 1)[-1].lower()
         family = config.get("model_type") or config["architecture"].split("_")[0].rstrip("0123456789")
         paper = PAPERS.get(family)
         accuracy = round(rng.uniform(0.6, 0.99), 4)
         repo_id = f"user{i % 997}/{arch}-finetuned-{short}-{i}"
         created = datetime(2022, 3, 2, 23, 29, 4, tzinfo=UTC) if rng.random() < 0.1 else datetime(2023, 1, 1, tzinfo=UTC) + timedelta(hours=i)
+        bare = rng.random() < bare_share if datasets == "hub" else None  # drawn first: a bare card's prose varies
+        trained_on, form = _prose_names(entry, rng) if bare else (f"the {short} dataset", "yaml")
+        if hub_dataset is None:
+            trained_on = "an unknown dataset"  # what the Trainer writes when it was given no dataset name
         body = (
             f"# {repo_id.split('/')[1]}\n\nThis model is a fine-tuned version of [{base}](https://huggingface.co/{base}) "
-            f"on the {short} dataset.\nIt achieves the following results on the evaluation set:\n"
+            f"on {trained_on}.\nIt achieves the following results on the evaluation set:\n"
             f"- Loss: {rng.uniform(0.01, 1.0):.4f}\n- Accuracy: {accuracy}\n"
         )
         if paper:
@@ -813,26 +896,36 @@ def synthetic_models(n: int, *, seed: int = 0, image_share: float = 0.25, bare_s
             "config": {**config, "num_classes": classes} if library == "timm" else dict(config),
             "safetensors": {"parameters": {"F32": 86_000_000}, "total": 86_000_000} if i % 3 else None,
         }  # fmt: skip
-        if rng.random() < bare_share:
+        if bare is None:
+            bare = rng.random() < bare_share  # drawn here in the study mix, so its models stay what they always were
+        if bare:
             model["tags"] = tags
             model["card"] = body
         else:
-            card_data = {"license": "apache-2.0", "datasets": [hub_dataset], "base_model": base, "tags": ["generated_from_trainer"]}
-            model_index = [{
-                "name": repo_id.split("/")[1],
-                "results": [{
-                    "task": {"type": "image-classification", "name": "Image Classification"},
-                    "dataset": {"name": short, "type": hub_dataset, "split": "test"},
-                    "metrics": [{"type": "accuracy", "value": accuracy, "name": "Accuracy"}],
-                }],
-            }]  # fmt: skip
+            form = {"imagefolder": "imagefolder", None: "undeclared"}.get(hub_dataset, "yaml")
+            declared = [hub_dataset] if hub_dataset else []
+            card_data = {"license": "apache-2.0", "datasets": declared, "base_model": base,
+                         "tags": ["generated_from_trainer"]}
+            if not declared:
+                del card_data["datasets"]  # no `datasets:` line when the Trainer had no dataset name
+            result = {
+                "task": {"type": "image-classification", "name": "Image Classification"},
+                "dataset": {"name": short, "type": hub_dataset, "split": "test"},
+                "metrics": [{"type": "accuracy", "value": accuracy, "name": "Accuracy"}],
+            }  # fmt: skip
+            if not declared:
+                del result["dataset"]  # the Trainer's model-index names no dataset when it was given none
+            model_index = [{"name": repo_id.split("/")[1], "results": [result]}]
             model["cardData"] = card_data
             model["model-index"] = model_index
-            model["tags"] = tags + [f"dataset:{hub_dataset}", f"base_model:{base}", "license:apache-2.0", "model-index"]
+            model["tags"] = [*tags, *(f"dataset:{d}" for d in declared), f"base_model:{base}", "license:apache-2.0",
+                             "model-index"]
             front = json.dumps({**card_data, "model-index": model_index})  # JSON is valid YAML
             model["card"] = f"---\n{front}\n---\n\n{body}"
         models.append(model)
-    return models
+        if datasets == "hub":
+            truth[repo_id] = (entry.expected, form)
+    return models, truth
 
 
 # -------------------------------------------------------------------- model-tree cases

@@ -6,10 +6,16 @@ dataset"), TRL-style cards whose sentence links the dataset, and the hand-writte
 own test fixtures (a scalar ``datasets:``, a blank line before the front matter).
 """
 
-import pytest
+from collections import Counter
 
+import pytest
+from fake_hub import FakeHub, synthetic_hub
+
+from sn_lake import catalog, config, warehouse
 from sn_lake.annotate.datasets import CATEGORIES, declared_dataset
 from sn_lake.annotate.model_cards import body_facts, card_summary
+from sn_lake.sources import huggingface as hf
+from sn_lake.sources.http import RetryPolicy
 
 TRAINER_CARD = """---
 library_name: transformers
@@ -134,3 +140,44 @@ def test_hand_written_cards_in_huggingface_hubs_fixture_style():
     assert card_summary({"id": "x/y"}, scalar)["dataset"] == "food101"
     listed = "---\nlicense: mit\ndatasets:\n- my-own/set\n- beans\n---\n\nHello\n"
     assert card_summary({"id": "x/y"}, listed)["dataset"] == "my-own/set"
+
+
+def test_a_crawled_hub_keeps_every_declared_dataset_model_by_model(sn_home, monkeypatch, capsys):
+    """A Hub of today's mix (``HUB_MIX``), crawled through the loopback fake Hub and built into the catalog: every image
+    classifier whose YAML, tags or prose declares a dataset has it; ``imagefolder`` ones are NULL with the reason."""
+    models, truth = synthetic_hub(1200, seed=13, image_share=0.5, bare_share=0.5)
+    forms = Counter(form for _, form in truth.values())
+    assert set(forms) == {"yaml", "prose", "prose-linked", "prose-plural", "imagefolder", "undeclared"}, forms
+    with FakeHub(models, max_page_size=200) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        settings = config.load()
+        summary = hf.crawl(settings, hf.CrawlConfig(retry=RetryPolicy(attempts=3, backoff_base=0.01, seed=0)))
+    assert summary["cards_pending"] == 0
+    con = warehouse.connect(settings)
+    try:
+        catalog.build_models(settings, con)
+        rows = {name: (dataset, note) for name, dataset, note in con.execute(
+            "SELECT name, dataset, dataset_note FROM catalog.models WHERE source = 'huggingface'").fetchall()}
+    finally:
+        con.close()
+    assert set(rows) == set(truth)
+
+    wrong = []
+    for repo_id, (expected, form) in sorted(truth.items()):
+        dataset, note = rows[repo_id]
+        if form == "imagefolder":
+            ok = dataset is None and note is not None and "imagefolder" in note
+        elif form == "undeclared":
+            ok = dataset is None and note is None
+        else:
+            ok = dataset == expected and note is None
+        if not ok:
+            wrong.append((repo_id, form, expected, dataset, note))
+    assert wrong == [], f"{len(wrong)} of {len(truth)} image classifiers wrong, e.g. {wrong[:5]}"
+
+    with_dataset = sum(dataset is not None for dataset, _ in rows.values())
+    declaring = sum(form not in ("imagefolder", "undeclared") for _, form in truth.values())
+    assert with_dataset == declaring
+    with capsys.disabled():
+        print(f"\nimage classifiers with a dataset: {with_dataset}/{len(rows)} = {with_dataset / len(rows):.1%} "
+              f"({forms['imagefolder']} imagefolder, {forms['undeclared']} undeclared)")
