@@ -18,11 +18,14 @@ so its test accuracy means something (each build checks it is above :data:`MIN_A
 * ``unknown_architecture(folder, dest)``: ``architectures`` names a class transformers does not ship (no auto_map).
 * ``build_all(root)`` -> ``{name: folder}`` for :data:`FIXTURES` (the three kinds, ``vit-permuted``,
   ``resnet-sharded``, ``remote-code``, ``unknown-architecture``); ``remote_code_marker(root)`` is the marker's path.
-* ``reference_predictions(folder, x)`` / ``reference_accuracy(folder)``: an independent computation, transformers'
-  own loader (``from_pretrained``) and image processor (``AutoImageProcessor``) on the digits test split, the
+* ``reference_predictions(folder, x)`` / ``reference_accuracy(folder, test=None)``: an independent computation,
+  transformers' own loader (``from_pretrained``) and image processor (``AutoImageProcessor``) on the digits test
+  split (or the given ``(images, labels)``, e.g. the pixels a Hub dataset repo serves), the
   predicted class read through ``id2label`` (so a permuted model scores what it really scores).
-* ``add_to_hub(hub, fixtures, org="hf-fixtures")`` -> ``{name: repo_id}``: serve folders through
-  ``tests/fake_hub.py``'s ``FakeHub.add_repo`` (``library_name`` transformers, ``pipeline_tag`` image-classification).
+* ``add_to_hub(hub, fixtures, org="hf-fixtures", dataset=None, card_only=())`` -> ``{name: repo_id}``: serve folders
+  through ``tests/fake_hub.py``'s ``FakeHub.add_repo`` with the listing fields the Hub derives from the files
+  (``library_name`` transformers, ``pipeline_tag`` image-classification, ``config``, ``custom_code``,
+  ``safetensors``), and optionally a declared training set.
 * pytest fixture ``hf_models`` (session scope; import it into a test module): ``build_all`` under pytest's base
   temp, so each model trains once a session (~10 s each on one CPU thread).
 """
@@ -30,6 +33,7 @@ so its test accuracy means something (each build checks it is above :data:`MIN_A
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -226,27 +230,61 @@ def reference_predictions(folder: Path, x: torch.Tensor) -> list[str]:
     return [net.config.id2label[int(i)] for i in index]
 
 
-def reference_accuracy(folder: Path) -> float:
-    """Digits test accuracy by :func:`reference_predictions` (names "0".."9" compared with the labels)."""
-    from sn_lake.evaluate import data
+def reference_accuracy(folder: Path, test: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
+    """Accuracy by :func:`reference_predictions` (names "0".."9" compared with the labels) on ``test``, an
+    ``(images in [0, 1], labels)`` pair; by default the digits test split of ``sn_lake.evaluate.data.digits()``."""
+    if test is None:
+        from sn_lake.evaluate import data
 
-    test = data.digits().test
-    names = reference_predictions(folder, test.x)
-    return sum(int(n) == int(y) for n, y in zip(names, test.y.tolist())) / len(names)
+        split = data.digits().test
+        test = split.x, split.y
+    x, y = test
+    names = reference_predictions(folder, x)
+    return sum(int(n) == int(label) for n, label in zip(names, y.tolist())) / len(names)
 
 
-def add_to_hub(hub, fixtures: dict[str, Path], org: str = "hf-fixtures") -> dict[str, str]:
-    """Serve each fixture folder through a ``FakeHub`` as ``<org>/<name>``; returns ``{name: repo_id}``."""
+def _parameters(folder: Path) -> int:
+    """Parameters of every safetensors file in ``folder``, from their headers (what the Hub's listing reports)."""
+    total = 0
+    for path in folder.glob("*.safetensors"):
+        with path.open("rb") as fh:
+            header = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
+        for name, tensor in header.items():
+            if name != "__metadata__":
+                total += math.prod(tensor["shape"])
+    return total
+
+
+def _card(dataset: str) -> str:
+    """A model card naming its training set in the YAML front matter, as the Trainer's ``create_model_card`` does."""
+    return f"---\nlibrary_name: transformers\ndatasets:\n- {dataset}\n---\n\n# A digits classifier\n"
+
+
+def add_to_hub(hub, fixtures: dict[str, Path], org: str = "hf-fixtures", *, dataset: str | None = None,
+               card_only: tuple[str, ...] = ()) -> dict[str, str]:  # fmt: skip
+    """Serve each fixture folder through a ``FakeHub`` as ``<org>/<name>``; returns ``{name: repo_id}``.
+
+    The listing carries what the Hub derives from the files: ``config`` (``architectures``, ``model_type`` and any
+    ``auto_map`` of config.json), the ``custom_code`` tag when config.json asks for code of its own, and
+    ``safetensors`` (parameter count from the headers). ``dataset`` (a Hub dataset id) is declared in each card's
+    front matter and, as the Hub mirrors it, in the ``dataset:`` tags and ``cardData``; for the names in
+    ``card_only`` it is in the README alone, so only the crawl's card pass can find it.
+    """
     repos = {}
     for name, folder in fixtures.items():
         repo_id = f"{org}/{name}"
-        hub.add_repo(
-            repo_id,
-            folder,
-            library_name="transformers",
-            pipeline_tag="image-classification",
-            tags=["transformers", "image-classification"],
-        )
+        config = json.loads((Path(folder) / "config.json").read_text())
+        listed = {k: config[k] for k in ("architectures", "model_type", "auto_map") if k in config}
+        tags = ["transformers", "image-classification"] + (["custom_code"] if "auto_map" in config else [])
+        n = _parameters(Path(folder))
+        metadata: dict = {"config": listed, "safetensors": {"parameters": {"F32": n}, "total": n}}
+        if dataset:
+            metadata["card"] = _card(dataset)
+            if name not in card_only:
+                tags.append(f"dataset:{dataset}")
+                metadata["cardData"] = {"datasets": [dataset]}
+        hub.add_repo(repo_id, folder, library_name="transformers", pipeline_tag="image-classification", tags=tags,
+                     **metadata)  # fmt: skip
         repos[name] = repo_id
     return repos
 
