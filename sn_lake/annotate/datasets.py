@@ -2,8 +2,8 @@
 
 Canonical ids follow Hugging Face dataset ids in lower case (docs/evaluation.md, "Datasets"): our short
 alias where we know the set (``cifar10``, ``beans``, ``bloodmnist``), else the Hub id a card declares in
-lower case (``someone/my-xray-set``). ``imagefolder`` (the Trainer's placeholder for "my own folder") and
-undeclared datasets are NULL.
+lower case (``someone/my-xray-set``). ``imagefolder`` (the Trainer's placeholder for "my own folder"), other
+placeholders (``None``, ``custom``), generic words (``the following dataset``), paths and undeclared datasets are NULL.
 """
 
 from __future__ import annotations
@@ -51,8 +51,15 @@ CATEGORIES: dict[str, str] = {
     "tiny-imagenet": "natural",
     "emnist": "digit",
     "kmnist": "digit",
+    "stanford-dogs": "natural",
     "chest-xray-pneumonia": "medical",
     "ham10000": "medical",
+    # ImageNet-1k's shifted test sets, as timm's result tables name them (results.distribution_shift)
+    "imagenet-real": "natural",  # the validation images with re-assessed labels
+    "imagenetv2-matched-frequency": "natural",
+    "imagenet-sketch": "sketch",
+    "imagenet-a": "natural",  # natural adversarial examples, 200 classes
+    "imagenet-r": "rendition",  # renditions (art, cartoons, toys, ...), 200 classes
     **{
         name: "medical"
         for name in (
@@ -134,6 +141,28 @@ ALIASES: dict[str, str] = {
     "chestxrayclassification": "chest-xray-pneumonia",
     "ham10000": "ham10000",
     "skincancermnistham10000": "ham10000",
+    "stanforddogs": "stanford-dogs",
+    "stanforddogsdataset": "stanford-dogs",
+    "catsanddogs": "cats_vs_dogs",
+    "oxfordiiitpetdataset": "oxford-iiit-pet",
+    # the shifted ImageNet test sets; Hub repos: axiong/imagenet-r (seen with the search tool); from memory, not
+    # confirmed: axiong/imagenet-a, songweig/imagenet_sketch (the legacy `imagenet_sketch`), vaishaal/ImageNetV2
+    # and the clip-benchmark/wds_* WebDataset copies. ImageNet-ReaL's labels ship with no Hub repo we know of.
+    "imagenetreal": "imagenet-real",
+    "imagenetreallabels": "imagenet-real",
+    "imagenetv2": "imagenetv2-matched-frequency",  # the variant timm and most papers report
+    "imagenetv2matchedfrequency": "imagenetv2-matched-frequency",
+    "imagenetv2mf": "imagenetv2-matched-frequency",
+    "wdsimagenetv2": "imagenetv2-matched-frequency",
+    "imagenetsketch": "imagenet-sketch",
+    "wdsimagenetsketch": "imagenet-sketch",
+    "imageneta": "imagenet-a",
+    "naturaladversarialexamples": "imagenet-a",
+    "wdsimageneta": "imagenet-a",
+    "imagenetr": "imagenet-r",
+    "imagenetrendition": "imagenet-r",
+    "imagenetrenditions": "imagenet-r",
+    "wdsimagenetr": "imagenet-r",
     **{name: name for name, category in CATEGORIES.items() if category == "medical"},
 }
 
@@ -158,39 +187,108 @@ def canonical_dataset(name: str | None) -> str | None:
     return ALIASES.get(_spelling(text))
 
 
-# what a card declares when the data is the author's own folder or loader, not a published set
-PLACEHOLDER_DATASETS = frozenset({"imagefolder", "none", "null", "unknown", "custom", "generator", "json", "csv", "parquet"})
-PLACEHOLDER_NOTE = "the card declares {name!r}, the Trainer's placeholder for the author's own image folder: no published dataset"
+# what a card declares when the data is the author's own folder, files or nothing at all, not a published set:
+# placeholder (lower case) -> what it is, for the note that says why the dataset is NULL
+_EMPTY = "an empty value that names no dataset"
+_LOCAL_FILES = "the name of a `datasets` loader for local files, the author's own data"
+PLACEHOLDERS: dict[str, str] = {
+    "imagefolder": "the `datasets` loader for a local image folder (the Trainer's placeholder for the author's own "
+                   "images)",
+    "none": _EMPTY, "null": _EMPTY, "nan": _EMPTY, "n/a": _EMPTY, "unknown": _EMPTY,
+    "custom": "a generic word for the author's own data",
+    **{loader: _LOCAL_FILES for loader in ("generator", "json", "csv", "parquet", "text", "arrow", "pandas",
+                                           "webdataset", "audiofolder", "videofolder")},
+}  # fmt: skip
+PLACEHOLDER_DATASETS = frozenset(PLACEHOLDERS)
+PLACEHOLDER_NOTE = "the card declares {name!r}, {reason}: no published dataset"
+# words (compared as spellings) that prose and careless YAML put where a dataset name goes, and directory names of a
+# relative path (`data/train`): none names a dataset, so they give no id and no note
+GENERIC_WORDS = frozenset(_spelling(w) for w in (
+    "following", "same", "above", "below", "given", "provided", "specified", "mentioned", "aforementioned", "previous",
+    "respective", "corresponding", "selected", "chosen", "said", "this", "that", "these", "our", "my", "your", "their",
+    "own", "new", "original", "full", "whole", "entire", "complete", "small", "large", "big", "private", "public",
+    "local", "internal", "proprietary", "in-house", "sample", "samples", "toy", "dummy", "demo", "example", "synthetic",
+    "augmented", "combined", "merged", "cleaned", "clean", "labeled", "labelled", "unlabeled", "raw", "final",
+    "modified", "processed", "preprocessed", "downstream", "target", "source", "standard", "default", "benchmark",
+    "train", "training", "trainset", "test", "testing", "testset", "val", "valid", "validation", "eval", "evaluation",
+    "dev", "split", "splits", "subset", "fold", "data", "dataset", "datasets", "my_dataset", "my-data", "mydata",
+    "your_dataset", "dataset_name", "image", "images", "img", "imgs", "photos", "pictures", "classification",
+    "folder", "dir", "directory", "files", "input", "output", "content", "drive", "home", "tmp", "mnt",
+))  # fmt: skip
 HUB_DATASET_ID = r"[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*"  # owner/name, lower case
 _HUB_ID = re.compile(rf"^(?:{HUB_DATASET_ID}|[a-z0-9][a-z0-9._-]*)$")  # a namespaced id, or a legacy one without owner
 _MARKDOWN_LINK = re.compile(r"^\[(?P<text>[^\]]*)\]\((?P<url>[^)]*)\)$")
-_HUB_DATASET_URL = re.compile(r"/datasets/(?P<id>[\w.-]+(?:/[\w.-]+)?)/?$")
+_HUB_DATASET_URL = re.compile(  # a dataset page on the Hub (or a mirror), or a page of its repo
+    r"^(?:https?://(?:[\w-]+\.)*(?:huggingface\.co|hf\.co|hf-mirror\.com))?/datasets/(?P<id>[\w.-]+(?:/[\w.-]+)?)"
+    r"(?:/(?:tree|blob|viewer|resolve|discussions)(?:/\S*)?)?/?(?:[?#]\S*)?$", re.I)
+_QUOTES = "`'\"\u2018\u2019\u201c\u201d"
+_CONFIG = re.compile(r"\s*\([^()]{0,80}\)$")  # "cifar10 (plain_text)": the config a Trainer sentence may add
+_DATASET_WORD = re.compile(r"\s+(?:data ?sets?)$", re.I)  # "Beans dataset", a link's text
+# umbrella repos that hold many sets as configs -> the sets; a card naming one of them too names the one it used
+UMBRELLAS: dict[str, frozenset[str]] = {
+    key: frozenset(name for name, category in CATEGORIES.items() if category == "medical" and name.endswith(
+        ("mnist", "mnist3d")))
+    for key in ("medmnist", "medmnistv2", "medmnistplus")
+}  # fmt: skip
 
 
-def declared_dataset(name: object) -> tuple[str | None, str | None]:
+def _is_path(text: str) -> bool:
+    """A file-system path (``./data``, ``/content/x``, ``data/a/b``, ``C:\\x``), not a Hub id."""
+    return text.startswith(("./", "../", "/", "~")) or text.count("/") > 1 or "\\" in text or ":" in text
+
+
+def declared_dataset(name: object, *, prose: bool = False) -> tuple[str | None, str | None]:
     """``(dataset id, note)`` for a dataset a card, tag or model-index declares.
 
-    Our alias when we know the set (``AI-Lab-Makerere/beans`` -> ``beans``), else the declared Hub id in
-    lower case (``Someone/My-Xray-Set`` -> ``someone/my-xray-set``); a markdown link or a Hub URL is read
-    for the id it names. ``imagefolder`` and other placeholders give ``(None, note)``; text that is not a
-    dataset id gives ``(None, None)``.
+    Our alias when we know the set (``AI-Lab-Makerere/beans`` -> ``beans``, ``Oxford-IIIT Pet`` ->
+    ``oxford-iiit-pet``), else the declared Hub id in lower case (``Someone/My-Xray-Set`` ->
+    ``someone/my-xray-set``); a markdown link or a Hub URL is read for the id it names, quotes and a trailing
+    ``(config)`` are dropped. ``imagefolder`` and other placeholders give ``(None, note)``; generic words
+    (``following``, ``data/train``), paths, unknown multi-word phrases and other text give ``(None, None)``.
+    ``prose``: the name comes from a sentence, where a single word we hold no alias for is read as a word, not as
+    a legacy Hub id.
     """
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not name.strip() or len(name) > 400:
         return None, None
-    text = name.strip().strip("`'\"")
+    text = name.strip().strip(_QUOTES).strip().rstrip(".,;:").strip(_QUOTES)  # a Hub id never ends with a dot
     link = _MARKDOWN_LINK.match(text)
     if link:
-        url = _HUB_DATASET_URL.search(link.group("url"))
-        text = url.group("id") if url else link.group("text").strip()
-    elif (url := _HUB_DATASET_URL.search(text)) and "://" in text:
+        url = _HUB_DATASET_URL.match(link.group("url").strip())
+        text = url.group("id") if url else _DATASET_WORD.sub("", link.group("text").strip()).strip(_QUOTES)
+    elif "://" in text:
+        url = _HUB_DATASET_URL.match(text)
+        if not url:
+            return None, None  # a page elsewhere (Kaggle, GitHub): no Hub id
         text = url.group("id")
+    text = _CONFIG.sub("", text).strip()
     lowered = text.lower()
-    if lowered.rsplit("/", 1)[-1] in PLACEHOLDER_DATASETS:
-        return None, PLACEHOLDER_NOTE.format(name=text)
+    placeholder = lowered if lowered in PLACEHOLDERS else lowered.rsplit("/", 1)[-1]  # n/a; owner/imagefolder
+    if placeholder in PLACEHOLDERS and not _is_path(lowered):
+        return None, PLACEHOLDER_NOTE.format(name=text, reason=PLACEHOLDERS[placeholder])
+    if not text or _is_path(lowered):
+        return None, None
     canonical = canonical_dataset(text)
     if canonical:
         return canonical, None
-    return (lowered, None) if _HUB_ID.match(lowered) and len(lowered) <= 200 else (None, None)
+    if not _HUB_ID.match(lowered) or len(lowered) > 200:
+        return None, None  # a phrase ("Stanford Cars" without an alias), not an id: no guess
+    parts = lowered.split("/")
+    if any(_spelling(part) in GENERIC_WORDS for part in parts):
+        return None, None
+    if len(parts) == 1 and prose:
+        return None, None
+    return lowered, None
+
+
+def specific_dataset(declared: list[str]) -> str | None:
+    """The first of ``declared`` (dataset ids), unless it is an umbrella repo (``albertvillanova/medmnist-v2``) and a
+    later id names one of the umbrella's sets (``bloodmnist``): then that set, which the evaluation can read."""
+    if not declared:
+        return None
+    members = UMBRELLAS.get(_spelling(declared[0].rsplit("/", 1)[-1]))
+    if members:
+        return next((d for d in declared[1:] if d in members), declared[0])
+    return declared[0]
 
 
 def data_category(dataset: str | None) -> str | None:

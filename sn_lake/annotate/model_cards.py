@@ -24,15 +24,36 @@ import yaml
 
 from sn_lake.annotate import numbers
 from sn_lake.annotate.architectures import model_family
-from sn_lake.annotate.datasets import canonical_dataset, dataset_from_timm_tag, declared_dataset
+from sn_lake.annotate.datasets import (
+    canonical_dataset,
+    dataset_from_timm_tag,
+    declared_dataset,
+    specific_dataset,
+)
 from sn_lake.annotate.papers import arxiv_ids
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?\s*---[ \t]*\r?\n(?P<yaml>.*?)(?:\r?\n)?^---[ \t]*$\r?\n?", re.S | re.M)
 _FINE_TUNED_FROM = re.compile(r"fine-tuned version of \[(?P<base>[^\]]+)\]", re.I)
-# "on the beans dataset", "on the [beans](https://huggingface.co/datasets/beans) dataset", "on the a, b and c datasets"
-_TRAINED_ON = re.compile(r"\bon the (?P<names>(?:\[[^\]\n]{1,200}\]\([^)\s]{0,300}\)|[\w./-]{1,200})"
-                         r"(?:(?:, | and )(?:\[[^\]\n]{1,200}\]\([^)\s]{0,300}\)|[\w./-]{1,200})){0,20}) datasets?\b", re.I)
-_NAME_SEPARATOR = re.compile(r", | and ")
+# The Trainer's sentence: "on the beans dataset", "on the a, the b and the c datasets"; and what people write
+# instead: a link ("the [beans](https://huggingface.co/datasets/...) dataset", "the [Beans dataset](...)"), a bare
+# Hub URL, a name in backticks or quotes, several words ("the Oxford-IIIT Pet dataset"), a config in parentheses
+# ("the cifar10 (plain_text) dataset"). Each part is bounded and the words exclude "the", "and" and "dataset", so a
+# name splits one way only (no backtracking blow-up on a stranger's text).
+_LINK = r"\[[^\]\n]{1,200}\]\([^)\s]{0,300}\)"
+_QUOTED = (r"`[^`\n]{1,100}`|\"[^\"\n]{1,100}\"|'[^'\n]{1,100}'"
+           r"|\u201c[^\u201d\n]{1,100}\u201d|\u2018[^\u2019\n]{1,100}\u2019")  # `x`, "x", 'x', and typographic quotes
+_URL = r"https?://[^\s()\[\]<>]{1,300}"
+_WORD = r"(?!(?:the|and|datasets?)\b)[\w./-]{1,100}"
+_WORDS = rf"{_WORD}(?: {_WORD}){{0,5}}(?: \([^()\n]{{1,60}}\))?"
+_ITEM = re.compile(rf"{_LINK}|{_QUOTED}|{_URL}|{_WORDS}", re.I)
+_SEPARATOR = re.compile(r",? and (?:the )?|, (?:the )?", re.I)
+_LIST = rf"(?:{_ITEM.pattern})(?:(?:,? and |, )(?:the )?(?:{_ITEM.pattern})){{0,20}}"
+_TRAINED_ON = re.compile(
+    rf"\bon (?:the )?(?:(?P<names>{_LIST}) data ?sets?\b"
+    rf"|(?P<link>\[[^\]\n]{{0,200}}\bdata ?sets?\b[^\]\n]{{0,200}}\]\([^)\s]{{0,300}}\))"
+    r"|(?P<url>https?://(?:[\w-]+\.)*(?:huggingface\.co|hf\.co)/datasets/[\w.-]*[\w-](?:/[\w.-]*[\w-])?))",
+    re.I,
+)
 _ACCURACY_LINE = re.compile(r"^\s*[-*]\s*(?:top[- ]?1\s+)?accuracy\s*:\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<pct>%?)\s*$", re.I | re.M)
 
 # model-index metric types (lower case, compared without spaces, '-' and '_') that mean top-1 accuracy
@@ -169,29 +190,67 @@ def _body_accuracy(body: str) -> tuple[float | None, numbers.Problem | None]:
     return numbers.accuracy(match.group("value") + match.group("pct"), where="card body 'Accuracy:' line")
 
 
+def _declares(name: str) -> bool:
+    """True when a name read from prose declares something: a dataset id, or a placeholder (with its note)."""
+    dataset, note = declared_dataset(name, prose=True)
+    return bool(dataset or note)
+
+
+def _split_names(names: str) -> list[str]:
+    """The names of one "on the a, the b and the c datasets" match: the whole phrase when it is one name we know
+    ("cats and dogs"), else its parts."""
+    if _SEPARATOR.search(names) and declared_dataset(names, prose=True)[0]:
+        return [names]
+    parts, pos = [], 0
+    while pos < len(names):
+        separator = _SEPARATOR.match(names, pos)
+        if separator and separator.end() > pos:
+            pos = separator.end()
+            continue
+        item = _ITEM.match(names, pos)
+        if not item:
+            break
+        parts.append(item.group(0))
+        pos = item.end()
+    return parts
+
+
+def prose_datasets(body: str) -> list[str]:
+    """The dataset names a card's prose declares (as written): those of the first "on the X dataset" sentence that
+    names a dataset or a placeholder. Generic words ("on the following dataset"), paths and unknown phrases
+    declare nothing, so a later sentence can."""
+    for match in _TRAINED_ON.finditer(body or ""):
+        names = [match.group("link") or match.group("url")] if match.group("names") is None else \
+            _split_names(match.group("names"))
+        declared = [n for n in names if _declares(n)]
+        if declared:
+            return declared
+    return []
+
+
 def body_facts(body: str) -> dict[str, Any]:
     """What a Trainer-written card body states: ``base_model``, ``datasets`` (as written), ``accuracy``, ``papers``."""
     base = _FINE_TUNED_FROM.search(body or "")
-    trained = _TRAINED_ON.search(body or "")
     value, _ = _body_accuracy(body)
     return {
         "base_model": base.group("base").strip() if base else None,
-        "datasets": [n for n in _NAME_SEPARATOR.split(trained.group("names")) if n] if trained else [],
+        "datasets": prose_datasets(body),
         "accuracy": value,
         "papers": arxiv_ids(body),
     }
 
 
 def first_dataset(names: list[str]) -> tuple[str | None, str | None]:
-    """``(dataset id, note)``: the first of ``names`` that declares a dataset (``declared_dataset``), and the
-    note of a placeholder such as ``imagefolder`` when none does."""
-    note = None
+    """``(dataset id, note)``: the first of ``names`` that declares a dataset (``declared_dataset``), unless it is an
+    umbrella repo and a later name is one of its sets (``specific_dataset``); else the note of a placeholder such
+    as ``imagefolder``."""
+    note, found = None, []
     for name in names:
         dataset, why = declared_dataset(name)
         if dataset:
-            return dataset, None
+            found.append(dataset)
         note = note or why
-    return None, note
+    return (specific_dataset(found), None) if found else (None, note)
 
 
 def architecture(config: dict | None, repo_id: str, library: str | None) -> tuple[str | None, str | None]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
-# New-style ids (YYMM.NNNNN) and old-style ids (archive/YYMMNNN), with optional prefix and version.
+# New-style ids (YYMM.NNNNN) and old-style ids (archive/YYMMNNN), with optional prefix and version. The
+# archive name (hep-th, cond-mat, ...) starts where a run of letters starts and is at most 20 letters long,
+# so a card of one long run of letters costs linear time, not quadratic (a hostile card once took minutes).
 _ARXIV = re.compile(
-    r"(?:arxiv[:/ ]\s*|arxiv\.org/(?:abs|pdf)/)?(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?",
+    r"(?:arxiv[:/ ]\s*|arxiv\.org/(?:abs|pdf)/)?"
+    r"(?P<id>\d{4}\.\d{4,5}|(?<![a-z\-])[a-z\-]{1,20}(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?",
     re.IGNORECASE,
 )
 

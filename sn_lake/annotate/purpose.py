@@ -1,4 +1,4 @@
-"""Purpose rule: why a model was published, ``security``, ``benchmark`` or ``other`` (DESIGN.md).
+"""Purpose rule: why a model was published, ``security``, ``benchmark`` or ``other`` (docs/kaggle_papers.md).
 
 - ``security``: the paper appeared at a security venue, or its title/abstract is about adversarial
   robustness, backdoors, poisoning, privacy, membership inference, model stealing or inversion;
