@@ -4,12 +4,14 @@ Sample counts and optimisation steps are small; every assertion is a property th
 (identities, clipping, monotonicity by construction) or with a wide margin at the fixed seeds.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from sn_lake.evaluate import data, models
+from sn_lake.evaluate import configs, data, models
 from sn_lake.evaluate.attacks.accuracy import TaskAccuracy
 from sn_lake.evaluate.attacks.adversarial import FGSM, PGD, Square, Transfer, robustness
 from sn_lake.evaluate.attacks.backdoor import NEO, STRIP, NeuralCleanse, anomaly_indices, stream_verdict
@@ -214,3 +216,38 @@ def test_input_level_verdict_is_taken_over_the_clean_and_triggered_stream():
     assert row["flagged"] and row["score"] == pytest.approx(11 / 40)
     assert row["detection_rate"] == 0.5 and row["false_rejection_rate"] == 0.05
     assert stream_verdict("strip", np.array([False] * 10), np.array([False] * 10), 0.05)["flagged"] is False  # a backdoor it misses
+
+
+# --- one home for the defaults --------------------------------------------------------------------
+
+# Per attack class, the configs.py value each defaulted argument must take; the arguments listed under
+# ``structural`` choose a variant of the method rather than a budget, so they have no run config.
+_STEAL, _MIA = configs.StealingConfig(), configs.MembershipConfig()
+_ADV, _BD = configs.AdversarialConfig(), configs.BackdoorConfig()
+DEFAULTS_FROM_CONFIGS = {
+    ModelStealing: {"query_budgets": _STEAL.query_budgets, "label_only": _STEAL.label_only, "epochs": _STEAL.epochs,
+                    "lr": configs.STEALING_LR, "seed": _STEAL.seed},
+    MetricAttacks: {"attacks": _MIA.attacks, "max_per_side": _MIA.max_per_side, "n_bootstrap": _MIA.n_bootstrap,
+                    "seed": _MIA.seed},
+    LiRAOffline: {"n_reference": _MIA.lira_reference_models, "epochs": _MIA.lira_epochs, "lr": configs.LIRA_LR,
+                  "max_per_side": _MIA.max_per_side, "n_bootstrap": _MIA.n_bootstrap, "seed": _MIA.seed},
+    PGD: {"steps": _ADV.pgd_steps, "alpha": _ADV.pgd_alpha, "seed": _ADV.seed},
+    Square: {"n_queries": _ADV.square_queries, "p_init": configs.SQUARE_P_INIT, "seed": _ADV.seed},
+    NeuralCleanse: {"steps": _BD.nc_steps, "lr": _BD.nc_lr, "lambda_l1": _BD.nc_lambda, "batch_size": _BD.nc_batch_size,
+                    "threshold": _BD.nc_threshold, "success": configs.NC_SUCCESS, "patience": configs.NC_PATIENCE,
+                    "lambda_up": configs.NC_LAMBDA_UP, "seed": _BD.seed},
+    STRIP: {"n_superimpose": _BD.strip_superimpose, "frr": _BD.strip_frr, "flag_rate": _BD.flag_rate, "seed": _BD.seed},
+    NEO: {"window": _BD.neo_window, "stride": _BD.neo_stride, "n_verify": configs.NEO_VERIFY,
+          "confirm_rate": configs.NEO_CONFIRM_RATE, "flag_rate": _BD.flag_rate, "seed": _BD.seed},
+}  # fmt: skip
+STRUCTURAL = {PGD: {"random_start", "stop_when_fooled"}, MetricAttacks: {"balance"}, NeuralCleanse: {"labels_per_pass"}}
+
+
+@pytest.mark.parametrize("attack", list(DEFAULTS_FROM_CONFIGS), ids=lambda c: c.__name__)
+def test_attack_defaults_are_the_ones_in_configs(attack):
+    defaults = {name: p.default for name, p in inspect.signature(attack.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}  # fmt: skip
+    expected = DEFAULTS_FROM_CONFIGS[attack]
+    assert {k: tuple(v) if isinstance(v, list) else v for k, v in defaults.items() if k in expected} == expected
+    # a defaulted argument that is neither in configs.py nor structural would be a second home for a default
+    assert set(defaults) - set(expected) - STRUCTURAL.get(attack, set()) == set()
