@@ -7,6 +7,7 @@ from assets.crawl import raw_huggingface, raw_kaggle, raw_local, raw_robustbench
 from assets.resources import SnLake
 from sn_lake import catalog, warehouse
 from sn_lake.catalog import evaluability
+from sn_lake.quality import validate
 
 
 @dg.asset(group_name="catalog", deps=[raw_timm, raw_securitynet, raw_huggingface, raw_kaggle, raw_local, raw_robustbench, raw_timm_results], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
@@ -14,10 +15,12 @@ def catalog_models(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Mat
     """catalog.models: one annotated row per model, rebuilt per source from the raw records."""
     with sn_lake.warehouse() as con:
         counts = catalog.build_models(sn_lake.settings(), con)
+        refused = validate.quarantine_table(con, "catalog.models")  # its check then observes what remains
         _, rows = warehouse.query(con, "SELECT count(*) FROM catalog.models")
-    context.log.info(f"catalog.models rebuilt: {counts}")
+    context.log.info(f"catalog.models rebuilt: {counts}; {refused.n_rejected} rows quarantined")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": rows[0][0], **{f"rows_{source}": n for source, n in counts.items()}}
+        metadata={"dagster/row_count": rows[0][0], "rows_quarantined": refused.n_rejected,
+                  **{f"rows_{source}": n for source, n in counts.items()}}
     )
 
 

@@ -4,9 +4,13 @@ import dagster as dg
 
 from assets.resources import SnLake
 from sn_lake import lake
-from sn_lake.sources import huggingface, kaggle, local, securitynet, timm_registry
 from sn_lake.sources.http import HttpError, RetryPolicy
+from sn_lake.sources.huggingface import crawl as huggingface
+from sn_lake.sources.kaggle import crawl as kaggle
+from sn_lake.sources.local import crawl as local
 from sn_lake.sources.robustbench import crawl as robustbench_crawl
+from sn_lake.sources.securitynet import crawl as securitynet
+from sn_lake.sources.timm_registry import crawl as timm_registry
 from sn_lake.sources.timm_results import crawl as timm_results_crawl
 
 
@@ -55,22 +59,26 @@ def raw_securitynet(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Ma
     )
 
 
-class HuggingFaceCrawlConfig(dg.Config):
-    """Run config of ``raw_huggingface`` (``sn-lake crawl huggingface --limit N --full`` sets the first two)."""
+_HF = huggingface.CrawlConfig()  # the crawl's defaults, set once in sn_lake.sources.huggingface.crawl.CrawlConfig
 
-    limit: int | None = None  # stop the listing after this many models
-    full: bool = False  # start a new sweep and re-fetch cards already in the lake
-    pipeline_tag: str | None = "image-classification"
-    library: str | None = None
-    author: str | None = None
-    search: str | None = None
+
+class HuggingFaceCrawlConfig(dg.Config):
+    """Run config of ``raw_huggingface`` (``sn-lake crawl huggingface --limit N --full --max-requests N --max-minutes M``
+    sets limit, full, max_requests and max_seconds)."""
+
+    limit: int | None = _HF.limit  # stop the listing after this many models
+    full: bool = _HF.full  # start a new sweep and re-fetch cards already in the lake
+    pipeline_tag: str | None = _HF.pipeline_tag
+    library: str | None = _HF.library
+    author: str | None = _HF.author
+    search: str | None = _HF.search
     # opt-in budgets of the card pass (none by default: it runs until every needed card is in the lake, paced by the
     # Hub's RateLimit headers); what a budget leaves is reported as cards_pending and fetched first next run
-    card_cap: int | None = None  # cards fetched this run
-    max_requests: int | None = None  # requests this run (the listing's included)
-    max_seconds: float | None = None  # seconds this run
-    card_concurrency: int = 8
-    retry_attempts: int = 6  # tries per request (429/5xx/timeouts/broken bodies) before the run fails
+    card_cap: int | None = _HF.card_cap  # cards fetched this run
+    max_requests: int | None = _HF.max_requests  # requests this run (the listing's included)
+    max_seconds: float | None = _HF.max_seconds  # seconds this run
+    card_concurrency: int = _HF.card_concurrency
+    retry_attempts: int = _HF.retry.attempts  # tries per request (429/5xx/timeouts/broken bodies) before the run fails
 
 
 @dg.asset(
@@ -172,7 +180,9 @@ def raw_local(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Material
     return dg.MaterializeResult(metadata={**summary, "zoo_models": len(built), "trained_now": trained})
 
 
-def _published_tables(context: dg.AssetExecutionContext, sn_lake: SnLake, crawler, source: str, location: str) -> dg.MaterializeResult:
+def _published_tables(
+    context: dg.AssetExecutionContext, sn_lake: SnLake, crawler, source: str, location: str
+) -> dg.MaterializeResult:
     """Crawl one folder of published result files; an unreachable URL is a WARN check, the lake keeps what it holds."""
     settings = sn_lake.settings()
     check = f"{source}_reachable"
@@ -182,12 +192,11 @@ def _published_tables(context: dg.AssetExecutionContext, sn_lake: SnLake, crawle
         if not crawler.is_url(location):
             raise  # a local folder that is not there is a configuration error, not an outage
         held = len(lake.finished_crawls(settings, source))
-        context.log.warning(f"{exc} Nothing new was crawled; the catalog keeps the {held} earlier crawl(s) the lake holds.")
+        context.log.warning(f"{exc} Nothing new was crawled; the catalog keeps the lake's {held} earlier crawl(s).")
         status = {"status": "unreachable", "url": location, "error": str(exc)[:500], "crawls_in_lake": held}
-        return dg.MaterializeResult(
-            metadata=status,
-            check_results=[dg.AssetCheckResult(check_name=check, passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=status)],
-        )
+        warn = dg.AssetCheckSeverity.WARN
+        failed = dg.AssetCheckResult(check_name=check, passed=False, severity=warn, metadata=status)
+        return dg.MaterializeResult(metadata=status, check_results=[failed])
     context.log.info(f"{source} crawl {summary['crawl_id']}: {summary['records']} records from {summary['url']}")
     return dg.MaterializeResult(
         metadata={"status": "fetched", **{k: v for k, v in summary.items() if v is not None}},
@@ -195,23 +204,25 @@ def _published_tables(context: dg.AssetExecutionContext, sn_lake: SnLake, crawle
     )
 
 
-@dg.asset(
-    group_name="crawl",
-    kinds={"python", "parquet"},
-    check_specs=[dg.AssetCheckSpec("robustbench_reachable", asset="raw_robustbench",
-                                   description="WARN when SN_LAKE_ROBUSTBENCH_URL could not be fetched; the catalog then keeps what the lake holds.")],
-)
+def _reachable(source: str, setting: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        f"{source}_reachable",
+        asset=f"raw_{source}",
+        description=f"WARN when {setting} could not be fetched; the catalog then keeps what the lake holds.",
+    )
+
+
+@dg.asset(group_name="crawl", kinds={"python", "parquet"},
+          check_specs=[_reachable("robustbench", "SN_LAKE_ROBUSTBENCH_URL")])  # fmt: skip
 def raw_robustbench(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
-    """RobustBench's leaderboard records (model_info/: clean, AutoAttack and claimed robust accuracy, threat model, paper) and per-corruption tables, one raw record per file."""
+    """RobustBench's leaderboard records (model_info/: clean, AutoAttack and claimed robust accuracy, threat model,
+    paper) and its per-corruption tables, one raw record per file."""
     return _published_tables(context, sn_lake, robustbench_crawl, "robustbench", sn_lake.settings().robustbench_url)
 
 
-@dg.asset(
-    group_name="crawl",
-    kinds={"python", "parquet"},
-    check_specs=[dg.AssetCheckSpec("timm_results_reachable", asset="raw_timm_results",
-                                   description="WARN when SN_LAKE_TIMM_RESULTS_URL could not be fetched; the catalog then keeps what the lake holds.")],
-)
+@dg.asset(group_name="crawl", kinds={"python", "parquet"},
+          check_specs=[_reachable("timm_results", "SN_LAKE_TIMM_RESULTS_URL")])  # fmt: skip
 def raw_timm_results(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
-    """timm's published result tables (results/: ImageNet-1k top-1/top-5 and five shifted test sets), one raw record per table."""
+    """timm's published result tables (results/: ImageNet-1k top-1/top-5 and five shifted test sets), one raw
+    record per table."""
     return _published_tables(context, sn_lake, timm_results_crawl, "timm_results", sn_lake.settings().timm_results_url)

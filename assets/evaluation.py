@@ -8,6 +8,7 @@ imported only when a step runs, so loading the code location does not import tor
 """
 
 import dataclasses
+from collections.abc import Callable
 
 import dagster as dg
 import duckdb
@@ -18,7 +19,8 @@ from assets.partitions import models_partitions
 from assets.resources import SnLake
 from sn_lake import warehouse
 from sn_lake.catalog import evaluability as catalog_evaluability_rules
-from sn_lake.evaluate import configs, results
+from sn_lake.evaluate import configs, families, results
+from sn_lake.quality import validate
 
 _STEAL, _MIA = configs.StealingConfig(), configs.MembershipConfig()
 _ADV, _BD = configs.AdversarialConfig(), configs.BackdoorConfig()
@@ -78,6 +80,14 @@ class BackdoorRunConfig(dg.Config):
     seed: int = _BD.seed
 
 
+def _adversarial_values(values: dict) -> dict:
+    """AdversarialRunConfig's values in AdversarialConfig's units (budgets and step size in 1/255 -> fractions)."""
+    values["epsilons"] = [e / 255 for e in values.pop("epsilons_255")]
+    alpha = values.pop("pgd_alpha_255")
+    values["pgd_alpha"] = None if alpha is None else alpha / 255
+    return values
+
+
 def _as_dataclass(cls, values: dict):
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
@@ -128,44 +138,48 @@ def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, c
     )
 
 
-_EVAL = {"group_name": "evaluation", "partitions_def": models_partitions, "pool": GPU_POOL, "kinds": {"pytorch", "parquet"}}
+_EVAL = {"group_name": "evaluation", "partitions_def": models_partitions, "pool": GPU_POOL,
+         "kinds": {"pytorch", "parquet"}}
+
+# The Dagster face of each family's configuration (sn_lake.evaluate.families): the run config its asset takes
+# in the UI and in `sn-lake evaluate --config`, and how it becomes the family's dataclass. A family missing
+# here runs with its dataclass's defaults and takes no run config.
+RUN_CONFIGS: dict[str, tuple[type[dg.Config], Callable[[dict], dict]]] = {
+    "model_stealing": (StealingRunConfig, dict),
+    "membership_inference": (MembershipRunConfig, dict),
+    "adversarial": (AdversarialRunConfig, _adversarial_values),
+    "backdoor_detection": (BackdoorRunConfig, dict),
+}
 
 
-@dg.asset(deps=[catalog_evaluability], **_EVAL)
-def eval_task_accuracy(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
-    """Task accuracy of one model: train (members) and test accuracy and the overfit gap."""
-    return _evaluate(context, sn_lake, "task_accuracy", configs.AccuracyConfig())
+def _evaluation_asset(family: families.Family, deps: list) -> dg.AssetsDefinition:
+    """The asset of one attack family, partitioned by model; its registry entry gives name, description and deps."""
+    spec = {"name": family.asset, "description": family.description, "deps": deps, **_EVAL}
+    if family.name not in RUN_CONFIGS:
+
+        @dg.asset(**spec)
+        def _without_config(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
+            return _evaluate(context, sn_lake, family.name, family.config())
+
+        return _without_config
+    run_config, values = RUN_CONFIGS[family.name]
+
+    @dg.asset(**spec)
+    def _with_config(context: dg.AssetExecutionContext, sn_lake: SnLake, config: run_config) -> dg.MaterializeResult:
+        return _evaluate(context, sn_lake, family.name, _as_dataclass(family.config, values(config.model_dump())))
+
+    return _with_config
 
 
-@dg.asset(deps=[catalog_evaluability], **_EVAL)
-def eval_model_stealing(context: dg.AssetExecutionContext, sn_lake: SnLake, config: StealingRunConfig) -> dg.MaterializeResult:
-    """Model stealing of one model: surrogate accuracy and agreement per query budget."""
-    return _evaluate(context, sn_lake, "model_stealing", _as_dataclass(configs.StealingConfig, config.model_dump()))
+def _evaluation_assets() -> list[dg.AssetsDefinition]:
+    made: dict[str, dg.AssetsDefinition] = {}
+    for family in families.FAMILIES.values():  # the registry lists a family after those it reads
+        made[family.name] = _evaluation_asset(family, [catalog_evaluability, *(made[a] for a in family.after)])
+    return list(made.values())
 
 
-@dg.asset(deps=[catalog_evaluability], **_EVAL)
-def eval_membership_inference(context: dg.AssetExecutionContext, sn_lake: SnLake, config: MembershipRunConfig) -> dg.MaterializeResult:
-    """Membership inference on one model: AUC and TPR at low FPR with bootstrap intervals per attack."""
-    return _evaluate(context, sn_lake, "membership_inference", _as_dataclass(configs.MembershipConfig, config.model_dump()))
-
-
-@dg.asset(deps=[catalog_evaluability, eval_model_stealing], **_EVAL)
-def eval_adversarial(context: dg.AssetExecutionContext, sn_lake: SnLake, config: AdversarialRunConfig) -> dg.MaterializeResult:
-    """Adversarial robustness of one model: FGSM, PGD, transfer from the stealing surrogate, Square, per epsilon."""
-    values = config.model_dump()
-    values["epsilons"] = [e / 255 for e in values.pop("epsilons_255")]
-    alpha = values.pop("pgd_alpha_255")
-    values["pgd_alpha"] = None if alpha is None else alpha / 255
-    return _evaluate(context, sn_lake, "adversarial", _as_dataclass(configs.AdversarialConfig, values))
-
-
-@dg.asset(deps=[catalog_evaluability], **_EVAL)
-def eval_backdoor_detection(context: dg.AssetExecutionContext, sn_lake: SnLake, config: BackdoorRunConfig) -> dg.MaterializeResult:
-    """Backdoor detection on one model: Neural Cleanse, STRIP and NEO verdicts, scores and runtimes."""
-    return _evaluate(context, sn_lake, "backdoor_detection", _as_dataclass(configs.BackdoorConfig, config.model_dump()))
-
-
-EVALUATION_ASSETS = [eval_task_accuracy, eval_model_stealing, eval_membership_inference, eval_adversarial, eval_backdoor_detection]
+EVALUATION_ASSETS = _evaluation_assets()  # eval_task_accuracy, eval_model_stealing, ... in the registry's order
+ASSETS_BY_FAMILY = dict(zip(families.NAMES, EVALUATION_ASSETS, strict=True))
 
 # Load results whenever an evaluation partition was materialized (a sensor's run, a UI launch), even
 # while other models' partitions are still missing or failed: eager, without waiting for every partition.
@@ -181,6 +195,11 @@ def results_tables(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Mat
     with sn_lake.warehouse() as con:
         counts = results.load_into_warehouse(sn_lake.settings(), con)
         catalog_evaluability_rules.apply_failures(sn_lake.settings(), con)
-        totals = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in results.TABLES.values()}
-    context.log.info(f"results loaded: {counts}")
-    return dg.MaterializeResult(metadata={**{f"loaded {t}": n for t, n in counts.items()}, **{f"rows {t}": n for t, n in totals.items()}})
+        # each results table's rules refuse their rows here; the checks of results_tables observe what remains
+        refused = {f.table: validate.quarantine_table(con, f.table).n_rejected for f in families.FAMILIES.values()}
+        totals = {f.table: con.execute(f"SELECT count(*) FROM {f.table}").fetchone()[0]
+                  for f in families.FAMILIES.values()}
+    context.log.info(f"results loaded: {counts}; quarantined: {refused}")
+    return dg.MaterializeResult(metadata={**{f"loaded {t}": n for t, n in counts.items()},
+                                          **{f"rows {t}": n for t, n in totals.items()},
+                                          **{f"quarantined {t}": n for t, n in refused.items()}})

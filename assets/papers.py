@@ -6,7 +6,9 @@ from assets.catalog import catalog_models
 from assets.constants import DUCKDB_WRITE_POOL
 from assets.resources import SnLake
 from sn_lake import lake
-from sn_lake.sources.papers import crawl, resolve
+from sn_lake.catalog import papers as papers_catalog
+from sn_lake.quality import validate
+from sn_lake.sources.papers import crawl
 
 
 class PapersCrawlConfig(dg.Config):
@@ -30,7 +32,7 @@ class PapersCrawlConfig(dg.Config):
 def raw_papers(context: dg.AssetExecutionContext, sn_lake: SnLake, config: PapersCrawlConfig) -> dg.MaterializeResult:
     """arXiv, Semantic Scholar, Papers with Code, OpenAlex and DBLP answers for catalog.models' paper ids (only ids not asked yet)."""
     settings = sn_lake.settings()
-    ids, other = crawl.catalog_paper_ids(settings)
+    ids, other = papers_catalog.catalog_paper_ids(settings)  # the crawl takes its ids from the catalog, as arguments
     summary = crawl.crawl(settings, ids, full=config.full)
     metadata = {
         "paper_ids": len(ids),
@@ -60,7 +62,9 @@ def raw_papers(context: dg.AssetExecutionContext, sn_lake: SnLake, config: Paper
 def catalog_papers(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """catalog.paper_candidates (every value every API states) and catalog.papers (the resolution chain's pick), from the lake."""
     with sn_lake.warehouse() as con:
-        counts = resolve.build_papers(sn_lake.settings(), con)
-        (with_venue,), = con.execute("SELECT count(venue) FROM catalog.papers").fetchall()
-    context.log.info(f"catalog papers rebuilt: {counts}")
-    return dg.MaterializeResult(metadata={"dagster/row_count": counts["papers"], "with_venue": with_venue, **counts})
+        counts = papers_catalog.build_papers(sn_lake.settings(), con)
+        refused = validate.quarantine_table(con, "catalog.papers")  # its check then observes what remains
+        n_papers, with_venue = con.execute("SELECT count(*), count(venue) FROM catalog.papers").fetchone()
+    context.log.info(f"catalog papers rebuilt: {counts}; {refused.n_rejected} rows quarantined")
+    return dg.MaterializeResult(metadata={**counts, "dagster/row_count": n_papers, "with_venue": with_venue,
+                                          "rows_quarantined": refused.n_rejected})

@@ -1,8 +1,10 @@
-"""Quality checks: the Great Expectations rules of ``sn_lake/quality/`` as blocking asset checks.
+"""Quality checks: the Great Expectations rules of ``sn_lake/quality/`` as blocking asset checks that observe.
 
-Each check validates one warehouse table right after the asset that writes it. Rows a rule rejects
-move to ``catalog.quarantine`` (the rest of the table is then clean, so the check fails with WARN and
-downstream assets go on); when more than ``MAX_REJECTED_FRACTION`` of a table is rejected the data,
+The asset that builds a checked table refuses the rows its rules reject right after writing it
+(``sn_lake.quality.validate.quarantine_table``: they move to ``catalog.quarantine`` with the rule and the
+reason), so its ``dagster/row_count`` is what the table holds. The check then runs the rules on what
+remains, on a read-only connection, and reports what the build refused: a few refused rows fail it with
+WARN and downstream assets go on; when more than ``MAX_REJECTED_FRACTION`` of a table was refused the data,
 not a few rows, is broken, and the check fails with ERROR, which blocks everything downstream.
 """
 
@@ -13,6 +15,8 @@ from assets.constants import DUCKDB_WRITE_POOL
 from assets.evaluation import results_tables
 from assets.papers import catalog_papers
 from assets.resources import SnLake
+from sn_lake import warehouse
+from sn_lake.evaluate import families
 from sn_lake.quality import validate
 from sn_lake.quality.rules import TABLES
 
@@ -61,12 +65,16 @@ def table_check(asset, table: str) -> dg.AssetChecksDefinition:
         asset=asset,
         name=f"{table.replace('.', '_')}_rules",
         blocking=True,
-        pool=DUCKDB_WRITE_POOL,
-        description=f"Great Expectations rules of {table}; rejected rows move to catalog.quarantine. Rules: {listed}.",
+        pool=DUCKDB_WRITE_POOL,  # a read-only connection, which DuckDB refuses while a writer holds the file
+        description=f"Great Expectations rules of {table}, run on what remains after its build refused the rows "
+        f"they reject (those are in catalog.quarantine). Rules: {listed}.",
     )
     def _check(context: dg.AssetCheckExecutionContext, sn_lake: SnLake) -> dg.AssetCheckResult:
-        with sn_lake.warehouse() as con:
-            report = validate.check_table(con, table)
+        con = warehouse.connect(sn_lake.settings(), read_only=True)
+        try:
+            report = validate.observe_table(con, table)
+        finally:
+            con.close()
         context.log.info(f"{table}: {report.n_rejected} quarantined, {report.n_flagged} flagged of {report.n_rows}")
         return check_result(report)
 
@@ -76,9 +84,5 @@ def table_check(asset, table: str) -> dg.AssetChecksDefinition:
 catalog_models_rules = table_check(catalog_models, "catalog.models")
 catalog_papers_rules = table_check(catalog_papers, "catalog.papers")
 # results.* hold our evaluations (loaded by results_tables) and the study's published figures (written
-# with the catalog); both are checked when results_tables has loaded.
-results_task_accuracy_rules = table_check(results_tables, "results.task_accuracy")
-results_model_stealing_rules = table_check(results_tables, "results.model_stealing")
-results_membership_inference_rules = table_check(results_tables, "results.membership_inference")
-results_adversarial_rules = table_check(results_tables, "results.adversarial")
-results_backdoor_detection_rules = table_check(results_tables, "results.backdoor_detection")
+# with the catalog); both are checked when results_tables has loaded. One check per attack family's table.
+RESULTS_CHECKS = [table_check(results_tables, family.table) for family in families.FAMILIES.values()]

@@ -5,7 +5,8 @@ import dagster as dg
 from assets.catalog import catalog_models
 from assets.constants import DUCKDB_WRITE_POOL
 from assets.resources import SnLake
-from sn_lake.sources import weights
+from sn_lake.catalog import weights as weights_catalog
+from sn_lake.sources.weights import crawl as weights
 
 
 class WeightsCrawlConfig(dg.Config):
@@ -26,7 +27,8 @@ class WeightsCrawlConfig(dg.Config):
 def raw_weights(context: dg.AssetExecutionContext, sn_lake: SnLake, config: WeightsCrawlConfig) -> dg.MaterializeResult:
     """GitHub (releases, repository contents) and Zenodo (records) answers for catalog.models' weights links, each link asked once."""
     settings = sn_lake.settings()
-    summary = weights.crawl(settings, weights.catalog_links(settings), full=config.full, sniff_bytes=config.sniff_bytes)
+    links = weights_catalog.catalog_links(settings)  # the crawl takes its links from the catalog, as an argument
+    summary = weights.crawl(settings, links, full=config.full, sniff_bytes=config.sniff_bytes)
     if summary["unreachable"]:
         context.log.warning(
             f"skipped this run: {summary['errors']}; the links not asked yet are asked next run, catalog.weight_files keeps what the lake holds."
@@ -51,6 +53,6 @@ def raw_weights(context: dg.AssetExecutionContext, sn_lake: SnLake, config: Weig
 def catalog_weight_files(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """catalog.weight_files: per model, the files behind its GitHub/Zenodo link (or why there is none), with size, checksum and format."""
     with sn_lake.warehouse() as con:
-        counts = weights.build_weight_files(sn_lake.settings(), con)
+        counts = weights_catalog.build_weight_files(sn_lake.settings(), con)
     context.log.info(f"catalog.weight_files rebuilt: {counts}")
     return dg.MaterializeResult(metadata={"dagster/row_count": counts["rows"], **{k: v for k, v in counts.items() if k != "rows"}})

@@ -39,11 +39,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import polars as pl  # noqa: E402
-
 from fake_hub import FakeHub, synthetic_models  # noqa: E402
+
 from sn_lake import config, lake  # noqa: E402
 from sn_lake.annotate.model_cards import needs_card  # noqa: E402
-from sn_lake.sources import huggingface as hf  # noqa: E402
+from sn_lake.catalog import huggingface as hf  # noqa: E402
+from sn_lake.sources.huggingface import parse as hf_parse  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "crawl_huggingface.json"
 SN_LAKE = str(Path(sys.executable).with_name("sn-lake"))
@@ -95,7 +96,7 @@ def baseline(endpoint: str, cache: Path) -> tuple[pl.DataFrame, int]:
         }
         url = f"{endpoint}/api/models/{info.id}"
         records.append({"native_id": info.id, "request_url": url, "payload": json.dumps(payload), "step": 1})
-        card_at = hf.card_url(endpoint, info.id, info.sha)
+        card_at = hf_parse.card_url(endpoint, info.id, info.sha)
         records.append({"native_id": info.id, "request_url": card_at, "payload": card, "step": 2})
     raw = pl.DataFrame(
         [{"source": hf.SOURCE, "crawl_id": "baseline", "fetched_at": fetched_at, **r} for r in records],
@@ -122,8 +123,14 @@ def run_measured(args: list[str], env: dict, log: Path) -> dict:
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(args)}\n")
         out.flush()
-        subprocess.run([sys.executable, "-c", LAUNCHER, str(report), *args], env=env, stdout=out,
-                       stderr=subprocess.STDOUT, cwd=ROOT, check=False)
+        subprocess.run(
+            [sys.executable, "-c", LAUNCHER, str(report), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            check=False,
+        )
     measured = json.loads(report.read_text())
     if measured["exit"] != 0:
         raise SystemExit(f"{' '.join(args)} exited with {measured['exit']}: see {log}")
@@ -139,9 +146,15 @@ def measure_size(images: int, latency_ms: float, seed: int, work: Path, with_bas
     shutil.copy(config.DAGSTER_HOME_DIR / "dagster.yaml", dagster_home / "dagster.yaml")
     with FakeHub(models, latency_s=latency_ms / 1000) as hub:
         del models
-        env = {**os.environ, "SN_LAKE_HOME": str(home), "DAGSTER_HOME": str(dagster_home), "HF_ENDPOINT": hub.url,
-               "SN_LAKE_PROGRESS": "log", "GX_ANALYTICS_ENABLED": "false",
-               "DAGSTER_DISABLE_TELEMETRY": "1"}  # fmt: skip
+        env = {
+            **os.environ,
+            "SN_LAKE_HOME": str(home),
+            "DAGSTER_HOME": str(dagster_home),
+            "HF_ENDPOINT": hub.url,
+            "SN_LAKE_PROGRESS": "log",
+            "GX_ANALYTICS_ENABLED": "false",
+            "DAGSTER_DISABLE_TELEMETRY": "1",
+        }
         env.pop("HF_TOKEN", None)
         os.environ.update(SN_LAKE_HOME=str(home), HF_ENDPOINT=hub.url)
         settings = config.load()
@@ -152,10 +165,16 @@ def measure_size(images: int, latency_ms: float, seed: int, work: Path, with_bas
         mark = len(hub.request_log)
         a = run_measured([SN_LAKE, "crawl", "huggingface", "--lake-only"], env, log)
         crawl_a = lake.finished_crawls(settings, hf.SOURCE)[-1]
-        a.update(requests=len(hub.request_log) - mark, crawl_seconds=crawl_a["seconds"], pages=crawl_a["pages"],
-                 cards=crawl_a["cards_fetched"], cards_needed=needed, cards_pending=crawl_a["cards_pending"],
-                 http_429=sum(r.status == 429 for r in hub.request_log[mark:]),
-                 config_json_requests=sum(r.path.endswith("config.json") for r in hub.request_log[mark:]))  # fmt: skip
+        a.update(
+            requests=len(hub.request_log) - mark,
+            crawl_seconds=crawl_a["seconds"],
+            pages=crawl_a["pages"],
+            cards=crawl_a["cards_fetched"],
+            cards_needed=needed,
+            cards_pending=crawl_a["cards_pending"],
+            http_429=sum(r.status == 429 for r in hub.request_log[mark:]),
+            config_json_requests=sum(r.path.endswith("config.json") for r in hub.request_log[mark:]),
+        )
 
         # (k) the catalog build over that lake
         k = run_measured([SN_LAKE, "run", "--select", "key:catalog_models"], env, log)
@@ -166,8 +185,11 @@ def measure_size(images: int, latency_ms: float, seed: int, work: Path, with_bas
             mark = len(hub.request_log)
             started = time.perf_counter()
             raw_b, listed_b = baseline(hub.url, work / "hf_cache")
-            b = {"requests": len(hub.request_log) - mark, "seconds": round(time.perf_counter() - started, 2),
-                 "models": listed_b}
+            b = {
+                "requests": len(hub.request_log) - mark,
+                "seconds": round(time.perf_counter() - started, 2),
+                "models": listed_b,
+            }
             rows_b = hf.catalog_rows(raw_b)
             compare = [c for c in rows_a.columns if c not in SEEN_COLUMNS]
             left, right = rows_a.select(compare).sort("model_id"), rows_b.select(compare).sort("model_id")
@@ -186,9 +208,13 @@ def measure_size(images: int, latency_ms: float, seed: int, work: Path, with_bas
         mark = len(hub.request_log)
         c = run_measured([SN_LAKE, "crawl", "huggingface"], env, log)
         crawl_c = lake.finished_crawls(settings, hf.SOURCE)[-1]
-        c.update(requests=len(hub.request_log) - mark, crawl_seconds=crawl_c["seconds"], changed_models=len(changed),
-                 cards=crawl_c["cards_fetched"],
-                 http_429=sum(r.status == 429 for r in hub.request_log[mark:]))  # fmt: skip
+        c.update(
+            requests=len(hub.request_log) - mark,
+            crawl_seconds=crawl_c["seconds"],
+            changed_models=len(changed),
+            cards=crawl_c["cards_fetched"],
+            http_429=sum(r.status == 429 for r in hub.request_log[mark:]),
+        )
     result.update(a_first_crawl=a, k_catalog_build=k, c_recrawl_1pct_with_catalog=c)
     result["recrawl_requests_share_of_a"] = round(c["requests"] / a["requests"], 4)
     return result
@@ -199,8 +225,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="5000,50000", help="image classifiers on the fake Hub, comma-separated")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--baseline", action="store_true",
-                        help="also run the huggingface_hub baseline at the first size")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also run the huggingface_hub baseline at the first size"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the results go")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -222,19 +249,24 @@ def main() -> int:
         "bare_share_of_image_classifiers": BARE_SHARE,
         "sizes": runs,
         "crawl_peak_rss_ratio_largest_over_smallest": round(
-            large["a_first_crawl"]["peak_rss_mb"] / small["a_first_crawl"]["peak_rss_mb"], 3),
+            large["a_first_crawl"]["peak_rss_mb"] / small["a_first_crawl"]["peak_rss_mb"], 3
+        ),
         "command_peak_rss_ratio_largest_over_smallest": round(
-            large[command]["peak_rss_mb"] / small[command]["peak_rss_mb"], 3),
-    }  # fmt: skip
+            large[command]["peak_rss_mb"] / small[command]["peak_rss_mb"], 3
+        ),
+    }
     goals = {
         "a_every_needed_card": all(
-            r["a_first_crawl"]["cards"] == r["a_first_crawl"]["cards_needed"] for r in runs.values()),
+            r["a_first_crawl"]["cards"] == r["a_first_crawl"]["cards_needed"] for r in runs.values()
+        ),
         "a_cards_beyond_the_old_cap_of_2000": small["a_first_crawl"]["cards"] > 2000,
         "no_429_no_config_json": all(
             r["a_first_crawl"]["http_429"] == r["c_recrawl_1pct_with_catalog"]["http_429"] == 0
-            and r["a_first_crawl"]["config_json_requests"] == 0 for r in runs.values()),
+            and r["a_first_crawl"]["config_json_requests"] == 0
+            for r in runs.values()
+        ),
         "c_at_most_3pct_of_a": all(r["recrawl_requests_share_of_a"] <= 0.03 for r in runs.values()),
-    }  # fmt: skip
+    }
     if len(sizes) > 1:
         goals["a_peak_rss_at_most_1_3x"] = result["crawl_peak_rss_ratio_largest_over_smallest"] <= 1.3
         goals["k_catalog_build_under_600_mb_at_largest"] = large["k_catalog_build"]["peak_rss_mb"] < 600
@@ -243,8 +275,11 @@ def main() -> int:
         a = small["a_first_crawl"]
         result["request_ratio_b_over_a"] = round(b["requests"] / a["requests"], 2)
         result["speedup_b_over_a"] = round(b["seconds"] / a["crawl_seconds"], 2)
-        goals.update(a_3x_fewer_requests=result["request_ratio_b_over_a"] >= 3,
-                     a_10x_faster=result["speedup_b_over_a"] >= 10, same_catalog=b["same_catalog_as_a"])  # fmt: skip
+        goals.update(
+            a_3x_fewer_requests=result["request_ratio_b_over_a"] >= 3,
+            a_10x_faster=result["speedup_b_over_a"] >= 10,
+            same_catalog=b["same_catalog_as_a"],
+        )
     result["goals_met"] = goals
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

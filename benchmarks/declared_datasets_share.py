@@ -36,8 +36,8 @@ def main() -> int:
     from fake_hub import FakeHub, synthetic_hub
 
     from sn_lake import catalog, config, warehouse
-    from sn_lake.sources import huggingface as hf
     from sn_lake.sources.http import RetryPolicy
+    from sn_lake.sources.huggingface import crawl as hf
 
     n = round(args.images / args.image_share)
     models, truth = synthetic_hub(n, seed=args.seed, image_share=args.image_share, bare_share=args.bare_share)
@@ -49,11 +49,20 @@ def main() -> int:
         summary = hf.crawl(settings, hf.CrawlConfig(retry=RetryPolicy(attempts=3, backoff_base=0.01), **uncapped))
         con = warehouse.connect(settings)
         catalog.build_models(settings, con)
-        columns = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
-                                             "WHERE table_schema = 'catalog' AND table_name = 'models'").fetchall()}
+        columns = {
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'catalog' AND table_name = 'models'"
+            ).fetchall()
+        }
         note = "dataset_note" if "dataset_note" in columns else "NULL"
-        rows = {name: (dataset, why) for name, dataset, why in con.execute(
-            f"SELECT name, dataset, {note} FROM catalog.models WHERE source = 'huggingface'").fetchall()}
+        rows = {
+            name: (dataset, why)
+            for name, dataset, why in con.execute(
+                f"SELECT name, dataset, {note} FROM catalog.models WHERE source = 'huggingface'"
+            ).fetchall()
+        }
         con.close()
     assert set(rows) == set(truth), "the catalog's image classifiers are not the Hub's"
     forms, right = Counter(), Counter()
@@ -65,15 +74,23 @@ def main() -> int:
         else:
             right[form] += dataset == expected
     with_dataset = sum(dataset is not None for dataset, _ in rows.values())
-    print(json.dumps({
-        "sn_lake": str(Path(catalog.__file__).parent.parent), "models_on_hub": len(models),
-        "image_classifiers": len(rows), "seed": args.seed,
-        "bare_share": args.bare_share, "cards_fetched": summary.get("cards_fetched"),
-        "with_dataset": with_dataset, "share_with_dataset": round(with_dataset / len(rows), 4),
-        "declaring": sum(f not in ("imagefolder", "undeclared") for f in forms.elements()),
-        "as_the_contract_says": {form: f"{right[form]}/{forms[form]}" for form in sorted(forms)},
-        "datasets": dict(Counter(d for d, _ in rows.values() if d).most_common()),
-    }))
+    print(
+        json.dumps(
+            {
+                "sn_lake": str(Path(catalog.__file__).parent.parent),
+                "models_on_hub": len(models),
+                "image_classifiers": len(rows),
+                "seed": args.seed,
+                "bare_share": args.bare_share,
+                "cards_fetched": summary.get("cards_fetched"),
+                "with_dataset": with_dataset,
+                "share_with_dataset": round(with_dataset / len(rows), 4),
+                "declaring": sum(f not in ("imagefolder", "undeclared") for f in forms.elements()),
+                "as_the_contract_says": {form: f"{right[form]}/{forms[form]}" for form in sorted(forms)},
+                "datasets": dict(Counter(d for d, _ in rows.values() if d).most_common()),
+            }
+        )
+    )
     return 0
 
 

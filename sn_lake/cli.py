@@ -22,14 +22,25 @@ from decimal import Decimal
 from pathlib import Path
 
 from sn_lake import config, lake, run_guard, search, warehouse
-from sn_lake.evaluate.configs import FAMILIES as EVALUATION_FAMILIES
+from sn_lake.evaluate import families
 
 # source name -> the asset key of its crawl
-CRAWL_ASSETS = {"timm": "raw_timm", "local": "raw_local", "securitynet": "raw_securitynet", "huggingface": "raw_huggingface",
-                "kaggle": "raw_kaggle", "papers": "raw_papers", "weights": "raw_weights"}
+CRAWL_ASSETS = {
+    "timm": "raw_timm",
+    "local": "raw_local",
+    "securitynet": "raw_securitynet",
+    "huggingface": "raw_huggingface",
+    "kaggle": "raw_kaggle",
+    "papers": "raw_papers",
+    "weights": "raw_weights",
+}
 CRAWL_ASSETS |= {"robustbench": "raw_robustbench", "timm_results": "raw_timm_results"}  # published result tables
 # source -> the `sn-lake crawl` options its crawl asset takes
-CRAWL_OPTIONS = {"huggingface": {"limit", "full", "max_requests", "max_seconds"}, "papers": {"full"}, "weights": {"full"}}
+CRAWL_OPTIONS = {
+    "huggingface": {"limit", "full", "max_requests", "max_seconds"},
+    "papers": {"full"},
+    "weights": {"full"},
+}
 CRAWL_FLAGS = {"limit": "--limit", "full": "--full", "max_requests": "--max-requests", "max_seconds": "--max-minutes"}
 
 
@@ -56,26 +67,25 @@ def load_definitions():
     return defs
 
 
-# The code location, loaded by file the way dagster_home/workspace.yaml loads it (working directory: the project root).
+# The code location (dagster_home/workspace.yaml loads it by file, working directory: the project root), and the
+# module-level function of it that returns its asset job: Dagster's public build_reconstructable_job points there.
 CODE_LOCATION = config.PROJECT_ROOT / "assets" / "definitions.py"
+CODE_LOCATION_MODULE, CODE_LOCATION_JOB = "assets.definitions", "code_location_job"
 
 
 def _reconstructable_asset_job(selection):
-    """The code location's asset job for ``selection``, reconstructable from CODE_LOCATION as ``dagster asset materialize -f`` builds it.
-
-    Returns the reconstructable job (what an executor sends to other processes or Celery workers), its definition and the asset keys.
-    """
+    """The code location's asset job, reconstructable (what an executor sends to other processes or Celery workers),
+    its definition, and the asset keys of ``selection`` (Dagster's selection syntax, or an AssetSelection)."""
     import dagster as dg
-    from dagster._core.code_pointer import FileCodePointer
-    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
-    from dagster._utils.hosted_user_process import recon_job_from_origin, recon_repository_from_origin
 
-    pointer = FileCodePointer(str(CODE_LOCATION), "defs", working_directory=str(config.PROJECT_ROOT))
-    origin = RepositoryPythonOrigin(executable_path=sys.executable, code_pointer=pointer)
-    repository = recon_repository_from_origin(origin).get_definition()
-    asset_keys = (dg.AssetSelection.from_string(selection) if isinstance(selection, str) else selection).resolve(repository.asset_graph)
-    job_def = repository.get_implicit_job_def_for_assets(asset_keys)
-    return recon_job_from_origin(JobPythonOrigin(job_def.name, repository_origin=origin)), job_def, asset_keys
+    defs = load_definitions()  # puts the project root on sys.path, so the module imports here as in the workers
+    from assets.definitions import code_location_job
+
+    job = dg.build_reconstructable_job(
+        CODE_LOCATION_MODULE, CODE_LOCATION_JOB, reconstructor_working_directory=str(config.PROJECT_ROOT)
+    )
+    chosen = dg.AssetSelection.from_string(selection) if isinstance(selection, str) else selection
+    return job, code_location_job(), chosen.resolve(defs.resolve_asset_graph())
 
 
 def materialize(selection, ops_config: dict | None = None, partition_key: str | None = None) -> bool:
@@ -91,7 +101,10 @@ def materialize(selection, ops_config: dict | None = None, partition_key: str | 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     _dagster_home()
     job, job_def, asset_keys = _reconstructable_asset_job(selection)
-    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}, **({"ops": ops_config} if ops_config else {})}
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+        **({"ops": ops_config} if ops_config else {}),
+    }
     if job_def.executor_def is dg.multi_or_in_process_executor:
         run_config["execution"] = {"config": {"in_process": {}}}
     with dg.DagsterInstance.get() as instance:
@@ -106,8 +119,9 @@ def materialize(selection, ops_config: dict | None = None, partition_key: str | 
             watch = _RunWatch(tags[INVOCATION_TAG], signals)
             watch.start()
             try:
-                result = dg.execute_job(job, instance=instance, run_config=run_config, tags=tags,
-                                        asset_selection=sorted(asset_keys))
+                result = dg.execute_job(
+                    job, instance=instance, run_config=run_config, tags=tags, asset_selection=sorted(asset_keys)
+                )
             except dg.DagsterInvalidConfigError as exc:
                 print(f"sn-lake: the run config does not fit the assets, nothing ran: {exc}", file=sys.stderr)
                 return False
@@ -135,8 +149,12 @@ INTERRUPT_GRACE_S = 5.0  # after SIGINT/SIGTERM, how long the run may take to fa
 def _run_in_progress(run) -> bool:
     import dagster as dg
 
-    return run.status in (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-                          dg.DagsterRunStatus.CANCELING)
+    return run.status in (
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    )
 
 
 def _dead_process(run) -> str | None:
@@ -169,27 +187,40 @@ def free_dead_runs(instance) -> list[str]:
 
     import dagster as dg
 
-    in_progress = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-                   dg.DagsterRunStatus.CANCELING]
+    in_progress = [
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    ]
     here = {run_guard.HOST_TAG: socket.gethostname()}
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=in_progress, tags=here)):
         reason = _dead_process(run)
         if reason:
             instance.report_run_failed(run, f"sn-lake marked this run failed: {reason}.")
-            print(f"sn-lake: run {run.run_id} was left running: {reason}; marked it failed.",
-                  file=sys.stderr, flush=True)
+            print(
+                f"sn-lake: run {run.run_id} was left running: {reason}; marked it failed.", file=sys.stderr, flush=True
+            )
     freed = []
     for run_id, pools in _slot_holders(instance).items():
         run = instance.get_run_by_id(run_id)
-        reason = ("it is not in the run storage" if run is None
-                  else _dead_process(run) if _run_in_progress(run) else f"it ended ({run.status.value})")
+        reason = (
+            "it is not in the run storage"
+            if run is None
+            else _dead_process(run)
+            if _run_in_progress(run)
+            else f"it ended ({run.status.value})"
+        )
         if not reason:
             continue
         if run is not None and _run_in_progress(run):
             instance.report_run_failed(run, f"sn-lake marked this run failed: {reason}.")
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-        print(f"sn-lake: gave back the {', '.join(sorted(pools))} pool slots of run {run_id}: {reason}.",
-              file=sys.stderr, flush=True)
+        print(
+            f"sn-lake: gave back the {', '.join(sorted(pools))} pool slots of run {run_id}: {reason}.",
+            file=sys.stderr,
+            flush=True,
+        )
         freed.append(run_id)
     return freed
 
@@ -198,8 +229,11 @@ def _describe_holder(instance, run_id: str, step_key: str | None) -> str:
     run = instance.get_run_by_id(run_id)
     if run is None:
         return f"run {run_id} (not in the run storage)"
-    where = (f", sn-lake pid {run.tags[run_guard.PID_TAG]} on {run.tags.get(run_guard.HOST_TAG)}"
-             if run_guard.PID_TAG in run.tags else "")
+    where = (
+        f", sn-lake pid {run.tags[run_guard.PID_TAG]} on {run.tags.get(run_guard.HOST_TAG)}"
+        if run_guard.PID_TAG in run.tags
+        else ""
+    )
     return f"run {run_id} (step {step_key}, {run.status.value}{where})"
 
 
@@ -224,8 +258,11 @@ class _RunWatch(threading.Thread):
                 try:
                     self._report_pools(instance)
                 except Exception as exc:  # the storage is busy or gone: the run itself reports what matters
-                    print(f"sn-lake: could not read the pools' state ({type(exc).__name__}: {exc}); retrying.",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"sn-lake: could not read the pools' state ({type(exc).__name__}: {exc}); retrying.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
     def _run(self, instance):
         import dagster as dg
@@ -247,13 +284,18 @@ class _RunWatch(threading.Thread):
                 if any(self._gone(instance, run_id) for run_id, _ in holders):
                     free_dead_runs(instance)  # the step then claims the slot at its next try
                     continue
+                if not holders and info.limit:
+                    continue  # a slot was just freed: the step takes it at its next try
                 if self._said.get((pool, pending.step_key)) == holders:
                     continue
                 self._said[(pool, pending.step_key)] = holders
                 held = "; ".join(_describe_holder(instance, r, s) for r, s in holders) or "nobody (the limit is 0)"
-                print(f"sn-lake: step {pending.step_key} waits for pool {pool} (limit {info.limit}), held by {held}; "
-                      "it goes on when a slot is free (pool limits and slots: the UI's Deployment > Concurrency).",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"sn-lake: step {pending.step_key} waits for pool {pool} (limit {info.limit}), held by {held}; "
+                    "it goes on when a slot is free (pool limits and slots: the UI's Deployment > Concurrency).",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def _gone(self, instance, run_id: str) -> bool:
         run = instance.get_run_by_id(run_id)
@@ -262,8 +304,11 @@ class _RunWatch(threading.Thread):
     def _end(self, instance, signum: int) -> None:
         name = signal.Signals(signum).name
         run = self._run(instance)
-        print(f"sn-lake: {name} received: ending run {run.run_id if run else '(not started)'} and marking it failed.",
-              file=sys.stderr, flush=True)
+        print(
+            f"sn-lake: {name} received: ending run {run.run_id if run else '(not started)'} and marking it failed.",
+            file=sys.stderr,
+            flush=True,
+        )
         if self.done.wait(INTERRUPT_GRACE_S):
             return  # a step saw the interrupt, the run failed and execute_job returned
         run = self._run(instance)
@@ -321,7 +366,7 @@ def add_model_partitions(model_ids: Sequence[str]) -> None:
             instance.add_dynamic_partitions(models_partitions.name, new)
 
 
-def evaluate_models(model_ids: Sequence[str], families: Sequence[str], ops_config: dict | None = None) -> bool:
+def evaluate_models(model_ids: Sequence[str], family_names: Sequence[str], ops_config: dict | None = None) -> bool:
     """Add the models as partitions, run the chosen evaluation assets per model, then load results and apply the views.
 
     ``ops_config`` is run config per evaluation asset, e.g. ``{"eval_adversarial": {"config": {"n_samples": 50}}}``.
@@ -332,7 +377,7 @@ def evaluate_models(model_ids: Sequence[str], families: Sequence[str], ops_confi
     from assets import evaluation
 
     add_model_partitions(model_ids)
-    chosen = [a for a in evaluation.EVALUATION_ASSETS if a.key.to_user_string().removeprefix("eval_") in families]
+    chosen = [asset for name, asset in evaluation.ASSETS_BY_FAMILY.items() if name in family_names]
     ok = True
     for model_id in model_ids:
         print(f"== evaluating {model_id}: {', '.join(a.key.to_user_string() for a in chosen)}")
@@ -356,16 +401,28 @@ def run_everything() -> int:
     settings = config.load()
     # the zoo models the lake holds (from the raw records, so a failed crawl elsewhere does not hide them)
     local_raw = lake.read_raw(settings, "local")
-    zoo_models = sorted(f"local:{name}" for name in set(local_raw["native_id"]) if (settings.home / "zoo" / name).is_dir())
-    print(f"== 2/3 evaluate the {len(zoo_models)} zoo models with every attack family, then load results and apply the views")
+    zoo_models = sorted(
+        f"local:{name}" for name in set(local_raw["native_id"]) if (lake.zoo_root(settings) / name).is_dir()
+    )
+    print(
+        f"== 2/3 evaluate the {len(zoo_models)} zoo models with every attack family, then load results and apply the views"
+    )
     if zoo_models:
-        ok = evaluate_models(zoo_models, list(EVALUATION_FAMILIES)) and ok
+        ok = evaluate_models(zoo_models, list(families.NAMES)) and ok
     if not warehouse.exists(settings):
-        print("sn-lake run: no warehouse was built (see the failed steps above); fix them and run again.", file=sys.stderr)
+        print(
+            "sn-lake run: no warehouse was built (see the failed steps above); fix them and run again.", file=sys.stderr
+        )
         return 1
-    con = warehouse.connect(settings, read_only=True)
+    try:
+        con = warehouse.connect(settings, read_only=True)
+    except warehouse.WarehouseError as exc:  # corrupt, or another writer: the steps above said why
+        print(f"sn-lake run: {exc}", file=sys.stderr)
+        return 1
     print("== 3/3 what the warehouse now holds")
-    print_rows(*warehouse.query(con, "SELECT source, count(*) AS models FROM catalog.models GROUP BY ALL ORDER BY 1"), "table")
+    print_rows(
+        *warehouse.query(con, "SELECT source, count(*) AS models FROM catalog.models GROUP BY ALL ORDER BY 1"), "table"
+    )
     counts = " UNION ALL ".join(f"SELECT '{t}' AS results_table, count(*) AS n_rows FROM {t}" for t in RESULTS_TABLES)
     print_rows(*warehouse.query(con, counts), "table")
     print_rows(*warehouse.query(con, (config.SQL_DIR / "queries" / "run_summary.sql").read_text()), "table")
@@ -373,7 +430,7 @@ def run_everything() -> int:
     return 0 if ok else 1
 
 
-RESULTS_TABLES = tuple(f"results.{f}" for f in EVALUATION_FAMILIES)
+RESULTS_TABLES = tuple(families.TABLES.values())
 
 
 def unknown_model_ids(settings: config.Settings, model_ids: Sequence[str]) -> list[str]:
@@ -409,23 +466,31 @@ def cmd_evaluate(args) -> int:
     try:
         unknown = unknown_model_ids(settings, args.model_ids)
     except Exception as exc:  # a corrupt warehouse or lake file, a writer that never lets go
-        print(f"sn-lake evaluate: expected a catalog to look the models up in, could not read it ({_first_line(exc)}); "
-              "fix what it names, or run `sn-lake run`, then evaluate again.", file=sys.stderr)
+        print(
+            f"sn-lake evaluate: expected a catalog to look the models up in, could not read it ({_first_line(exc)}); "
+            "fix what it names, or run `sn-lake run`, then evaluate again.",
+            file=sys.stderr,
+        )
         return 2
     if unknown:
-        print(f"sn-lake evaluate: expected model ids that the catalog (or the lake) holds, found {len(unknown)} it "
-              f"does not: {', '.join(map(repr, unknown[:10]))}; nothing was added or run. Look ids up with "
-              "`sn-lake search --text NAME`, or crawl their source first (`sn-lake crawl SOURCE`).", file=sys.stderr)
+        print(
+            f"sn-lake evaluate: expected model ids that the catalog (or the lake) holds, found {len(unknown)} it "
+            f"does not: {', '.join(map(repr, unknown[:10]))}; nothing was added or run. Look ids up with "
+            "`sn-lake search --text NAME`, or crawl their source first (`sn-lake crawl SOURCE`).",
+            file=sys.stderr,
+        )
         return 2
     refused = not_evaluable(settings, args.model_ids)
     for model_id, reason in refused.items():
-        print(f"sn-lake evaluate: {model_id} is not evaluable ({reason}); it was left out. See catalog.evaluability.",
-              file=sys.stderr)
+        print(
+            f"sn-lake evaluate: {model_id} is not evaluable ({reason}); it was left out. See catalog.evaluability.",
+            file=sys.stderr,
+        )
     chosen = [m for m in args.model_ids if m not in refused]
     if not chosen:
         return 2
-    families = ["task_accuracy"] + [ATTACK_FAMILIES[a] for a in args.attacks.split(",") if a and ATTACK_FAMILIES[a] != "task_accuracy"]
-    return 0 if evaluate_models(chosen, families, args.config) and not refused else 1
+    attacks = [ATTACK_FAMILIES[a] for a in args.attacks.split(",") if a and ATTACK_FAMILIES[a] != "task_accuracy"]
+    return 0 if evaluate_models(chosen, ["task_accuracy", *attacks], args.config) and not refused else 1
 
 
 def _run_config(text: str) -> dict:
@@ -439,16 +504,19 @@ def _run_config(text: str) -> dict:
     try:
         value = yaml.safe_load(Path(text).read_text(encoding="utf-8") if is_file else text)
     except yaml.YAMLError as exc:
-        raise argparse.ArgumentTypeError(f"expected JSON or YAML (or a file of it), found text that does not parse: {exc}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected JSON or YAML (or a file of it), found text that does not parse: {exc}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise argparse.ArgumentTypeError(
             f"expected a readable UTF-8 file of JSON or YAML at {text}, found one that cannot be read "
-            f"({type(exc).__name__}: {exc}): pass the config itself or fix the file") from None
-    known = {f"eval_{f}" for f in EVALUATION_FAMILIES}
+            f"({type(exc).__name__}: {exc}): pass the config itself or fix the file"
+        ) from None
+    known = {f.asset for f in families.FAMILIES.values()}
     if not isinstance(value, dict) or not set(value) <= known:
         raise argparse.ArgumentTypeError(
             f"expected a mapping of evaluation assets ({', '.join(sorted(known))}) to their run config, e.g. "
-            f"'{{\"eval_adversarial\": {{\"config\": {{\"n_samples\": 50}}}}}}', found {text!r}"
+            f'\'{{"eval_adversarial": {{"config": {{"n_samples": 50}}}}}}\', found {text!r}'
         )
     return value
 
@@ -457,7 +525,7 @@ def cmd_zoo(args) -> int:
     from sn_lake.evaluate import zoo
 
     settings = config.load()
-    root = settings.home / "zoo"
+    root = lake.zoo_root(settings)
     summaries = zoo.build_zoo(root, tuple(args.only) or None, log=lambda _: None, threads=settings.torch_threads)
     print_rows(list(summaries[0]), [tuple(s.values()) for s in summaries], "table")
     print(f"zoo under {root}; `sn-lake crawl local` (or `sn-lake run`) puts it in the catalog")
@@ -465,14 +533,15 @@ def cmd_zoo(args) -> int:
 
 
 # `sn-lake evaluate --attacks` names -> evaluation families
-ATTACK_FAMILIES = {"accuracy": "task_accuracy", "stealing": "model_stealing", "membership": "membership_inference",
-                   "adversarial": "adversarial", "backdoor": "backdoor_detection"}  # fmt: skip
+ATTACK_FAMILIES = {attack: family.name for attack, family in families.BY_ATTACK.items()}
 
 
 def _attack_list(text: str) -> str:
     unknown = [a for a in text.split(",") if a and a not in ATTACK_FAMILIES]
     if unknown:
-        raise argparse.ArgumentTypeError(f"expected attacks from {','.join(ATTACK_FAMILIES)}, found {','.join(unknown)}")
+        raise argparse.ArgumentTypeError(
+            f"expected attacks from {','.join(ATTACK_FAMILIES)}, found {','.join(unknown)}"
+        )
     return text
 
 
@@ -483,8 +552,12 @@ def cmd_crawl(args) -> int:
 
     asset = CRAWL_ASSETS[args.source]
     max_seconds = args.max_minutes * 60 if args.max_minutes is not None else None
-    given = (("limit", args.limit), ("full", args.full or None), ("max_requests", args.max_requests),
-             ("max_seconds", max_seconds))
+    given = (
+        ("limit", args.limit),
+        ("full", args.full or None),
+        ("max_requests", args.max_requests),
+        ("max_seconds", max_seconds),
+    )
     options = {k: v for k, v in given if v is not None}
     refused = sorted(set(options) - CRAWL_OPTIONS.get(args.source, set()))
     if refused:
@@ -529,8 +602,10 @@ def _catalog_fingerprints(settings: config.Settings) -> dict[str, tuple[str, str
 def _print_catalog_changes(before: dict | None, after: dict | None) -> None:
     """`sn-lake crawl`'s summary: models that entered, changed or left the catalog, in all and per source."""
     if before is None or after is None:
-        print("catalog: the warehouse could not be read before or after the run, so what changed is not known; "
-              "see it with `sn-lake status`.")
+        print(
+            "catalog: the warehouse could not be read before or after the run, so what changed is not known; "
+            "see it with `sn-lake status`."
+        )
         return
     counts: dict[str, list[int]] = {}
     for model_id, (source, fingerprint) in after.items():
@@ -551,21 +626,29 @@ def _print_catalog_changes(before: dict | None, after: dict | None) -> None:
 
 def _print_pending_cards(settings: config.Settings) -> None:
     """The Hugging Face cards a budget (or failed requests) left for the next crawl, if any."""
-    from sn_lake.sources import huggingface
+    from sn_lake.sources.huggingface import crawl as huggingface
 
     pending = huggingface.pending_cards(settings)
     if pending["pending"] is None:
         if pending["phase"] in ("listing", "cards"):
-            print(f"huggingface: crawl {pending['crawl_id']} is unfinished (its {pending['phase']} phase); "
-                  "`sn-lake crawl huggingface` resumes it.")
+            print(
+                f"huggingface: crawl {pending['crawl_id']} is unfinished (its {pending['phase']} phase); "
+                "`sn-lake crawl huggingface` resumes it."
+            )
         return
     if pending["pending"] and pending["phase"] == "cards":
-        print(f"huggingface: {pending['pending']} cards pending in crawl {pending['crawl_id']}, stopped in its card pass; "
-              "`sn-lake crawl huggingface` resumes it.")
+        print(
+            f"huggingface: {pending['pending']} cards pending in crawl {pending['crawl_id']}, stopped in its card pass; "
+            "`sn-lake crawl huggingface` resumes it."
+        )
     elif pending["pending"]:
-        why = f"the {pending['stopped_by']} budget stopped the card pass" if pending["stopped_by"] else "failed requests"
-        print(f"huggingface: {pending['pending']} cards pending ({why}); the next `sn-lake crawl huggingface` "
-              "fetches them first.")
+        why = (
+            f"the {pending['stopped_by']} budget stopped the card pass" if pending["stopped_by"] else "failed requests"
+        )
+        print(
+            f"huggingface: {pending['pending']} cards pending ({why}); the next `sn-lake crawl huggingface` "
+            "fetches them first."
+        )
     else:
         print("huggingface: every card the catalog needs is in the lake (0 pending).")
 
@@ -581,11 +664,17 @@ def cmd_sql(args) -> int:
         print(f"sn-lake sql: {exc}", file=sys.stderr)
         return 2
     except duckdb.PermissionException as exc:
-        print(f"sn-lake sql: refused: a query reads only the warehouse's tables and views, no files, URLs or "
-              f"extensions ({_first_line(exc)}); to write files: `sn-lake export DIR`.", file=sys.stderr)
+        print(
+            f"sn-lake sql: refused: a query reads only the warehouse's tables and views, no files, URLs or "
+            f"extensions ({_first_line(exc)}); to write files: `sn-lake export DIR`.",
+            file=sys.stderr,
+        )
         return 2
     except duckdb.Error as exc:
-        print(f"sn-lake sql: the query failed; the warehouse is opened read-only and was not changed. {exc}", file=sys.stderr)
+        print(
+            f"sn-lake sql: the query failed; the warehouse is opened read-only and was not changed. {exc}",
+            file=sys.stderr,
+        )
         return 2
     finally:
         if con is not None:
@@ -602,11 +691,22 @@ def cmd_search(args) -> int:
     import duckdb
 
     filters = search.Filters(
-        dataset=args.dataset, data_category=args.category, family=args.family, purpose=args.purpose,
-        source=args.source, min_accuracy=args.min_accuracy, year_from=args.year_from, year_to=args.year_to,
-        license=args.license, loadable_weights=args.loadable, text=args.text, sort=args.sort, limit=args.limit,
+        dataset=args.dataset,
+        data_category=args.category,
+        family=args.family,
+        purpose=args.purpose,
+        source=args.source,
+        min_accuracy=args.min_accuracy,
+        year_from=args.year_from,
+        year_to=args.year_to,
+        license=args.license,
+        loadable_weights=args.loadable,
+        text=args.text,
+        sort=args.sort,
+        limit=args.limit,
         descends_from=args.descends_from,
-        min_robust_accuracy=args.min_robust_accuracy, threat_model=args.threat_model,
+        min_robust_accuracy=args.min_robust_accuracy,
+        threat_model=args.threat_model,
     )
     try:
         con = warehouse.connect_for_queries(config.load())
@@ -623,17 +723,22 @@ def _coverage_line(con) -> str | None:
     import duckdb
 
     try:
-        total = con.execute("SELECT sum(n_models), sum(n_evaluable), sum(n_evaluated), sum(n_failed) "
-                            "FROM analytics.evaluation_coverage").fetchone()
-        top = con.execute("SELECT split_part(reason, ':', 1), count(*) FROM catalog.evaluability WHERE NOT evaluable "
-                          "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1").fetchone()
+        total = con.execute(
+            "SELECT sum(n_models), sum(n_evaluable), sum(n_evaluated), sum(n_failed) FROM analytics.evaluation_coverage"
+        ).fetchone()
+        top = con.execute(
+            "SELECT split_part(reason, ':', 1), count(*) FROM catalog.evaluability WHERE NOT evaluable "
+            "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+        ).fetchone()
     except duckdb.Error:  # a warehouse from before the evaluability rule: nothing to say yet
         return None
     if not total or not total[0]:
         return None
     n, evaluable, evaluated, failed = (int(v or 0) for v in total)
-    line = (f"evaluation coverage: {evaluable:,} of {n:,} catalog models evaluable ({evaluable / n:.1%}), "
-            f"{evaluated:,} evaluated, {failed:,} failed")
+    line = (
+        f"evaluation coverage: {evaluable:,} of {n:,} catalog models evaluable ({evaluable / n:.1%}), "
+        f"{evaluated:,} evaluated, {failed:,} failed"
+    )
     return line + (f"; top reason not: {top[0]} ({top[1]:,})" if top else "")
 
 
@@ -648,16 +753,29 @@ def cmd_status(args) -> int:
         rows = lake.summary(settings)
     except Exception as exc:  # a corrupt or unreadable lake file: say which, keep going to the warehouse
         broken = _unreadable_lake_files(settings)
-        named = "; ".join(f"{path} ({why})" for path, why in broken[:5]) or f"({type(exc).__name__}: {_first_line(exc)})"
-        print(f"sn-lake status: expected Parquet files under {settings.lake_dir}, found {len(broken) or 'some'} that "
-              f"cannot be read: {named}; move them aside (out of the lake) and run `sn-lake run`.", file=sys.stderr)
+        named = (
+            "; ".join(f"{path} ({why})" for path, why in broken[:5]) or f"({type(exc).__name__}: {_first_line(exc)})"
+        )
+        print(
+            f"sn-lake status: expected Parquet files under {settings.lake_dir}, found {len(broken) or 'some'} that "
+            f"cannot be read: {named}; move them aside (out of the lake) and run `sn-lake run`.",
+            file=sys.stderr,
+        )
         rows, ok = None, False
     if rows == []:
         print("The lake is empty: run `sn-lake run` (or `sn-lake crawl SOURCE`).")
     elif rows:
         print_rows(list(rows[0]), [tuple(r.values()) for r in rows], "table")
     if rows and any(r["source"] == "huggingface" for r in rows):
-        _print_pending_cards(settings)
+        try:
+            _print_pending_cards(settings)
+        except Exception as exc:  # a corrupt crawl state file
+            print(
+                f"sn-lake status: could not read the huggingface crawl state ({type(exc).__name__}: "
+                f"{_first_line(exc)}); move {lake.state_path(settings, 'huggingface')} aside and crawl again.",
+                file=sys.stderr,
+            )
+            ok = False
     if not warehouse.exists(settings):
         if rows:
             print(f"\nno warehouse yet at {settings.warehouse_path}: `sn-lake run` builds it from the lake.")
@@ -665,8 +783,9 @@ def cmd_status(args) -> int:
     try:
         con = warehouse.connect(settings, read_only=True)
         try:
-            counts = warehouse.query(con, "SELECT source, count(*) AS models FROM catalog.models GROUP BY ALL "
-                                          "ORDER BY 1")
+            counts = warehouse.query(
+                con, "SELECT source, count(*) AS models FROM catalog.models GROUP BY ALL ORDER BY 1"
+            )
             coverage = _coverage_line(con)
         finally:
             con.close()
@@ -674,8 +793,11 @@ def cmd_status(args) -> int:
         print(f"sn-lake status: {exc}", file=sys.stderr)
         return 1
     except duckdb.Error as exc:
-        print(f"sn-lake status: the warehouse {settings.warehouse_path} opened but catalog.models could not be read "
-              f"({_first_line(exc)}); run `sn-lake run` to rebuild it.", file=sys.stderr)
+        print(
+            f"sn-lake status: the warehouse {settings.warehouse_path} opened but catalog.models could not be read "
+            f"({_first_line(exc)}); run `sn-lake run` to rebuild it.",
+            file=sys.stderr,
+        )
         return 1
     print("\nwarehouse catalog.models:")
     print_rows(*counts, "table")
@@ -712,23 +834,48 @@ def cmd_worker(args) -> int:
 
     settings = config.load()
     if settings.profile != "distributed":
-        print("sn-lake worker: workers serve the distributed profile only, found SN_LAKE_PROFILE="
-              f"{settings.profile!r}: set SN_LAKE_PROFILE=distributed (docs/scale_out.md).", file=sys.stderr)
+        print(
+            "sn-lake worker: workers serve the distributed profile only, found SN_LAKE_PROFILE="
+            f"{settings.profile!r}: set SN_LAKE_PROFILE=distributed (docs/scale_out.md).",
+            file=sys.stderr,
+        )
         return 2
     _dagster_home()
     # dagster_celery.app reads its broker and result backend from a module named dagster_celery_config.
     config_dir = tempfile.mkdtemp(prefix="sn-lake-celery-")
     with open(os.path.join(config_dir, "dagster_celery_config.py"), "w", encoding="utf8") as module:
-        module.write(f"broker_url = {settings.celery_broker!r}\nresult_backend = {settings.celery_backend!r}\n"
-                     # a busy worker reserves no second step, so an idle worker takes it
-                     "task_acks_late = True\nworker_prefetch_multiplier = 1\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (config_dir, str(config.PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p))
+        module.write(
+            f"broker_url = {settings.celery_broker!r}\nresult_backend = {settings.celery_backend!r}\n"
+            # a busy worker reserves no second step, so an idle worker takes it
+            "task_acks_late = True\nworker_prefetch_multiplier = 1\n"
+        )
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            p for p in (config_dir, str(config.PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p
+        ),
+    )
     # steps run in threads, so the worker's main thread still answers Celery's remote control while busy
     pool = ["--pool", "threads", "--concurrency", str(args.concurrency)]
     celery = os.path.join(os.path.dirname(sys.executable), "celery")
-    command = [celery, "-A", "dagster_celery.app", "worker", "--prefetch-multiplier=1", "-Q", args.queue,
-               "-n", f"{args.name}@%h", "--loglevel", args.loglevel, *pool]
-    print(f"Celery worker {args.name} on {config.redact(settings.celery_broker)} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
+    command = [
+        celery,
+        "-A",
+        "dagster_celery.app",
+        "worker",
+        "--prefetch-multiplier=1",
+        "-Q",
+        args.queue,
+        "-n",
+        f"{args.name}@%h",
+        "--loglevel",
+        args.loglevel,
+        *pool,
+    ]
+    print(
+        f"Celery worker {args.name} on {config.redact(settings.celery_broker)} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})",
+        flush=True,
+    )
     os.chdir(config.PROJECT_ROOT)
     os.execve(celery, command, env)
 
@@ -772,7 +919,9 @@ def cmd_export(args) -> int:
         return 2
     finally:
         con.close()
-    print_rows(["relation", "file", "rows"], [(e["relation"], e["file"], e["rows"]) for e in card["relations"]], "table")
+    print_rows(
+        ["relation", "file", "rows"], [(e["relation"], e["file"], e["rows"]) for e in card["relations"]], "table"
+    )
     print(f"data card: {Path(args.dir) / 'DATA_CARD.md'} and datacard.json")
     return 0
 
@@ -782,17 +931,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="materialize assets through Dagster (default: everything)")
-    p.add_argument("--select", default=None, help="Dagster asset selection, e.g. 'group:catalog or group:analytics' "
-                   "(default: everything in order: crawls and catalog, the zoo models' evaluation partitions, results and views)")
+    p.add_argument(
+        "--select",
+        default=None,
+        help="Dagster asset selection, e.g. 'group:catalog or group:analytics' "
+        "(default: everything in order: crawls and catalog, the zoo models' evaluation partitions, results and views)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("evaluate", help="evaluate models (catalog model ids) through Dagster, one partition each")
-    p.add_argument("model_ids", nargs="+", metavar="MODEL_ID", help="e.g. local:digits-resnet-low or huggingface:owner/repo")
-    p.add_argument("--attacks", type=_attack_list, default="stealing,membership,adversarial,backdoor",
-                   help="comma-separated: stealing,membership,adversarial,backdoor (task accuracy always runs)")
-    p.add_argument("--config", type=_run_config, default=None, metavar="JSON|YAML|FILE",
-                   help='run config per evaluation asset, e.g. \'{"eval_membership_inference": {"config": {"max_per_side": 1000}}}\' '
-                        "(fields and defaults: docs/evaluation.md)")
+    p.add_argument(
+        "model_ids", nargs="+", metavar="MODEL_ID", help="e.g. local:digits-resnet-low or huggingface:owner/repo"
+    )
+    attacks = ",".join(a for a, family in ATTACK_FAMILIES.items() if family != "task_accuracy")
+    p.add_argument(
+        "--attacks", type=_attack_list, default=attacks, help=f"comma-separated: {attacks} (task accuracy always runs)"
+    )
+    p.add_argument(
+        "--config",
+        type=_run_config,
+        default=None,
+        metavar="JSON|YAML|FILE",
+        help='run config per evaluation asset, e.g. \'{"eval_membership_inference": {"config": {"max_per_side": 1000}}}\' '
+        "(fields and defaults: docs/evaluation.md)",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("zoo", help="the demo zoo of tiny digits classifiers")
@@ -804,14 +966,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("crawl", help="crawl one source into the lake")
     p.add_argument("source", choices=sorted(CRAWL_ASSETS))
     p.add_argument("--limit", type=int, help="huggingface: stop listing after N models")
-    p.add_argument("--full", action="store_true", help="huggingface: new sweep (no resume) and re-fetch cards already in the lake; "
-                   "papers, weights: ask again about every paper id / link, not only the new ones")
-    p.add_argument("--lake-only", action="store_true",
-                   help="only the crawl into the lake (default: then the catalog, its checks and the views, as the schedule does)")
-    p.add_argument("--max-requests", type=int, metavar="N",
-                   help="huggingface: a budget of N requests this run; the cards it leaves are pending and come first next run")
-    p.add_argument("--max-minutes", type=float, metavar="M",
-                   help="huggingface: a budget of M minutes this run; the cards it leaves are pending and come first next run")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="huggingface: new sweep (no resume) and re-fetch cards already in the lake; "
+        "papers, weights: ask again about every paper id / link, not only the new ones",
+    )
+    p.add_argument(
+        "--lake-only",
+        action="store_true",
+        help="only the crawl into the lake (default: then the catalog, its checks and the views, as the schedule does)",
+    )
+    p.add_argument(
+        "--max-requests",
+        type=int,
+        metavar="N",
+        help="huggingface: a budget of N requests this run; the cards it leaves are pending and come first next run",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        metavar="M",
+        help="huggingface: a budget of M minutes this run; the cards it leaves are pending and come first next run",
+    )
     p.set_defaults(func=cmd_crawl)
 
     p = sub.add_parser("sql", help="run a query on the warehouse, opened read-only")
@@ -826,19 +1003,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--purpose", choices=["benchmark", "security", "other"])
     p.add_argument("--source", help="e.g. huggingface, kaggle, timm, securitynet, local")
     p.add_argument("--min-accuracy", type=float, help="reported or measured accuracy at least this fraction, e.g. 0.8")
-    p.add_argument("--min-robust-accuracy", type=float,
-                   help="robust accuracy (worst case over attacks at the largest budget evaluated; corruptions: the mean "
-                        "accuracy) at least this fraction, e.g. 0.5")
-    p.add_argument("--threat-model", choices=list(search.THREAT_MODELS),
-                   help="only models evaluated under this threat model (Linf, L2 or corruptions)")
+    p.add_argument(
+        "--min-robust-accuracy",
+        type=float,
+        help="robust accuracy (worst case over attacks at the largest budget evaluated; corruptions: "
+        "the mean accuracy) at least this fraction, e.g. 0.5",
+    )
+    p.add_argument(
+        "--threat-model",
+        choices=list(search.THREAT_MODELS),
+        help="only models evaluated under this threat model (Linf, L2 or corruptions)",
+    )
     p.add_argument("--year-from", type=int, help="paper (else hub creation) year at least this")
     p.add_argument("--year-to", type=int, help="paper (else hub creation) year at most this")
     p.add_argument("--license", help="licence id, e.g. apache-2.0")
-    p.add_argument("--loadable", action=argparse.BooleanOptionalAction, default=None,
-                   help="only models whose weights load without running code (--no-loadable: only the others)")
+    p.add_argument(
+        "--loadable",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only models whose weights load without running code (--no-loadable: only the others)",
+    )
     p.add_argument("--text", help="text the model id contains")
-    p.add_argument("--descends-from", metavar="MODEL_ID",
-                   help="only descendants of this model in the model tree (a catalog id, or a Hub repo id)")
+    p.add_argument(
+        "--descends-from",
+        metavar="MODEL_ID",
+        help="only descendants of this model in the model tree (a catalog id, or a Hub repo id)",
+    )
     p.add_argument("--sort", default="accuracy", choices=list(search.SORTS))
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -859,8 +1049,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run a dagster-celery worker (SN_LAKE_PROFILE=distributed)")
     p.add_argument("--name", default=f"sn-lake-{os.getpid()}", help="worker name (the host is appended)")
     p.add_argument("--concurrency", type=int, default=1, help="steps run at once (threads of the worker process)")
-    p.add_argument("--queue", default="dagster", help="Celery queue(s) to consume, comma-separated (steps pick one "
-                   "with the dagster-celery/queue tag, e.g. a gpu queue served by GPU machines)")
+    p.add_argument(
+        "--queue",
+        default="dagster",
+        help="Celery queue(s) to consume, comma-separated (steps pick one "
+        "with the dagster-celery/queue tag, e.g. a gpu queue served by GPU machines)",
+    )
     p.add_argument("--loglevel", default="INFO")
     p.set_defaults(func=cmd_worker)
 
@@ -878,8 +1072,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             arg.encode("utf-8")
         except UnicodeEncodeError:  # bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape)
             shown = os.fsencode(arg).decode("utf-8", "backslashreplace")
-            print(f"sn-lake: expected UTF-8 text in every argument, found bytes that are not UTF-8 in argument "
-                  f"{position} ({shown!r}): pass it as UTF-8.", file=sys.stderr)
+            print(
+                f"sn-lake: expected UTF-8 text in every argument, found bytes that are not UTF-8 in argument "
+                f"{position} ({shown!r}): pass it as UTF-8.",
+                file=sys.stderr,
+            )
             return 2
     args = build_parser().parse_args(argv)
     try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_ROOT / "sql"
+SQL_DIR = Path(__file__).resolve().parent / "_sql"  # a link to ../sql in the tree, its copy once installed
 DAGSTER_HOME_DIR = PROJECT_ROOT / "dagster_home"
 
 PUBLIC_HF_ENDPOINT = "https://huggingface.co"

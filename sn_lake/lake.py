@@ -59,6 +59,12 @@ def raw_dir(settings: Settings, source: str) -> Path:
     return settings.lake_dir / "raw" / source
 
 
+def zoo_root(settings: Settings) -> Path:
+    """``$SN_LAKE_HOME/zoo``: the demo zoo's model folders, which the ``local`` source crawls (the one place it is
+    set)."""
+    return settings.home / "zoo"
+
+
 def crawl_dir(settings: Settings, source: str, crawl_id: str) -> Path:
     return raw_dir(settings, source) / f"crawl_id={crawl_id}"
 
@@ -103,7 +109,8 @@ def write_raw(settings: Settings, source: str, crawl_id: str, step: int, records
             "native_id": _utf8(r["native_id"]),
             "fetched_at": r.get("fetched_at") or utcnow(),
             "request_url": redact_userinfo(_utf8(r["request_url"])),
-            "payload": _utf8(r["payload"]) if isinstance(r["payload"], str)
+            "payload": _utf8(r["payload"])
+            if isinstance(r["payload"], str)
             else json.dumps(r["payload"], sort_keys=True),
         }
         for r in records
@@ -170,8 +177,9 @@ def read_step(settings: Settings, path: Path, columns: list[str] | None = None) 
     wanted = columns or list(RAW_SCHEMA)
     try:
         frame = pl.read_parquet(path, columns=wanted, hive_partitioning=False)
-        wrong = [f"{c} is {frame.schema[c]}, expected {RAW_SCHEMA[c]}" for c in wanted
-                 if frame.schema[c] != RAW_SCHEMA[c]]
+        wrong = [
+            f"{c} is {frame.schema[c]}, expected {RAW_SCHEMA[c]}" for c in wanted if frame.schema[c] != RAW_SCHEMA[c]
+        ]
     except _READ_ERRORS as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}"
         raise UnreadableStepError(UnreadableFile(path, _relative(settings, path), reason)) from exc
@@ -206,14 +214,19 @@ def read_raw(settings: Settings, source: str, unreadable: list[UnreadableFile] |
     return pl.concat(frames) if frames else pl.DataFrame(schema=RAW_SCHEMA)
 
 
-def latest_records(raw: pl.DataFrame) -> pl.DataFrame:
-    """One row per ``native_id``: its latest ``payload`` (by fetch time, then crawl id) and when it
-    was first and last seen, sorted by ``native_id``. Every source's catalog starts from this."""
+# which of two records of one native id is the newer: the later fetch, then the later crawl, then the later step
+NEWEST_LAST = ("fetched_at", "crawl_id", "step")
+
+
+def latest_records(raw: pl.DataFrame, columns: Iterable[str] = ("payload",)) -> pl.DataFrame:
+    """One row per ``native_id``: the ``columns`` of its newest record (:data:`NEWEST_LAST`) and when it was first and
+    last seen, sorted by ``native_id``. Every source's catalog, and the papers crawl, start from this."""
+    order = [c for c in NEWEST_LAST if c in raw.columns]
     return (
-        raw.sort("fetched_at", "crawl_id")
+        raw.sort(order, maintain_order=True)
         .group_by("native_id")
         .agg(
-            pl.col("payload").last(),
+            *(pl.col(c).last() for c in columns),
             pl.col("fetched_at").min().alias("first_seen_at"),
             pl.col("fetched_at").max().alias("last_seen_at"),
         )
@@ -224,7 +237,9 @@ def latest_records(raw: pl.DataFrame) -> pl.DataFrame:
 def finish_crawl(settings: Settings, source: str, crawl_id: str, summary: dict) -> Path:
     """Mark a crawl complete with its summary (records, steps, requests, timing)."""
     path = crawl_dir(settings, source, crawl_id) / "_crawl.json"
-    body = json.dumps({"source": source, "crawl_id": crawl_id, "finished_at": utcnow().isoformat(), **summary}, indent=2)
+    body = json.dumps(
+        {"source": source, "crawl_id": crawl_id, "finished_at": utcnow().isoformat(), **summary}, indent=2
+    )
     body = redact_userinfo(body)  # an endpoint with credentials is shown as http://***@host
     _atomic_write(path, lambda tmp: tmp.write_text(body))
     return path
@@ -242,8 +257,11 @@ def finished_crawls(settings: Settings, source: str, unreadable: list[Unreadable
         except (OSError, ValueError, RecursionError) as exc:
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
         if reason:
-            log.warning("Expected a crawl summary (JSON) at %s, found %s; it is skipped: delete it or crawl again.",
-                        path, reason)
+            log.warning(
+                "Expected a crawl summary (JSON) at %s, found %s; it is skipped: delete it or crawl again.",
+                path,
+                reason,
+            )
             if unreadable is not None:
                 unreadable.append(UnreadableFile(path, _relative(settings, path), reason))
             continue

@@ -2,13 +2,15 @@
 
 Every figure keeps published figures (``origin = 'published:...'``, hollow markers) and our own
 measurements (``origin = 'computed'``, filled markers) apart, and states n (models) and Pearson's r
-(NULL, shown as "r n/a", below 3 models, as in the analytics views) for each group it draws. The
-per-model points are selected the way the ``analytics.*`` view of the same question selects them,
-and the page shows that view's rows under each figure.
+(NULL, shown as "r n/a", below 3 models, as in the analytics views) for each group it draws. The report
+reads only the ``analytics.*`` views and the queries of ``sql/queries/report_*.sql``, which select the
+per-model points the way the view of the same question selects them; r is the views' own
+``analytics.pearson_r``. The page shows that view's rows under each figure.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import textwrap
@@ -21,76 +23,20 @@ import duckdb
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from sn_lake.config import SQL_DIR
+
 COMPUTED = "computed"
 MAX_PANELS = 6  # datasets (or epsilons) per figure; the page's tables hold the rest
 TOP_CATEGORIES = 12  # bars per catalog-composition panel; the rest are summed as "other"
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
-# One point per (model, origin) from its primary stealing configuration, as analytics.stealing_vs_accuracy picks it.
-STEALING_POINTS_SQL = """
-WITH configurations AS (
-    SELECT *, dense_rank() OVER (
-        PARTITION BY model_id, origin
-        ORDER BY (aux_dataset IS NULL OR aux_dataset = dataset) DESC, (surrogate_arch IS NULL) DESC,
-                 coalesce(label_only, false), query_budget DESC NULLS FIRST, aux_dataset NULLS FIRST, surrogate_arch NULLS FIRST
-    ) AS preference
-    FROM results.model_stealing WHERE stealing_accuracy IS NOT NULL
-),
-stealing AS (
-    SELECT model_id, origin, any_value(dataset) AS dataset, avg(stealing_accuracy) AS y
-    FROM configurations WHERE preference = 1 GROUP BY model_id, origin
-),
-accuracy AS (
-    SELECT model_id, origin, any_value(dataset) AS dataset, avg(test_accuracy) AS x
-    FROM results.task_accuracy WHERE test_accuracy IS NOT NULL GROUP BY model_id, origin
-)
-SELECT coalesce(s.dataset, a.dataset, m.dataset) AS panel, s.origin AS series, a.x, s.y
-FROM stealing s JOIN accuracy a USING (model_id, origin) LEFT JOIN catalog.models m USING (model_id)
-"""
+# The catalog-composition panels, in the order drawn (sql/queries/report_composition.sql counts each).
+COMPOSITION_FACETS = ("sources", "datasets", "architecture families", "purposes", "years")
 
-# One point per (model, origin, attack kind), as analytics.mia_vs_overfitting pairs them.
-MIA_POINTS_SQL = """
-WITH gap AS (
-    SELECT model_id, origin, any_value(dataset) AS dataset, avg(coalesce(overfit_gap, train_accuracy - test_accuracy)) AS x
-    FROM results.task_accuracy WHERE coalesce(overfit_gap, train_accuracy - test_accuracy) IS NOT NULL
-    GROUP BY model_id, origin
-),
-auc AS (
-    SELECT model_id, origin, any_value(dataset) AS dataset,
-           avg(auc) FILTER (WHERE analytics.mia_attack_kind(attack) = 'm_entropy') AS m_entropy,
-           avg(auc) FILTER (WHERE analytics.mia_attack_kind(attack) = 'correctness') AS correctness
-    FROM results.membership_inference WHERE auc IS NOT NULL GROUP BY model_id, origin
-),
-per_model AS (
-    SELECT coalesce(a.dataset, g.dataset, m.dataset) AS panel, g.origin, g.x, a.m_entropy, a.correctness
-    FROM gap g JOIN auc a USING (model_id, origin) LEFT JOIN catalog.models m USING (model_id)
-)
-SELECT panel, origin || ' · M-entropy' AS series, x, m_entropy AS y FROM per_model WHERE m_entropy IS NOT NULL
-UNION ALL
-SELECT panel, origin || ' · correctness' AS series, x, correctness AS y FROM per_model WHERE correctness IS NOT NULL
-"""
 
-# One point per (model, origin, setting, epsilon), as analytics.adversarial_vs_accuracy groups them.
-ADVERSARIAL_POINTS_SQL = """
-WITH per_model AS (
-    SELECT coalesce(r.dataset, any_value(m.dataset)) AS dataset, r.setting, r.epsilon, r.origin, r.model_id,
-           avg(r.clean_accuracy) AS x, max(coalesce(r.accuracy_drop, r.clean_accuracy - r.robust_accuracy)) AS y
-    FROM results.adversarial r LEFT JOIN catalog.models m USING (model_id)
-    GROUP BY r.dataset, r.setting, r.epsilon, r.origin, r.model_id
-)
-SELECT epsilon, origin || ' · ' || setting || ' · ' || coalesce(dataset, 'unknown') AS series, x, y
-FROM per_model WHERE x IS NOT NULL AND y IS NOT NULL AND setting LIKE ? ORDER BY epsilon NULLS FIRST
-"""
-
-COMPOSITION_SQL = {
-    "sources": "SELECT source AS label, count(*) AS n FROM catalog.models GROUP BY ALL",
-    "datasets": "SELECT coalesce(dataset, 'unknown') AS label, count(*) AS n FROM catalog.models GROUP BY ALL",
-    "architecture families": "SELECT coalesce(model_type, 'unknown') AS label, count(*) AS n FROM catalog.models GROUP BY ALL",
-    "purposes": "SELECT coalesce(purpose, 'unknown') AS label, count(*) AS n FROM catalog.models GROUP BY ALL",
-    # the paper's year where the paper is known, else the year the publisher created the model
-    "years": """SELECT coalesce(CAST(coalesce(p.year, year(m.created_at)) AS VARCHAR), 'unknown') AS label, count(*) AS n
-                FROM catalog.models m LEFT JOIN catalog.papers p USING (paper_id) GROUP BY ALL""",
-}
+def query(name: str) -> str:
+    """The text of ``sql/queries/<name>.sql``: the report's queries live there, beside the views they follow."""
+    return (SQL_DIR / "queries" / f"{name}.sql").read_text(encoding="utf8")
 
 
 @dataclass
@@ -106,16 +52,28 @@ class ReportFigure:
 
 
 def pearson_r(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Pearson's r, or None below 3 points or when either side is constant (the views' rule)."""
-    n = len(xs)
-    if n < 3:
-        return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx == 0 or syy == 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / math.sqrt(sxx * syy)
+    """Pearson's r by the views' own rule: ``analytics.pearson_r`` of ``sql/views/00_macros.sql`` (None below 3
+    points or when either side is constant), run by DuckDB on the points."""
+    if len(xs) != len(ys):
+        raise ValueError(f"Expected as many x as y values, found {len(xs)} and {len(ys)}: pass (x, y) pairs.")
+    (r,) = (
+        _statistics()
+        .execute(
+            "SELECT analytics.pearson_r(x, y) FROM (SELECT unnest(?::DOUBLE[]) AS x, unnest(?::DOUBLE[]) AS y)",
+            [list(xs), list(ys)],
+        )
+        .fetchone()
+    )
+    return r
+
+
+@functools.lru_cache(maxsize=1)
+def _statistics() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the views' statistics macros (the warehouse connection may be read-only)."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA analytics")
+    con.execute((SQL_DIR / "views" / "00_macros.sql").read_text(encoding="utf8"))
+    return con
 
 
 def epsilon_label(epsilon: float | None) -> str:
@@ -137,7 +95,13 @@ def _style(series: str, index: int) -> dict:
     marker = "^" if published else "o"
     if "correctness" in series:
         marker = "s"
-    return {"marker": marker, "edgecolors": color, "facecolors": "none" if published else color, "s": 28, "linewidths": 1.2}
+    return {
+        "marker": marker,
+        "edgecolors": color,
+        "facecolors": "none" if published else color,
+        "s": 28,
+        "linewidths": 1.2,
+    }
 
 
 def _save(fig: Figure, path: Path) -> None:
@@ -154,7 +118,13 @@ def _empty(ax, text: str) -> None:
 
 
 def scatter_figure(
-    rows: Sequence[tuple], path: Path, title: str, xlabel: str, ylabel: str, empty_text: str, panel_order: Sequence[str] | None = None
+    rows: Sequence[tuple],
+    path: Path,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    empty_text: str,
+    panel_order: Sequence[str] | None = None,
 ) -> list[dict]:
     """Scatter ``(panel, series, x, y)`` rows, one panel per ``panel`` value; returns n and r per (panel, series)."""
     by_panel: dict[str, dict[str, list[tuple[float, float]]]] = {}
@@ -164,7 +134,9 @@ def scatter_figure(
     all_series = sorted({s for p in by_panel.values() for s in p}, key=lambda s: (not s.startswith(COMPUTED), s))
     columns = min(3, max(1, len(panels)))
     n_rows = max(1, math.ceil(len(panels) / columns))
-    fig = Figure(figsize=(max(8.0, 4.6 * columns), 3.9 * n_rows + 0.6), layout="constrained")  # wide enough for the title
+    fig = Figure(
+        figsize=(max(8.0, 4.6 * columns), 3.9 * n_rows + 0.6), layout="constrained"
+    )  # wide enough for the title
     fig.suptitle(title, fontsize=12)
     groups = []
     if not panels:
@@ -178,7 +150,9 @@ def scatter_figure(
             xs, ys = [p[0] for p in points], [p[1] for p in points]
             r = pearson_r(xs, ys)
             groups.append({"panel": panel, "series": series, "n": len(points), "r": r})
-            ax.scatter(xs, ys, label=f"{series} (n={len(points)}, {_r_text(r)})", **_style(series, all_series.index(series)))
+            ax.scatter(
+                xs, ys, label=f"{series} (n={len(points)}, {_r_text(r)})", **_style(series, all_series.index(series))
+            )
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel(xlabel, fontsize=9)
         ax.set_ylabel(ylabel, fontsize=9)
@@ -189,7 +163,7 @@ def scatter_figure(
 
 
 def backdoor_figure(rows: Sequence[tuple], path: Path) -> list[dict]:
-    """False-positive rate with its Wilson 95% interval (and the true-positive rate) per detector, dataset and origin."""
+    """False-positive rate with its Wilson 95% interval, and the true-positive rate, per detector, dataset, origin."""
     fig = Figure(figsize=(8, 0.9 + 0.45 * max(3, len(rows))), layout="constrained")
     fig.suptitle("Backdoor detection (Table 1): false-positive rate with 95% Wilson interval", fontsize=12)
     ax = fig.add_subplot(1, 1, 1)
@@ -199,7 +173,7 @@ def backdoor_figure(rows: Sequence[tuple], path: Path) -> list[dict]:
         _save(fig, path)
         return groups
     labels = []
-    for i, (detector, dataset, origin, n, n_flagged, fpr, low, high, tpr) in enumerate(rows):
+    for i, (detector, dataset, origin, n, _n_flagged, fpr, low, high, tpr) in enumerate(rows):
         labels.append(f"{detector} · {dataset or 'unknown'} · {origin} (n={n})")
         style = _style(origin, 0 if origin == COMPUTED else 1)
         if fpr is not None:
@@ -215,9 +189,17 @@ def backdoor_figure(rows: Sequence[tuple], path: Path) -> list[dict]:
     ax.set_xlabel("rate (fraction of models)")
     ax.grid(alpha=0.3, axis="x")
     handles, names = ax.get_legend_handles_labels()
-    unique = dict(zip(names, handles))
+    unique = dict(zip(names, handles, strict=True))
     # below the axes: the rates sit at either end of the axis, where a legend inside would hide them
-    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
+    ax.legend(
+        unique.values(),
+        unique.keys(),
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.3),
+        ncol=2,
+        frameon=False,
+    )
     _save(fig, path)
     return groups
 
@@ -239,7 +221,7 @@ def composition_figure(counts: dict[str, list[tuple[str, int]]], path: Path) -> 
         else:
             rows = sorted(rows, key=lambda r: (-r[1], r[0]))
         if len(rows) > TOP_CATEGORIES:
-            rows = rows[:TOP_CATEGORIES - 1] + [("other", sum(n for _, n in rows[TOP_CATEGORIES - 1:]))]
+            rows = rows[: TOP_CATEGORIES - 1] + [("other", sum(n for _, n in rows[TOP_CATEGORIES - 1 :]))]
         labels, values = [r[0] for r in rows], [r[1] for r in rows]
         if name == "years":
             ax.bar(labels, values, color=COLORS[i % len(COLORS)])
@@ -282,47 +264,93 @@ def build(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[ReportFigure]:
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = []
 
-    f = ReportFigure("stealing_vs_accuracy.png", "Model stealing vs task accuracy (Figures 5 and 9)",
-                     "Each point is one model: its test accuracy and the accuracy of a surrogate stolen from it "
-                     "(primary stealing configuration).", "analytics.stealing_vs_accuracy")
-    f.groups = scatter_figure(_rows(con, STEALING_POINTS_SQL), out_dir / f.file, f.title, "test accuracy",
-                              "stealing accuracy", "no model has both a task accuracy and a stealing result yet")
+    f = ReportFigure(
+        "stealing_vs_accuracy.png",
+        "Model stealing vs task accuracy (Figures 5 and 9)",
+        "Each point is one model: its test accuracy and the accuracy of a surrogate stolen from it "
+        "(primary stealing configuration).",
+        "analytics.stealing_vs_accuracy",
+    )
+    f.groups = scatter_figure(
+        _rows(con, query("report_stealing_points")),
+        out_dir / f.file,
+        f.title,
+        "test accuracy",
+        "stealing accuracy",
+        "no model has both a task accuracy and a stealing result yet",
+    )
     figures.append(f)
 
-    f = ReportFigure("mia_vs_overfitting.png", "Membership inference vs overfitting (Figure 15)",
-                     "Each point is one model and attack: train minus test accuracy against the attack's AUC "
-                     "(circles: M-entropy, squares: correctness).", "analytics.mia_vs_overfitting")
-    f.groups = scatter_figure(_rows(con, MIA_POINTS_SQL), out_dir / f.file, f.title, "overfitting gap (train − test accuracy)",
-                              "membership-inference AUC", "no model has both an overfitting gap and a membership-inference AUC yet")
+    f = ReportFigure(
+        "mia_vs_overfitting.png",
+        "Membership inference vs overfitting (Figure 15)",
+        "Each point is one model and attack: train minus test accuracy against the attack's AUC "
+        "(circles: M-entropy, squares: correctness).",
+        "analytics.mia_vs_overfitting",
+    )
+    f.groups = scatter_figure(
+        _rows(con, query("report_mia_points")),
+        out_dir / f.file,
+        f.title,
+        "overfitting gap (train − test accuracy)",
+        "membership-inference AUC",
+        "no model has both an overfitting gap and a membership-inference AUC yet",
+    )
     figures.append(f)
 
     for setting, pattern, number in (("white-box", "white%", "20"), ("black-box", "black%", "21")):
-        f = ReportFigure(f"adversarial_{setting.replace('-', '_')}.png",
-                         f"Accuracy drop vs accuracy under {setting} attacks, per ε (Figure {number})",
-                         f"Each point is one model, {setting} setting and ε: clean accuracy against the drop in accuracy "
-                         "under attack (the strongest attack of that setting).", "analytics.adversarial_vs_accuracy")
-        rows = [(epsilon_label(eps), *rest) for eps, *rest in _rows(con, ADVERSARIAL_POINTS_SQL, [pattern])]
+        f = ReportFigure(
+            f"adversarial_{setting.replace('-', '_')}.png",
+            f"Accuracy drop vs accuracy under {setting} attacks, per ε (Figure {number})",
+            f"Each point is one model, {setting} setting and ε: clean accuracy against the drop in accuracy "
+            "under attack (the strongest attack of that setting).",
+            "analytics.adversarial_vs_accuracy",
+        )
+        rows = [(epsilon_label(eps), *rest) for eps, *rest in _rows(con, query("report_adversarial_points"), [pattern])]
         order = list(dict.fromkeys(r[0] for r in rows))
-        f.groups = scatter_figure(rows, out_dir / f.file, f.title, "clean accuracy", "accuracy drop",
-                                  f"no {setting} adversarial results yet", panel_order=order)
+        f.groups = scatter_figure(
+            rows,
+            out_dir / f.file,
+            f.title,
+            "clean accuracy",
+            "accuracy drop",
+            f"no {setting} adversarial results yet",
+            panel_order=order,
+        )
         figures.append(f)
 
-    f = ReportFigure("backdoor_detection.png", "Backdoor detection (Table 1)",
-                     "False-positive rate over models not known to be backdoored, with its Wilson 95% interval; "
-                     "true-positive rate over models known to be.", "analytics.backdoor_detection", states_r=False)
+    f = ReportFigure(
+        "backdoor_detection.png",
+        "Backdoor detection (Table 1)",
+        "False-positive rate over models not known to be backdoored, with its Wilson 95% interval; "
+        "true-positive rate over models known to be.",
+        "analytics.backdoor_detection",
+        states_r=False,
+    )
     try:
-        rows = _rows(con, "SELECT detector, dataset, origin, n_models, n_flagged, false_positive_rate, fpr_ci_low, "
-                          "fpr_ci_high, true_positive_rate FROM analytics.backdoor_detection")
+        rows = _rows(
+            con,
+            "SELECT detector, dataset, origin, n_models, n_flagged, false_positive_rate, fpr_ci_low, "
+            "fpr_ci_high, true_positive_rate FROM analytics.backdoor_detection",
+        )
     except duckdb.CatalogException:
         rows = []
     f.groups = backdoor_figure(rows, out_dir / f.file)
     figures.append(f)
     figures += published_figures(con, out_dir)
 
-    f = ReportFigure("catalog_composition.png", "Catalog composition",
-                     "Models per source, dataset, architecture family, purpose and year (the paper's year, else the "
-                     "year the publisher created the model).", "analytics.catalog_summary", states_r=False)
-    f.groups = composition_figure({name: _rows(con, sql) for name, sql in COMPOSITION_SQL.items()}, out_dir / f.file)
+    f = ReportFigure(
+        "catalog_composition.png",
+        "Catalog composition",
+        "Models per source, dataset, architecture family, purpose and year (the paper's year, else the "
+        "year the publisher created the model).",
+        "analytics.catalog_summary",
+        states_r=False,
+    )
+    counts: dict[str, list[tuple[str, int]]] = {facet: [] for facet in COMPOSITION_FACETS}
+    for facet, label, n in _rows(con, query("report_composition")):
+        counts[facet].append((label, n))
+    f.groups = composition_figure(counts, out_dir / f.file)
     figures.append(f)
 
     write_page(con, out_dir, figures)
@@ -340,28 +368,61 @@ def _view_rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 def published_figures(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[ReportFigure]:
     """The RobustBench panel (clean against robust accuracy) and the reported-against-measured panel, from the views."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    f = ReportFigure("robustness_vs_accuracy.png", "Robust vs clean accuracy per dataset and threat model (RobustBench)",
-                     "Each point is one model: its clean accuracy against its worst-case robust accuracy at that norm and "
-                     "ε (RobustBench: AutoAttack; a paper's own claim is not a point).", "analytics.robustness_vs_accuracy")
-    points = _view_rows(con, "SELECT dataset, norm, epsilon, origin, clean_accuracy, robust_accuracy "
-                             "FROM analytics.robustness_points ORDER BY dataset, norm, epsilon, origin, model_id")
-    rows = [(f"{dataset or 'unknown'} · {norm or 'norm n/a'}",
-             f"{origin} · {epsilon_label(eps) if norm != 'L2' or eps is None else f'ε = {eps:g}'}", x, y)
-            for dataset, norm, eps, origin, x, y in points]
-    f.groups = scatter_figure(rows, out_dir / f.file, f.title, "clean accuracy", "robust accuracy",
-                              "no adversarial results with a norm yet (crawl robustbench or evaluate a model)")
+    f = ReportFigure(
+        "robustness_vs_accuracy.png",
+        "Robust vs clean accuracy per dataset and threat model (RobustBench)",
+        "Each point is one model: its clean accuracy against its worst-case robust accuracy at that norm "
+        "and ε (RobustBench: AutoAttack; a paper's own claim is not a point).",
+        "analytics.robustness_vs_accuracy",
+    )
+    points = _view_rows(
+        con,
+        "SELECT dataset, norm, epsilon, origin, clean_accuracy, robust_accuracy "
+        "FROM analytics.robustness_points ORDER BY dataset, norm, epsilon, origin, model_id",
+    )
+    rows = [
+        (
+            f"{dataset or 'unknown'} · {norm or 'norm n/a'}",
+            f"{origin} · {epsilon_label(eps) if norm != 'L2' or eps is None else f'ε = {eps:g}'}",
+            x,
+            y,
+        )
+        for dataset, norm, eps, origin, x, y in points
+    ]
+    f.groups = scatter_figure(
+        rows,
+        out_dir / f.file,
+        f.title,
+        "clean accuracy",
+        "robust accuracy",
+        "no adversarial results with a norm yet (crawl robustbench or evaluate a model)",
+    )
     figures = [f]
 
-    f = ReportFigure("reported_vs_measured.png", "Reported vs measured, per metric",
-                     "Each point is one model and pair of figures: what was claimed (model card, paper, published table) "
-                     "against what another origin measured; on the diagonal the claim holds. analytics.reported_vs_measured "
-                     "lists every pair with its gap.")
-    pairs = _view_rows(con, "SELECT metric, claimed_origin, claimed_figure, measured_origin, measured_figure, measured, claimed "
-                            "FROM analytics.reported_vs_measured ORDER BY metric, model_id")
-    rows = [(metric.replace("_", " "), f"{c_origin} ({c_fig}) vs {m_origin} ({m_fig})", x, y)
-            for metric, c_origin, c_fig, m_origin, m_fig, x, y in pairs]
-    f.groups = scatter_figure(rows, out_dir / f.file, f.title, "measured", "claimed",
-                              "no model has a claim beside another origin's figure yet")
+    f = ReportFigure(
+        "reported_vs_measured.png",
+        "Reported vs measured, per metric",
+        "Each point is one model and pair of figures: what was claimed (model card, paper, published "
+        "table) against what another origin measured; on the diagonal the claim holds. "
+        "analytics.reported_vs_measured lists every pair with its gap.",
+    )
+    pairs = _view_rows(
+        con,
+        "SELECT metric, claimed_origin, claimed_figure, measured_origin, measured_figure, measured, "
+        "claimed FROM analytics.reported_vs_measured ORDER BY metric, model_id",
+    )
+    rows = [
+        (metric.replace("_", " "), f"{c_origin} ({c_fig}) vs {m_origin} ({m_fig})", x, y)
+        for metric, c_origin, c_fig, m_origin, m_fig, x, y in pairs
+    ]
+    f.groups = scatter_figure(
+        rows,
+        out_dir / f.file,
+        f.title,
+        "measured",
+        "claimed",
+        "no model has a claim beside another origin's figure yet",
+    )
     return [*figures, f]
 
 
@@ -369,23 +430,31 @@ def write_page(con: duckdb.DuckDBPyConnection, out_dir: Path, figures: Sequence[
     """``index.html``: every figure, its n and r per group, and the view it answers."""
     sections = []
     for f in figures:
-        stated = "; ".join(f"{g['panel']} · {g['series']}: n={g['n']}" + (f", {_r_text(g['r'])}" if f.states_r else "")
-                           for g in f.groups) or "no data yet"
+        stated = (
+            "; ".join(
+                f"{g['panel']} · {g['series']}: n={g['n']}" + (f", {_r_text(g['r'])}" if f.states_r else "")
+                for g in f.groups
+            )
+            or "no data yet"
+        )
         sections.append(
             f"<section><h2>{html.escape(f.title)}</h2><img src='{html.escape(f.file)}' alt='{html.escape(f.title)}'>"
             f"<p>{html.escape(f.caption)}</p><p class=note>{html.escape(stated)}</p>"
-            + (_view_table(con, f.view) if f.view else "") + "</section>"
+            + (_view_table(con, f.view) if f.view else "")
+            + "</section>"
         )
     page = f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>sn_lake report</title>
-<style>body{{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}}img{{max-width:100%;border:1px solid #ddd}}
+<style>body{{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}}\
+img{{max-width:100%;border:1px solid #ddd}}
 table{{border-collapse:collapse;font-size:12px;margin:0.5em 0 2em}}td,th{{border:1px solid #ccc;padding:2px 6px}}
 .null{{color:#999}}.note{{color:#555;font-size:13px}}</style></head><body>
 <h1>sn_lake report</h1>
-<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the warehouse. Filled markers and <code>origin = computed</code>
+<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the warehouse. \
+Filled markers and <code>origin = computed</code>
 are our own measurements; hollow markers and <code>origin = published:…</code> are figures a study published. n counts
 models; r is Pearson's r, "n/a" below 3 models or when a side is constant. Accuracies, AUCs and rates are fractions.</p>
-{''.join(sections)}
+{"".join(sections)}
 </body></html>
 """
     path = out_dir / "index.html"

@@ -175,7 +175,7 @@ class FakeKaggle(FakeApi):
         found["instances"] = [i for i in found["instances"] if i["slug"] != slug] + [instance]
         if folder is not None:
             self.blobs[f"{owner}/{model}/{framework}/{slug}/{version}"] = _pack(Path(folder), archive)
-        from sn_lake.sources.kaggle import framework_handle
+        from sn_lake.kaggle_client import framework_handle
 
         return f"{owner}/{model}/{framework_handle(framework)}/{slug}"
 
@@ -279,7 +279,7 @@ def _pack(folder: Path, archive: str) -> bytes:
 
 def image_classifier_handles() -> set[str]:
     """``owner/model/framework/variation`` of every instance the crawl should keep (framework as in Kaggle handles)."""
-    from sn_lake.sources.kaggle import framework_handle
+    from sn_lake.kaggle_client import framework_handle
 
     keep = {"google/efficientnet-v2", "timm/resnet", "someone/cifar-resnet", "keras/vit"}
     return {

@@ -4,7 +4,7 @@ import pytest
 
 from sn_lake.annotate.architectures import model_family
 from sn_lake.annotate.datasets import canonical_dataset, data_category
-from sn_lake.sources import securitynet
+from sn_lake.sources.securitynet import parse as securitynet
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sn_lake import catalog, cli, config, warehouse
-from sn_lake.sources import timm_registry
+from sn_lake.sources.timm_registry import crawl as timm_registry
 
 SN_LAKE = str(Path(sys.executable).with_name("sn-lake"))
 
@@ -70,8 +70,9 @@ def test_crawl_rejects_unknown_source(sn_home):
 
 
 def test_run_executes_the_code_locations_job_in_process_and_reports_each_run(sn_home, tmp_path, monkeypatch):
-    """`sn-lake run --select` / `crawl` execute the code location's asset job (reconstructable from assets/definitions.py, as
-    `dagster asset materialize -f` does); the embedded profile's default executor runs its steps in the command's process."""
+    """`sn-lake run --select` / `crawl` execute the code location's asset job (reconstructable from assets/definitions.py
+    through Dagster's public build_reconstructable_job); the embedded profile's default executor runs its steps in the
+    command's process."""
     import dagster as dg
 
     done = sn_lake("run", "--select", "key:raw_timm")
@@ -88,8 +89,12 @@ def test_run_executes_the_code_locations_job_in_process_and_reports_each_run(sn_
         for run_id, status, asset in runs:
             run = instance.get_run_by_id(run_id)
             assert (run.status, run.asset_selection) == (status, {dg.AssetKey(asset)})
-            pointer = run.job_code_origin.repository_origin.code_pointer
-            assert (Path(pointer.python_file), pointer.working_directory) == (cli.CODE_LOCATION, str(config.PROJECT_ROOT))
+            # dagster.build_reconstructable_job's pointer: the code location's job function, from the project root
+            pointer = run.job_code_origin.repository_origin.code_pointer.reconstructor_pointer
+            assert (pointer.module, pointer.fn_name) == (cli.CODE_LOCATION_MODULE, cli.CODE_LOCATION_JOB)
+            assert pointer.working_directory == str(config.PROJECT_ROOT)
+            cli.load_definitions()
+            assert Path(sys.modules[pointer.module].__file__) == cli.CODE_LOCATION
             events = [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event]
             (executor,) = [e for e in events if e.event_type_value == "ENGINE_EVENT" and e.message.startswith("Executing steps")]
             assert executor.message == f"Executing steps in process (pid: {executor.pid})", executor.message

@@ -14,7 +14,7 @@ import pytest
 from fake_hub import FakeHub, synthetic_models
 from sn_lake import cli, config, lake, progress
 from sn_lake.annotate.model_cards import needs_card
-from sn_lake.sources import huggingface as hf
+from sn_lake.sources.huggingface import crawl as hf
 from sn_lake.sources.http import PoliteClient, RetryPolicy
 
 FAST = RetryPolicy(attempts=6, backoff_base=0.01, backoff_max=0.05, seed=0)

@@ -513,7 +513,7 @@ def test_distributed_profile_matches_the_embedded_one(distributed, three_zoo_mod
 
     from sn_lake.evaluate import results
     from sn_lake.quality import validate
-    from sn_lake.sources import local
+    from sn_lake.sources.local import crawl as local
 
     state, settings = distributed, three_zoo_models
     t0 = time.monotonic()

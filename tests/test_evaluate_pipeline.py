@@ -7,7 +7,8 @@ import torch
 
 from sn_lake import catalog, cli, lake, warehouse
 from sn_lake.evaluate import data, pipeline, results, zoo
-from sn_lake.sources import local
+from sn_lake.catalog import local as local_catalog
+from sn_lake.sources.local import crawl as local
 from zoo_fixtures import test_zoo, zoo_settings  # noqa: F401  (fixtures)
 
 CONTRACT = {
@@ -31,7 +32,7 @@ QUICK = {
 def test_local_source_catalogs_the_zoo_with_known_backdoors(zoo_settings):
     summary = local.crawl(zoo_settings)
     assert summary["records"] == 4
-    rows = local.catalog_rows(lake.read_raw(zoo_settings, "local"))
+    rows = local_catalog.catalog_rows(lake.read_raw(zoo_settings, "local"))
     by_id = {r["model_id"]: r for r in rows.iter_rows(named=True)}
     assert by_id["local:digits-convnext-badnets-tl"]["known_backdoor"] is True
     assert by_id["local:digits-vit-extreme"]["known_backdoor"] is False
@@ -114,3 +115,35 @@ def test_sn_lake_evaluate_refuses_unknown_attacks(capsys):
     with pytest.raises(SystemExit):
         cli.main(["evaluate", "local:digits-vit-extreme", "--attacks", "stealing,telepathy"])
     assert "expected attacks from" in capsys.readouterr().err
+
+
+def test_every_layer_takes_the_families_from_the_one_registry(settings):
+    """families.py is where a family is declared; the runner, table, rules, asset, loader and CLI all follow it."""
+    import dataclasses
+    import inspect
+
+    from assets import evaluation
+    from assets.quality import RESULTS_CHECKS
+    from sn_lake.evaluate import configs, families
+    from sn_lake.quality.rules import TABLES as RULES
+
+    con = warehouse.connect(settings)
+    listed = con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+    tables = {f"{schema}.{name}" for schema, name in listed}
+    con.close()
+    assert sorted(families.TABLES.values()) == sorted(CONTRACT)
+    for family in families.FAMILIES.values():
+        assert dataclasses.is_dataclass(family.config) and family.config.__module__ == configs.__name__
+        runner = family.run_function()
+        assert callable(runner) and list(inspect.signature(runner).parameters) == ["ctx", "cfg"], family.name
+        assert family.table in tables and family.table in CONTRACT and results.TABLES[family.name] == family.table
+        assert set(family.key) | set(family.fractions) | set(family.differences) <= set(CONTRACT[family.table]) | {"dataset"}
+        assert RULES[family.table].table == family.table
+        assert evaluation.ASSETS_BY_FAMILY[family.name].key.to_user_string() == family.asset
+        assert cli.ATTACK_FAMILIES[family.attack] == family.name
+        assert set(family.after) < set(families.NAMES)
+    assert [c.check_key.name for c in RESULTS_CHECKS] == [f"{t.replace('.', '_')}_rules" for t in families.TABLES.values()]
+    assert cli.RESULTS_TABLES == tuple(families.TABLES.values())
+    assert "globals()" not in inspect.getsource(pipeline)
+    with pytest.raises(ValueError, match="Expected an attack family from"):
+        families.get("phishing")

@@ -11,10 +11,10 @@ import pytest
 from fake_hub import FakeHub, synthetic_models
 from sn_lake import catalog, config, export, lake, warehouse
 from sn_lake.annotate import model_cards, numbers
-from sn_lake.sources import huggingface as hf
-from sn_lake.sources import securitynet
+from sn_lake.sources.huggingface import crawl as hf
+from sn_lake.sources.securitynet import crawl as securitynet
 from sn_lake.sources.http import PoliteClient, RetryPolicy
-from sn_lake.sources.papers import resolve as papers_resolve
+from sn_lake.catalog import papers as papers_resolve
 from sn_lake.sources.robustbench import parse as robustbench_parse
 from sn_lake.sources.timm_results import parse as timm_results_parse
 
@@ -276,3 +276,25 @@ def test_published_results_and_paper_years_are_range_checked():
         ("papers:semantic_scholar:2010.00001", "value.wrong_type"),
         ("papers:dblp:2010.00001", "record.unreadable"),
     }
+
+
+def test_a_card_of_one_long_run_of_letters_is_read_in_linear_time():
+    """The arXiv id reader once tried an archive name at every letter of a run (quadratic: a 100,000-letter card
+    body took minutes on every catalog build). A 1,000,000-letter body is now read at once; the alarm only turns
+    a regression into a failure instead of a hang (it is 600x the time the reader takes)."""
+    import signal
+
+    from sn_lake.annotate.papers import arxiv_ids
+
+    def too_slow(signum, frame):
+        raise AssertionError("arxiv_ids took over 120 s on a 1,000,000-letter text: the reader is quadratic again")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(120)
+    try:
+        for body in ("a" * 1_000_000, "hep-th" * 200_000, "x" * 500_000 + " arXiv:hep-th/9901001"):
+            found = arxiv_ids(body)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert found == ["hep-th/9901001"]

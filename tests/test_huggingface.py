@@ -15,7 +15,8 @@ import pytest
 from fake_hub import FakeHub, synthetic_models
 from sn_lake import catalog, config, lake, warehouse
 from sn_lake.annotate.model_cards import needs_card
-from sn_lake.sources import huggingface as hf
+from sn_lake.sources.huggingface import crawl as hf
+from sn_lake.sources.huggingface import parse as hf_parse
 from sn_lake.sources.http import HttpError, RetryPolicy
 
 FAST = RetryPolicy(attempts=6, backoff_base=0.01, backoff_max=0.05, seed=0)
@@ -172,9 +173,9 @@ def test_unreachable_hub_fails_clearly_and_keeps_the_crawl_resumable(sn_home, mo
 
 
 def test_created_at_floor_date_is_not_a_creation_date():
-    assert hf.created_at("2022-03-02T23:29:04.000Z") is None
-    assert hf.created_at("2023-05-01T10:00:00.000Z").year == 2023
-    assert hf.created_at(None) is None
+    assert hf_parse.created_at("2022-03-02T23:29:04.000Z") is None
+    assert hf_parse.created_at("2023-05-01T10:00:00.000Z").year == 2023
+    assert hf_parse.created_at(None) is None
 
 
 def _run_cli(env: dict, *args: str) -> subprocess.Popen:
@@ -302,7 +303,7 @@ def test_sigkill_in_the_card_pass_resumes_after_the_last_saved_batch(sn_home, mo
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         env = dict(os.environ)
         held = hub.stall("/resolve/", after=hf.CARD_BATCH + 10)
-        code = "from sn_lake import config; from sn_lake.sources import huggingface as hf; hf.crawl(config.load())"
+        code = "from sn_lake import config; from sn_lake.sources.huggingface import crawl as hf; hf.crawl(config.load())"
         first = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert held.reached.wait(120), "the crawl never reached its second batch of cards"
         os.kill(first.pid, signal.SIGKILL)

@@ -6,7 +6,10 @@ import polars as pl
 import pytest
 
 from sn_lake import config, lake, warehouse
-from sn_lake.sources import http, kaggle
+from sn_lake import kaggle_client
+from sn_lake.catalog import kaggle as kaggle_catalog
+from sn_lake.sources import http
+from sn_lake.sources.kaggle import crawl as kaggle
 from tests.fake_kaggle import PORT, TOKEN, FakeKaggle, decode_token, encode_token, image_classifier_handles, kaggle_error
 from tests.loopback_server import LoopbackServer, Response
 
@@ -23,7 +26,7 @@ def fake_kaggle(sn_home, monkeypatch):
 
 
 def rows_by_id(settings):
-    rows = kaggle.catalog_rows(lake.read_raw(settings, kaggle.SOURCE))
+    rows = kaggle_catalog.catalog_rows(lake.read_raw(settings, kaggle.SOURCE))
     return {r["model_id"]: r for r in rows.iter_rows(named=True)}
 
 
@@ -37,13 +40,13 @@ def listing_tokens(api):
      ("MODEL_FRAMEWORK_TF_LITE", "tfLite"), ("MODEL_FRAMEWORK_KERAS", "keras"), ("pyTorch", "pyTorch"), (None, "unspecified")],
 )  # fmt: skip
 def test_framework_handle(framework, handle):
-    assert kaggle.framework_handle(framework) == handle
+    assert kaggle_client.framework_handle(framework) == handle
 
 
 def test_framework_handle_reads_kagglesdk_enums():
     from kagglesdk.models.types.model_enums import ModelFramework
 
-    assert kaggle.framework_handle(ModelFramework.MODEL_FRAMEWORK_JAX) == "jax"
+    assert kaggle_client.framework_handle(ModelFramework.MODEL_FRAMEWORK_JAX) == "jax"
 
 
 @pytest.mark.parametrize(

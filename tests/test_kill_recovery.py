@@ -24,7 +24,7 @@ import duckdb
 import pytest
 
 from sn_lake import catalog, config, run_guard, warehouse
-from sn_lake.sources import timm_registry
+from sn_lake.sources.timm_registry import crawl as timm_registry
 
 pytestmark = pytest.mark.slow
 

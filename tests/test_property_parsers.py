@@ -19,8 +19,9 @@ from sn_lake import catalog, config, lake, warehouse
 from sn_lake.annotate import model_cards, numbers
 from sn_lake.sources import huggingface, kaggle, local, securitynet, timm_registry
 from sn_lake.sources.robustbench import parse as robustbench_parse
+from sn_lake.sources.securitynet import parse as securitynet_parse
 from sn_lake.sources.timm_results import parse as timm_results_parse
-from sn_lake.sources.papers import resolve as papers_resolve
+from sn_lake.catalog import papers as papers_resolve
 
 QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=QUIET)
@@ -201,7 +202,7 @@ def test_number_rules_never_raise(value):
 @FAST
 @given(markdown)
 def test_securitynet_table_parser_accounts_for_every_table_line(text):
-    rows = securitynet.parse_tables(text)
+    rows = securitynet_parse.parse_tables(text)
     assert len(rows) == text.count("\n| ") - 1  # every data line (header and separator aside) is one row
     assert len({r.row_key for r in rows}) == len(rows)
     for r in rows:

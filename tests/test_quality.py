@@ -215,3 +215,59 @@ def test_check_severity_blocks_only_when_the_table_is_broken():
     assert (check_result(many).passed, check_result(many).severity) == (False, dg.AssetCheckSeverity.ERROR)
     assert check_result(clean).passed
     assert {FLAG, REJECT} == {r.action for s in TABLES.values() for r in s.rules}
+
+
+def test_the_check_observes_what_the_build_left(settings):
+    """The build refuses (quarantine_table); the check's observe_table reports it and changes nothing, read-only."""
+    con = warehouse.connect(settings)
+    insert(con, "catalog.models", [GOOD_MODEL, model("timm:bad", num_classes=1),
+                                   model("timm:odd", dataset="my-own-data")])
+    refused = validate.quarantine_table(con, "catalog.models", now=datetime(2026, 11, 30, tzinfo=UTC))
+    assert (refused.n_rows, refused.n_rejected, refused.n_flagged) == (3, 1, 1)
+    con.close()
+
+    con = warehouse.connect(settings, read_only=True)
+    before = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("catalog.models", "catalog.quarantine", "catalog.quality_runs")]
+    seen = validate.observe_table(con, "catalog.models")
+    after = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+             for t in ("catalog.models", "catalog.quarantine", "catalog.quality_runs")]
+    con.close()
+    assert before == after and before[0] == 2
+    assert (seen.n_rows, seen.n_kept, seen.n_rejected, seen.n_flagged) == (3, 2, 1, 1)
+    assert seen.failed == {"num_classes_at_least_2": 1, "dataset_known": 1}
+    assert seen.examples["num_classes_at_least_2"][0].startswith("timm:bad: ")
+    assert "Row: {" not in seen.examples["num_classes_at_least_2"][0]
+
+
+def test_the_check_sees_a_rejected_row_its_build_did_not_refuse(settings):
+    """A row written after the build (by hand, by another tool) fails the check, and stays where it is."""
+    con = warehouse.connect(settings)
+    insert(con, "catalog.models", [GOOD_MODEL, model("timm:bad", num_classes=1)])
+    seen = validate.observe_table(con, "catalog.models")
+    assert (seen.n_rows, seen.n_rejected, seen.failed) == (2, 1, {"num_classes_at_least_2": 1})
+    assert con.execute("SELECT count(*) FROM catalog.models").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM catalog.quarantine").fetchone() == (0,)
+    con.close()
+
+
+@pytest.mark.slow
+def test_the_row_count_is_what_the_table_holds_after_the_build(settings):
+    """catalog_models refuses its bad rows itself, so its dagster/row_count is the rows catalog.models keeps."""
+    from assets.catalog import catalog_models
+    from assets.quality import catalog_models_rules
+    from assets.resources import SnLake
+
+    names = ["resnet18.a1_in1k", "resnet34.a1_in1k", "tiny.bad_in1k"]
+    records = [{"native_id": n, "request_url": f"test:{n}", "payload": _timm_payload(n, 1 if "bad" in n else 1000)}
+               for n in names]
+    lake.write_raw(settings, "timm", "20261130T000000Z-test02", 1, records)
+    with dg.instance_for_test() as instance:
+        run = dg.materialize([catalog_models, catalog_models_rules], resources={"sn_lake": SnLake()},
+                             instance=instance, raise_on_error=False)
+    (materialization,) = run.asset_materializations_for_node("catalog_models")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    assert (metadata["dagster/row_count"], metadata["rows_quarantined"]) == (2, 1)
+    con = warehouse.connect(settings, read_only=True)
+    assert con.execute("SELECT count(*) FROM catalog.models").fetchone() == (2,)
+    con.close()

@@ -4,7 +4,8 @@ import polars as pl
 import pytest
 
 from sn_lake import warehouse
-from sn_lake.sources import securitynet
+from sn_lake.catalog import securitynet as securitynet_catalog
+from sn_lake.sources.securitynet import parse as securitynet
 
 LABEL_COLUMNS = ["row_key", "paper_id", "year", "venue_normalized", "n_authors", "country_codes", "purpose"]
 PAPER_COLUMNS = ["paper_id", "year", "venue", "n_authors", "countries", "purpose"]
@@ -69,7 +70,7 @@ def test_empty_warehouse_lists_every_field_with_nothing_compared(con):
 def test_real_labels_against_one_resolved_paper(con, securitynet_table):
     rows = securitynet.parse_tables(securitynet_table.read_text(encoding="utf-8"))
     snap = securitynet.Snapshot("0" * 64, None, rows, {}, {})
-    warehouse.replace_rows(con, "catalog.securitynet_labels", securitynet.label_rows(snap), "true")
+    warehouse.replace_rows(con, "catalog.securitynet_labels", securitynet_catalog.label_rows(snap), "true")
     # "On the Loss Landscape of Adversarial Training" (NeurIPS 2020; EPFL and Oxford), as a resolver would store it
     insert_papers(con, [("2006.08403", 2020, "NeurIPS", 5, ["CH", "GB"], "security"),
                         ("1512.03385", 2015, "CVPR", 4, ["CN"], "benchmark")])  # fmt: skip

@@ -4,7 +4,8 @@ from collections import Counter
 
 import pytest
 
-from sn_lake.sources import securitynet
+from sn_lake.catalog import securitynet as securitynet_catalog
+from sn_lake.sources.securitynet import parse as securitynet
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def test_changed_rows_are_read_as_changed_and_nothing_is_lost(markdown):
 
 def test_results_rows_map_the_published_metrics(rows):
     snap = securitynet.Snapshot("0" * 64, None, rows, {}, {})
-    results = securitynet.result_rows(snap)
+    results = securitynet_catalog.result_rows(snap)
     task = results["results.task_accuracy"]
     assert task.height == 437 + 92  # every model row states a test accuracy
     assert set(task["origin"]) == {"published:securitynet"}

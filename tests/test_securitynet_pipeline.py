@@ -9,7 +9,8 @@ import pytest
 from loopback_server import FakeApi, LoopbackServer, Response
 from sn_lake import cli, config, lake, warehouse
 from sn_lake.cli import load_definitions
-from sn_lake.sources import securitynet
+from sn_lake.sources.securitynet import crawl as securitynet
+from sn_lake.sources.securitynet import parse as securitynet_parse
 
 SELECTION = "key:raw_securitynet or key:catalog_models"
 TABLE_PATH = "/TrustAIRLab/SecurityNet/main/Database/README.MD"
@@ -111,7 +112,7 @@ def test_url_is_fetched_politely_through_retries(sn_home, securitynet_table, mon
     assert (summary["rows_benchmark"], summary["rows_security"], summary["rows_new"]) == (437, 92, 102)
     assert summary["url"] == server.url + TABLE_PATH
     raw = lake.read_raw(config.load(), "securitynet")
-    assert raw.height == 1 and securitynet.latest_snapshot(raw).rows[0].row_key == "benchmark/adrenalmnist3d/resnet18_acs_1.pth"
+    assert raw.height == 1 and securitynet_parse.latest_snapshot(raw).rows[0].row_key == "benchmark/adrenalmnist3d/resnet18_acs_1.pth"
 
 
 def test_unreachable_table_warns_and_the_catalog_keeps_the_lake(local_table, monkeypatch):

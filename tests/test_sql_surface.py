@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from sn_lake import catalog, cli, config, warehouse
-from sn_lake.sources import timm_registry
+from sn_lake.sources.timm_registry import crawl as timm_registry
 
 SN_LAKE = str(Path(sys.executable).with_name("sn-lake"))
 MARKER = "sn-lake-outside-marker-7f3a"  # in a Parquet file outside the warehouse: never printed

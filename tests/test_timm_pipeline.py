@@ -5,7 +5,8 @@ import pytest
 
 from sn_lake import config, lake, warehouse
 from sn_lake.cli import materialize
-from sn_lake.sources import timm_registry
+from sn_lake.catalog import timm_registry as timm_catalog
+from sn_lake.sources.timm_registry import crawl as timm_registry
 
 SELECTION = "key:raw_timm or key:catalog_models or key:analytics_views"
 
@@ -55,9 +56,9 @@ def test_the_run_is_recorded_in_the_dagster_instance(catalog):
 def test_recrawl_keeps_first_seen_and_moves_last_seen(sn_home):
     settings = config.load()
     timm_registry.crawl(settings)
-    first = timm_registry.catalog_rows(lake.read_raw(settings, "timm")).filter(model_id="timm:resnet18.a1_in1k").row(0, named=True)
+    first = timm_catalog.catalog_rows(lake.read_raw(settings, "timm")).filter(model_id="timm:resnet18.a1_in1k").row(0, named=True)
     timm_registry.crawl(settings)
-    again = timm_registry.catalog_rows(lake.read_raw(settings, "timm"))
+    again = timm_catalog.catalog_rows(lake.read_raw(settings, "timm"))
     assert again.height == again["model_id"].n_unique()
     second = again.filter(model_id="timm:resnet18.a1_in1k").row(0, named=True)
     assert second["first_seen_at"] == first["first_seen_at"]
@@ -67,4 +68,4 @@ def test_recrawl_keeps_first_seen_and_moves_last_seen(sn_home):
 
 @pytest.mark.parametrize(("tag", "purpose"), [("a1_in1k", "benchmark"), ("tf_adv_in1k", "security"), ("tf_ens_adv_in1k", "security"), (None, "benchmark")])
 def test_registry_purpose(tag, purpose):
-    assert timm_registry.purpose(tag) == purpose
+    assert timm_catalog.purpose(tag) == purpose

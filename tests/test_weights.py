@@ -7,8 +7,10 @@ import zipfile
 import polars as pl
 import pytest
 
-from sn_lake import config, lake, warehouse
-from sn_lake.sources import http, weights
+from sn_lake import config, lake, warehouse, weight_formats
+from sn_lake.catalog import weights as weights_catalog
+from sn_lake.sources import http
+from sn_lake.sources.weights import crawl as weights
 from tests.fake_weights import GITHUB, ZENODO, FakeWeightsHosts, legacy_torch_bytes, safetensors_bytes
 from tests.loopback_server import LoopbackServer, Response
 
@@ -68,20 +70,20 @@ def test_parse_link(url, link):
      ("checkpoints.zip", "other"), ("README.md", "other")],
 )  # fmt: skip
 def test_format_from_name(name, fmt):
-    assert weights.format_from_name(name) == fmt
+    assert weight_formats.format_from_name(name) == fmt
 
 
 def test_format_from_bytes():
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("archive/data.pkl", b"x")
-    assert weights.format_from_bytes(safetensors_bytes()[:64]) == "safetensors"
-    assert weights.format_from_bytes(legacy_torch_bytes()[:64]) == "pytorch-state-dict"
-    assert weights.format_from_bytes(archive.getvalue()[:64], "model.pth") == "pytorch-state-dict"
-    assert weights.format_from_bytes(archive.getvalue()[:64], "model.keras") == "tensorflow"
-    assert weights.format_from_bytes(b"\x89HDF\r\n\x1a\n" + bytes(56)) == "tensorflow"
-    assert weights.format_from_bytes(pickle.dumps({"a": 1}, protocol=4)) == "pickle"
-    assert weights.format_from_bytes(b"<html>not weights</html>") is None
+    assert weight_formats.format_from_bytes(safetensors_bytes()[:64]) == "safetensors"
+    assert weight_formats.format_from_bytes(legacy_torch_bytes()[:64]) == "pytorch-state-dict"
+    assert weight_formats.format_from_bytes(archive.getvalue()[:64], "model.pth") == "pytorch-state-dict"
+    assert weight_formats.format_from_bytes(archive.getvalue()[:64], "model.keras") == "tensorflow"
+    assert weight_formats.format_from_bytes(b"\x89HDF\r\n\x1a\n" + bytes(56)) == "tensorflow"
+    assert weight_formats.format_from_bytes(pickle.dumps({"a": 1}, protocol=4)) == "pickle"
+    assert weight_formats.format_from_bytes(b"<html>not weights</html>") is None
 
 
 def test_links_resolve_into_weight_files(fake_hosts):
@@ -89,7 +91,7 @@ def test_links_resolve_into_weight_files(fake_hosts):
     summary = weights.crawl(settings, [m[3] for m in MODELS], policy=FAST)
     assert (summary["links"], summary["asked"], summary["not_found"]) == (7, 7, 2)
     assert len(fake_hosts.requests_to(GITHUB + "/repos/osmr/imgclsmob/releases")) == 2  # followed the Link header
-    rows = weights.build_rows(models_frame(), lake.read_raw(settings, weights.SOURCE))
+    rows = weights_catalog.build_rows(models_frame(), lake.read_raw(settings, weights.SOURCE))
 
     resnet = rows_for(rows, "securitynet:benchmark/imagenet/resnet18")
     assert [(r["filename"], r["matched_by"], r["format"], r["compression"], r["origin"]) for r in resnet] == [
@@ -109,13 +111,13 @@ def test_links_resolve_into_weight_files(fake_hosts):
     path = rows_for(rows, "securitynet:benchmark/pathmnist/r50")
     assert [(r["filename"], r["matched_by"], r["format"]) for r in path] == [("weights_pathmnist.zip", "dataset", "other")]
     assert rows_for(rows, "securitynet:benchmark/x/deleted")[0]["status"] == "not_found"
-    assert rows.filter(status="found")["format"].is_in(weights.FORMATS).all()
+    assert rows.filter(status="found")["format"].is_in(weight_formats.FORMATS).all()
 
 
 def test_first_bytes_refine_the_format(fake_hosts):
     settings = config.load()
     weights.crawl(settings, ["https://github.com/acme/robust-vit"], sniff_bytes=True, policy=FAST)
-    rows = weights.build_rows(models_frame(), lake.read_raw(settings, weights.SOURCE))
+    rows = weights_catalog.build_rows(models_frame(), lake.read_raw(settings, weights.SOURCE))
     robust = {r["filename"]: (r["format"], r["format_from"]) for r in rows_for(rows, "securitynet:benchmark/imagenet/robust")}
     assert robust == {"robust_vit_b16.safetensors": ("safetensors", "bytes"), "robust_vit_b16.pth": ("pytorch-state-dict", "bytes")}
     downloads = [r for r in fake_hosts.requests if "/download/" in r.path]
@@ -130,17 +132,17 @@ def test_the_crawl_is_incremental_and_the_table_is_rebuilt(fake_hosts):
     )
     warehouse.replace_rows(con, "catalog.models", frame, "source = ?", ["securitynet"])
     con.close()
-    links = weights.catalog_links(settings)
+    links = weights_catalog.catalog_links(settings)
     assert len(links) == 7  # distinct URLs: models share a repository or a record
     weights.crawl(settings, links, policy=FAST)
     fake_hosts.requests.clear()
     assert weights.crawl(settings, links, policy=FAST)["asked"] == 0 and fake_hosts.requests == []
     con = warehouse.connect(settings)
-    counts = weights.build_weight_files(settings, con)
+    counts = weights_catalog.build_weight_files(settings, con)
     assert counts["rows"] == 11 and counts["found"] == 7 and counts["not_found"] == 2
     (n_models,), = con.execute("SELECT count(DISTINCT model_id) FROM catalog.weight_files").fetchall()
     assert n_models == len(MODELS)  # every linked model has a row, with a file or the reason it has none
-    assert weights.build_weight_files(settings, con) == counts
+    assert weights_catalog.build_weight_files(settings, con) == counts
     con.close()
 
 
@@ -153,7 +155,7 @@ def test_an_unreachable_public_host_is_skipped_a_configured_one_fails(fake_hosts
     monkeypatch.setitem(config.PUBLIC_ENDPOINTS, "zenodo_url", dead)
     summary = weights.crawl(config.load(), urls, policy=FAST)
     assert summary["unreachable"] == ["zenodo"]
-    rows = weights.build_rows(models_frame(), lake.read_raw(config.load(), weights.SOURCE))
+    rows = weights_catalog.build_rows(models_frame(), lake.read_raw(config.load(), weights.SOURCE))
     assert rows_for(rows, "securitynet:benchmark/bloodmnist/r18")[0]["status"] == "not_fetched"
     assert rows_for(rows, "securitynet:benchmark/imagenet/resnet18")[0]["status"] == "found"
 

@@ -1,17 +1,16 @@
 """Build ``catalog.*`` from the lake's raw records. Re-annotating never needs a re-crawl.
 
-No record can break the build: a source's ``catalog_rows(raw, issues)`` turns every record into a
-catalog row or a quarantine entry (values out of range or of the wrong type become NULL with an
-entry; a record no row can be made of is left out with one), and a lake file that cannot be read is
-quarantined as one file (``lake.unreadable_step``, ``lake.unreadable_manifest``; ``row_key`` is its
-path relative to the lake) while the rest of its source builds. Each build replaces the entries of
-:data:`BUILD_RULES` for the sources it rebuilds; the quality checks' and the sources' own rules are
-left alone.
+:data:`SOURCES` is the registry of sources (``sn_lake.catalog.contract``): each a name, a crawl and a to-catalog
+function with one signature, ``to_catalog(con, raw, issues)``. No record can break the build: a source's
+``to_catalog`` turns every record into a catalog row or a quarantine entry (values out of range or of the wrong type
+become NULL with an entry; a record no row can be made of is left out with one), and a lake file that cannot be read
+is quarantined as one file (``lake.unreadable_step``, ``lake.unreadable_manifest``; ``row_key`` is its path relative
+to the lake) while the rest of its source builds. Each build replaces the entries of :data:`BUILD_RULES` for the
+sources it rebuilds; the quality checks' and the sources' own rules are left alone.
 """
 
 from __future__ import annotations
 
-import inspect
 from urllib.parse import urlsplit
 
 import duckdb
@@ -20,23 +19,48 @@ import polars as pl
 from sn_lake import lake, warehouse
 from sn_lake.annotate import lineage, links
 from sn_lake.annotate.numbers import clean_text
+from sn_lake.catalog import huggingface as huggingface_catalog
+from sn_lake.catalog import kaggle as kaggle_catalog
+from sn_lake.catalog import local as local_catalog
 from sn_lake.catalog import robustbench as robustbench_catalog
+from sn_lake.catalog import securitynet as securitynet_catalog
+from sn_lake.catalog import timm_registry as timm_registry_catalog
 from sn_lake.catalog import timm_results as timm_results_catalog
+from sn_lake.catalog.contract import CatalogPart, Source
+from sn_lake.catalog.schema import QUARANTINE_SCHEMA
 from sn_lake.config import Settings
-from sn_lake.sources import huggingface, kaggle, local, securitynet, timm_registry
+from sn_lake.sources.huggingface import crawl as huggingface_crawl
+from sn_lake.sources.kaggle import crawl as kaggle_crawl
+from sn_lake.sources.local import crawl as local_crawl
+from sn_lake.sources.robustbench import crawl as robustbench_crawl
+from sn_lake.sources.securitynet import crawl as securitynet_crawl
+from sn_lake.sources.timm_registry import crawl as timm_registry_crawl
+from sn_lake.sources.timm_results import crawl as timm_results_crawl
 
-# source name -> module with `catalog_rows(raw) -> frame` (every source issue adds its own); a module
-# that fills more tables (labels, quarantine, published results) also has `build_tables(con, raw)`.
-SOURCES = {timm_registry.SOURCE: timm_registry, securitynet.SOURCE: securitynet, huggingface.SOURCE: huggingface, kaggle.SOURCE: kaggle,
-           local.SOURCE: local}
-# published result tables (docs/published_results.md), after timm: timm_results fills the timm rows' reported_accuracy
-SOURCES |= {robustbench_catalog.SOURCE: robustbench_catalog, timm_results_catalog.SOURCE: timm_results_catalog}
+# The sources of catalog.models, in build order: the published result tables (docs/published_results.md) come after
+# timm, whose rows timm_results fills with reported accuracies. (papers and weights enrich the catalog afterwards:
+# their crawls take the catalog's ids as arguments, sn_lake.catalog.papers / .weights build their tables.)
+SOURCES: dict[str, Source] = {
+    source.name: source
+    for source in (
+        Source(timm_registry_catalog.SOURCE, timm_registry_crawl.crawl, timm_registry_catalog.to_catalog),
+        Source(securitynet_catalog.SOURCE, securitynet_crawl.crawl, securitynet_catalog.to_catalog),
+        Source(huggingface_catalog.SOURCE, huggingface_crawl.crawl, huggingface_catalog.to_catalog),
+        Source(kaggle_catalog.SOURCE, kaggle_crawl.crawl, kaggle_catalog.to_catalog),
+        Source(local_catalog.SOURCE, local_crawl.crawl, local_catalog.to_catalog),
+        Source(robustbench_catalog.SOURCE, robustbench_crawl.crawl, robustbench_catalog.to_catalog),
+        Source(
+            timm_results_catalog.SOURCE,
+            timm_results_crawl.crawl,
+            timm_results_catalog.to_catalog,
+            links=timm_results_catalog.link_rows,
+        ),
+    )
+}
 
 
 # the quarantine rule families this build writes (sn_lake.annotate.numbers, model cards, lake files)
 BUILD_RULES = r"^(number|accuracy|value|card|record|lake)\."
-QUARANTINE_SCHEMA = {"table_name": pl.String, "row_key": pl.String, "rule": pl.String, "detail": pl.String,
-                     "detected_at": pl.Datetime("us", "UTC")}
 
 
 def _unreadable_file(file: lake.UnreadableFile, rule: str) -> dict:
@@ -45,13 +69,6 @@ def _unreadable_file(file: lake.UnreadableFile, rule: str) -> dict:
         "detail": f"Expected a readable lake file at {file.relative}, found {file.reason}; the rest of the source "
                   "was built without it: delete or move the file and crawl the source again to replace it",
     }  # fmt: skip
-
-
-def _catalog_rows(module, raw: pl.DataFrame, issues: list[dict]) -> pl.DataFrame:
-    """The source's catalog rows; its quarantine entries go to ``issues`` when its ``catalog_rows`` takes them."""
-    if "issues" in inspect.signature(module.catalog_rows).parameters:
-        return module.catalog_rows(raw, issues=issues)
-    return module.catalog_rows(raw)
 
 
 def replace_quarantine(con: duckdb.DuckDBPyConnection, source: str, issues: list[dict]) -> int:
@@ -69,8 +86,8 @@ def build_models(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str
     What a source's records or files could not give goes to ``catalog.quarantine`` (:func:`replace_quarantine`).
     """
     counts = {}
-    declared = []  # parents the models declare (sources with `tree_rows(raw)`), resolved once every source is in
-    for name, module in SOURCES.items():
+    declared = []  # the parents the models declare, resolved once every source is in
+    for name, source in SOURCES.items():
         unreadable: list[lake.UnreadableFile] = []
         raw = lake.read_raw(settings, name, unreadable)
         issues = [_unreadable_file(f, "lake.unreadable_step") for f in unreadable]
@@ -78,18 +95,14 @@ def build_models(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str
             if unreadable:  # nothing readable: the catalog keeps what it had, the files are named
                 replace_quarantine(con, name, issues)
             continue
-        if hasattr(module, "compact_raw"):  # only what its catalog reads (memory)
-            raw = module.compact_raw(raw)
-        rows = _catalog_rows(module, raw, issues)
-        if hasattr(module, "build_tables"):
-            module.build_tables(con, raw)
-        if hasattr(module, "tree_rows"):
-            declared.append(module.tree_rows(raw))
+        part: CatalogPart = source.to_catalog(con, raw, issues)
         del raw  # the raw records are no longer needed: free them before the warehouse takes the rows
-        counts[name] = warehouse.replace_rows(con, "catalog.models", rows, "source = ?", [name])
-        del rows
+        if part.declared_parents is not None:
+            declared.append(part.declared_parents)
+        counts[name] = warehouse.replace_rows(con, "catalog.models", part.models, "source = ?", [name])
+        del part
         record_crawls(settings, con, name, issues)
-        replace_quarantine(con, name, issues)  # after build_tables, which may replace a source's own entries
+        replace_quarantine(con, name, issues)  # after to_catalog, which may replace a source's own entries
     build_links(settings, con)
     build_model_tree(con, declared)
     return counts
@@ -110,11 +123,11 @@ def build_links(settings: Settings, con: duckdb.DuckDBPyConnection) -> int:
     columns, rows = warehouse.query(con, "SELECT model_id, weights_url, paper_id, model_type FROM catalog.models")
     endpoint_host = urlsplit(settings.hf_endpoint).netloc.rsplit("@", 1)[-1].lower()  # without user:password@
     hub_hosts = (*links.HUB_HOSTS, endpoint_host)
-    found = links.find_links([dict(zip(columns, row)) for row in rows], hub_hosts)
+    found = links.find_links([dict(zip(columns, row, strict=True)) for row in rows], hub_hosts)
     known = {(link["model_id"], link["linked_model_id"]) for link in found}
-    for module in SOURCES.values():  # links a source knows beyond catalog rows (timm's tables: timm <-> huggingface)
-        if hasattr(module, "link_rows"):
-            found += [x for x in module.link_rows(con) if (x["model_id"], x["linked_model_id"]) not in known]
+    for source in SOURCES.values():  # links a source knows beyond catalog rows (timm's tables: timm <-> huggingface)
+        if source.links is not None:
+            found += [x for x in source.links(con) if (x["model_id"], x["linked_model_id"]) not in known]
     schema = {"model_id": pl.String, "linked_model_id": pl.String, "link_type": pl.String, "evidence": pl.String}
     return warehouse.replace_rows(con, "catalog.model_links", pl.DataFrame(found, schema=schema), "true")
 
@@ -137,7 +150,13 @@ def record_crawls(
             "n_records": [_count(c.get("records", 0)) for c in crawls.values()],
             "n_steps": [_count(c.get("steps", 0)) for c in crawls.values()],
         },
-        schema={"source": pl.String, "crawl_id": pl.String, "finished_at": pl.String, "n_records": pl.Int64, "n_steps": pl.Int64},
+        schema={
+            "source": pl.String,
+            "crawl_id": pl.String,
+            "finished_at": pl.String,
+            "n_records": pl.Int64,
+            "n_steps": pl.Int64,
+        },
     ).with_columns(pl.col("finished_at").str.to_datetime(time_zone="UTC", strict=False))
     for crawl_id in frame.filter(pl.col("finished_at").is_null())["crawl_id"]:
         path = lake.crawl_dir(settings, source, crawl_id) / "_crawl.json"

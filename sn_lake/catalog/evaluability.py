@@ -18,10 +18,18 @@ from sn_lake import lake, warehouse
 from sn_lake.config import Settings
 from sn_lake.evaluate import evaluability, results
 from sn_lake.sources import huggingface
+from sn_lake.sources.huggingface.parse import split_records
 
 TABLE = "catalog.evaluability"
-SCHEMA = {"model_id": pl.String, "revision": pl.String, "evaluable": pl.Boolean, "reason": pl.String,
-          "loader": pl.String, "dataset_repo": pl.String, "checked_at": pl.Datetime("us", "UTC")}
+SCHEMA = {
+    "model_id": pl.String,
+    "revision": pl.String,
+    "evaluable": pl.Boolean,
+    "reason": pl.String,
+    "loader": pl.String,
+    "dataset_repo": pl.String,
+    "checked_at": pl.Datetime("us", "UTC"),
+}
 
 
 @lru_cache(maxsize=1)
@@ -35,7 +43,9 @@ def timm_architectures() -> frozenset[str]:
 def _listing_facts(listing: dict) -> dict:
     config = listing.get("config") if isinstance(listing.get("config"), dict) else {}
     architectures = config.get("architectures")
-    architectures = tuple(str(a) for a in architectures if isinstance(a, str)) if isinstance(architectures, list) else ()
+    architectures = (
+        tuple(str(a) for a in architectures if isinstance(a, str)) if isinstance(architectures, list) else ()
+    )
     architecture = config.get("architecture") if isinstance(config.get("architecture"), str) else None
     tags = listing.get("tags") if isinstance(listing.get("tags"), list) else []
     weights = listing.get("safetensors") if isinstance(listing.get("safetensors"), dict) else {}
@@ -52,7 +62,7 @@ def huggingface_facts(settings: Settings) -> dict[str, dict]:
     """``model_id -> facts`` from each listed model's latest listing record."""
     latest: dict[str, tuple] = {}
     for step in lake.iter_steps(settings, huggingface.SOURCE):
-        listings = step.filter(~pl.col("request_url").str.contains("/resolve/", literal=True))
+        listings, _ = split_records(step)
         for native_id, fetched_at, payload in listings.select("native_id", "fetched_at", "payload").iter_rows():
             if native_id in latest and latest[native_id][0] > fetched_at:
                 continue
@@ -76,16 +86,34 @@ def verdicts(settings: Settings, models: pl.DataFrame) -> pl.DataFrame:
         facts = hub.get(m["model_id"], {})
         architecture = facts.get("architecture") if m["source"] == huggingface.SOURCE else m["architecture"]
         candidate = evaluability.Candidate(
-            model_id=m["model_id"], source=m["source"], library=m["library"], architecture=architecture,
-            architectures=facts.get("architectures", ()), remote_code=facts.get("remote_code", False),
-            has_safetensors=m["has_safetensors"], n_parameters=facts.get("n_parameters"), dataset=m["dataset"],
+            model_id=m["model_id"],
+            source=m["source"],
+            library=m["library"],
+            architecture=architecture,
+            architectures=facts.get("architectures", ()),
+            remote_code=facts.get("remote_code", False),
+            has_safetensors=m["has_safetensors"],
+            n_parameters=facts.get("n_parameters"),
+            dataset=m["dataset"],
             dataset_note=m["dataset_note"],
         )
-        verdict = evaluability.decide(candidate, timm_architectures=known, max_parameters=settings.max_parameters,
-                                      has_token=bool(settings.hf_token))
-        rows.append({"model_id": m["model_id"], "revision": m["revision"], "evaluable": verdict.evaluable,
-                     "reason": verdict.reason, "loader": verdict.loader, "dataset_repo": verdict.dataset_repo,
-                     "checked_at": checked_at})
+        verdict = evaluability.decide(
+            candidate,
+            timm_architectures=known,
+            max_parameters=settings.max_parameters,
+            has_token=bool(settings.hf_token),
+        )
+        rows.append(
+            {
+                "model_id": m["model_id"],
+                "revision": m["revision"],
+                "evaluable": verdict.evaluable,
+                "reason": verdict.reason,
+                "loader": verdict.loader,
+                "dataset_repo": verdict.dataset_repo,
+                "checked_at": checked_at,
+            }
+        )
     frame = pl.DataFrame(rows, schema=SCHEMA)
     return with_failures(frame, results.failures(settings))
 
@@ -94,14 +122,23 @@ def with_failures(frame: pl.DataFrame, failed: pl.DataFrame) -> pl.DataFrame:
     """Models whose evaluation failed at their current revision become not evaluable, with that failure's reason."""
     if failed.is_empty() or frame.is_empty():
         return frame
-    latest = (failed.sort("failed_at").group_by("model_id").agg(pl.col("revision").last().alias("failed_revision"),
-                                                                 pl.col("reason").last().alias("failure")))
+    latest = (
+        failed.sort("failed_at")
+        .group_by("model_id")
+        .agg(pl.col("revision").last().alias("failed_revision"), pl.col("reason").last().alias("failure"))
+    )
     joined = frame.join(latest, on="model_id", how="left")
     hit = pl.col("failure").is_not_null() & (
-        pl.col("failed_revision").is_null() | pl.col("revision").is_null() | (pl.col("failed_revision") == pl.col("revision")))
+        pl.col("failed_revision").is_null()
+        | pl.col("revision").is_null()
+        | (pl.col("failed_revision") == pl.col("revision"))
+    )
     return joined.with_columns(
         pl.when(hit).then(False).otherwise(pl.col("evaluable")).alias("evaluable"),
-        pl.when(hit).then(pl.lit("evaluation failed: ") + pl.col("failure")).otherwise(pl.col("reason")).alias("reason"),
+        pl.when(hit)
+        .then(pl.lit("evaluation failed: ") + pl.col("failure"))
+        .otherwise(pl.col("reason"))
+        .alias("reason"),
     ).select(list(SCHEMA))
 
 
@@ -119,5 +156,7 @@ def apply_failures(settings: Settings, con: duckdb.DuckDBPyConnection) -> int:
     current = con.execute(f"SELECT * FROM {TABLE}").pl()
     if current.is_empty():
         return 0
-    updated = with_failures(current.with_columns(pl.col("checked_at").dt.convert_time_zone("UTC")), results.failures(settings))
+    updated = with_failures(
+        current.with_columns(pl.col("checked_at").dt.convert_time_zone("UTC")), results.failures(settings)
+    )
     return warehouse.replace_rows(con, TABLE, updated, "true")

@@ -25,6 +25,8 @@ from sn_lake.annotate.datasets import canonical_dataset, data_category
 from sn_lake.annotate.papers import arxiv_ids
 from sn_lake.annotate.venues import normalize_venue, venue_type
 from sn_lake.catalog import snapshots
+from sn_lake.catalog.contract import CatalogPart
+from sn_lake.catalog.schema import CORE, QUARANTINE_SCHEMA, SEEN, models_schema
 from sn_lake.sources.robustbench import SOURCE, parse
 from sn_lake.sources.robustbench.crawl import MANIFEST
 
@@ -192,25 +194,8 @@ def _model_row(a: Annotated, snap: snapshots.Snapshot) -> dict:
     }
 
 
-CATALOG_SCHEMA = {
-    "model_id": pl.String,
-    "source": pl.String,
-    "name": pl.String,
-    "revision": pl.String,
-    "architecture": pl.String,
-    "model_type": pl.String,
-    "dataset": pl.String,
-    "data_category": pl.String,
-    "num_classes": pl.Int32,
-    "input_size": pl.Int32,
-    "library": pl.String,
-    "license": pl.String,
-    "paper_id": pl.String,
-    "purpose": pl.String,
-    "weights_url": pl.String,
-    "first_seen_at": pl.Datetime("us", "UTC"),
-    "last_seen_at": pl.Datetime("us", "UTC"),
-}
+# the columns it fills; their types come from sql/schema/ (sn_lake.catalog.schema)
+CATALOG_SCHEMA = models_schema(*CORE, *SEEN)
 
 
 def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
@@ -506,15 +491,6 @@ def corruption_rows(built: Built) -> tuple[pl.DataFrame, list[tuple[str, parse.N
     return pl.DataFrame(out, schema=CORRUPTION_SCHEMA), notes
 
 
-QUARANTINE_SCHEMA = {
-    "table_name": pl.String,
-    "row_key": pl.String,
-    "rule": pl.String,
-    "detail": pl.String,
-    "detected_at": pl.Datetime("us", "UTC"),
-}
-
-
 def quarantine_rows(built: Built, extra: list[tuple[str, parse.Note]], detected_at: Any) -> pl.DataFrame:
     """Every record kept out, every value read as NULL and every corruption-table problem, with rule and reason."""
     found = list(built.other)
@@ -541,3 +517,11 @@ def build_tables(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame) -> dict[str,
     )
     counts["results.corruption"] = warehouse.replace_rows(con, "results.corruption", corruption, "origin = ?", [ORIGIN])
     return counts
+
+
+def to_catalog(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, issues: list[dict]) -> CatalogPart:
+    """The source contract (``sn_lake.catalog.contract``): the leaderboard's catalog rows, after its entries, published
+    results and quarantine entries (:func:`build_tables`; its rules write their own ``robustbench.*`` entries, so
+    ``issues`` gets none)."""
+    build_tables(con, raw)
+    return CatalogPart(catalog_rows(raw))

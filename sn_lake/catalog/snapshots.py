@@ -38,9 +38,9 @@ def current(raw: pl.DataFrame, manifest: str = "_manifest") -> Snapshot:
         chosen.group_by("native_id").agg(pl.col("fetched_at").max().alias("fetched_at")), on="native_id"
     )
     return Snapshot(
-        payloads={n: json.loads(p) for n, p in zip(latest["native_id"], latest["payload"])},
-        fetched_at=dict(zip(latest["native_id"], latest["fetched_at"])),
-        first_seen=dict(zip(seen["native_id"], seen["first_seen_at"])),
-        last_seen=dict(zip(seen["native_id"], seen["last_seen_at"])),
+        payloads={n: json.loads(p) for n, p in zip(latest["native_id"], latest["payload"], strict=True)},
+        fetched_at=dict(zip(latest["native_id"], latest["fetched_at"], strict=True)),
+        first_seen=dict(zip(seen["native_id"], seen["first_seen_at"], strict=True)),
+        last_seen=dict(zip(seen["native_id"], seen["last_seen_at"], strict=True)),
         crawl_id=crawl_id,
     )

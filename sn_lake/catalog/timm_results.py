@@ -23,6 +23,8 @@ import polars as pl
 
 from sn_lake import lake, warehouse
 from sn_lake.catalog import snapshots
+from sn_lake.catalog.contract import CatalogPart
+from sn_lake.catalog.schema import QUARANTINE_SCHEMA, SEEN, models_schema
 from sn_lake.sources.timm_results import SOURCE, parse
 from sn_lake.sources.timm_results.crawl import IMAGENET, MANIFEST
 
@@ -54,13 +56,8 @@ def tables(raw: pl.DataFrame) -> tuple[dict[str, parse.Table], snapshots.Snapsho
     return {path: parse.read_table({"path": path, **payload}) for path, payload in sorted(snap.payloads.items())}, snap
 
 
-CATALOG_SCHEMA = {
-    "model_id": pl.String,
-    "source": pl.String,
-    "name": pl.String,
-    "first_seen_at": pl.Datetime("us", "UTC"),
-    "last_seen_at": pl.Datetime("us", "UTC"),
-}
+# the columns it fills; their types come from sql/schema/ (sn_lake.catalog.schema)
+CATALOG_SCHEMA = models_schema("model_id", "source", "name", *SEEN)
 
 
 def catalog_rows(raw: pl.DataFrame) -> pl.DataFrame:
@@ -172,14 +169,7 @@ def quarantine_rows(found: dict[str, parse.Table], detected_at: Any) -> pl.DataF
                     "detected_at": detected_at,
                 }
             )
-    schema = {
-        "table_name": pl.String,
-        "row_key": pl.String,
-        "rule": pl.String,
-        "detail": pl.String,
-        "detected_at": pl.Datetime("us", "UTC"),
-    }
-    return pl.DataFrame(rows, schema=schema)
+    return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
 
 
 def link_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -245,3 +235,11 @@ def build_tables(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame) -> dict[str,
     )
     counts["catalog.models.reported_accuracy"] = fill_reported_accuracy(con, found)
     return counts
+
+
+def to_catalog(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, issues: list[dict]) -> CatalogPart:
+    """The source contract (``sn_lake.catalog.contract``): no catalog rows of its own (:func:`catalog_rows`); the
+    published results, quarantine entries and reported accuracies (:func:`build_tables`; its rules write their own
+    ``timm_results.*`` entries, so ``issues`` gets none). Its links come after every source (:func:`link_rows`)."""
+    build_tables(con, raw)
+    return CatalogPart(catalog_rows(raw))

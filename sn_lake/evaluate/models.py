@@ -50,7 +50,7 @@ from sn_lake.config import Settings
 from sn_lake.evaluate import labels as labels_mod
 from sn_lake.evaluate.labels import LabelMismatch  # noqa: F401 - re-exported: models.LabelMismatch
 from sn_lake.evaluate.models_errors import ModelLoadError  # torch-free, so labels can raise it too
-from sn_lake.sources.weights import SNIFF_BYTES, format_from_bytes
+from sn_lake.weight_formats import SNIFF_BYTES, format_from_bytes
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "model.ckpt")
 RAW_CHECKPOINT_SUFFIXES = (".pth", ".ckpt", ".bin", ".pt")
@@ -159,6 +159,11 @@ class Classifier(nn.Module):
     Resizing, cropping and normalizing (:class:`Preprocessing`) happen inside, so attacks perturb and clip
     in [0, 1] pixel space. A transformers network's output object is reduced to its ``logits``, and
     ``label_order`` (set by :func:`align_labels`) reorders the logits into the dataset's class order.
+
+    ``score_dtype`` (None: float32 throughout) runs the forward passes made without autograd (scoring: the
+    logits the families share, queries, detectors) under autocast to that dtype, and returns float32 logits;
+    passes that need gradients (FGSM, PGD, Neural Cleanse, training) stay in float32. Off by default:
+    ``benchmarks/gpu.sh`` turns it on for a model only after its results matched float32 within the tolerances.
     """
 
     def __init__(
@@ -175,6 +180,7 @@ class Classifier(nn.Module):
         self.preprocessing = preprocessing or Preprocessing(tuple(input_size), tuple(mean), tuple(std))
         self.input_size = tuple(input_size)
         self.hf_output = hf_output
+        self.score_dtype: torch.dtype | None = None
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("label_order", None, persistent=False)
@@ -195,6 +201,12 @@ class Classifier(nn.Module):
         return F.interpolate(x, size=size, mode=mode, align_corners=False, antialias=self.preprocessing.antialias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.score_dtype is not None and not torch.is_grad_enabled():
+            with torch.autocast(x.device.type, dtype=self.score_dtype):
+                return self._logits(x).float()
+        return self._logits(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         p = self.preprocessing
         if p.in_chans == 1 and x.shape[1] == 3:
             x = x.mean(dim=1, keepdim=True)
@@ -207,7 +219,8 @@ class Classifier(nn.Module):
                 x = self._resize(x, p.resize)
             if p.crop:
                 x = center_crop(x, p.crop)
-        x = (x - self.mean) / self.std
+        # x - mean is a new tensor whatever came in, so dividing it in place saves an allocation, bit for bit
+        x = (x - self.mean).div_(self.std)
         out = self.net(pixel_values=x, return_dict=True).logits if self.hf_output else self.net(x)
         if self.label_order is not None:
             out = out.index_select(1, self.label_order.to(out.device))
@@ -991,8 +1004,9 @@ def hf_preprocessing(pp: dict, model_type: str, config: dict | None = None) -> P
             raise UntrustedConfigError(f"Expected positive image_std values, found {std}: fix {PREPROCESSOR_CONFIG}.")
     else:
         mean, std = (0.0,) * in_chans, (1.0,) * in_chans
-    mean, std = tuple(m / scale for m in mean), tuple(
-        s / scale for s in std
+    mean, std = (
+        tuple(m / scale for m in mean),
+        tuple(s / scale for s in std),
     )  # (x*scale - m)/s == (x - m/scale)/(s/scale)
     image_size = (config or {}).get("image_size")
     if crop:
@@ -1374,7 +1388,8 @@ def download_kaggle_instance(settings: Settings, native: str) -> tuple[Path, str
     from kagglesdk.models.types.model_api_service import ApiDownloadModelInstanceVersionRequest
     from kagglesdk.models.types.model_enums import ModelFramework
 
-    from sn_lake.sources import http, kaggle
+    from sn_lake import http_client as http
+    from sn_lake import kaggle_client as kaggle
 
     owner, model, framework, variation = _kaggle_handle(native)
     if framework not in KAGGLE_FRAMEWORKS:

@@ -1,6 +1,8 @@
 """Evaluate one model with one attack family and write its rows to the lake (what each Dagster partition runs).
 
-Each family has a configuration dataclass whose defaults are the issue's, in the torch-free
+The families are registered in :mod:`sn_lake.evaluate.families` (config class, runner, results table);
+each runner here is ``_rows_<family>(ctx, config) -> rows``, named by its registry entry.
+Each family's configuration dataclass, with its defaults, is in the torch-free
 :mod:`sn_lake.evaluate.configs` (re-exported here; the Dagster config classes in ``assets/evaluation.py``
 take their defaults from there). Members are the model's training set (the zoo records which part of
 the train split that was; otherwise the whole train split), non-members the test split.
@@ -19,17 +21,22 @@ import torch
 
 from sn_lake import lake
 from sn_lake.config import Settings
+from sn_lake.evaluate import cache, families, models, results
 from sn_lake.evaluate import data as data_mod
-from sn_lake.evaluate import cache, models, results
 from sn_lake.evaluate.attacks.accuracy import TaskAccuracy
 from sn_lake.evaluate.attacks.adversarial import FGSM, PGD, Square, Transfer, robustness
 from sn_lake.evaluate.attacks.backdoor import NEO, STRIP, NeuralCleanse
 from sn_lake.evaluate.attacks.membership import LiRAOffline, MetricAttacks
 from sn_lake.evaluate.attacks.sampling import RowLogits, sample_index
 from sn_lake.evaluate.attacks.stealing import ModelStealing
-from sn_lake.evaluate.configs import (  # also reached as pipeline.StealingConfig, pipeline.FAMILIES, ...
-    CONFIGS, FAMILIES, AccuracyConfig, AdversarialConfig, BackdoorConfig, MembershipConfig, StealingConfig,
+from sn_lake.evaluate.configs import (  # also reached as pipeline.StealingConfig, ...
+    AccuracyConfig,
+    AdversarialConfig,
+    BackdoorConfig,
+    MembershipConfig,
+    StealingConfig,
 )
+from sn_lake.evaluate.families import NAMES as FAMILIES  # noqa: F401  (pipeline.FAMILIES, as before)
 from sn_lake.evaluate.zoo import TINY_ARCHS, Trigger
 
 log = logging.getLogger(__name__)
@@ -42,6 +49,7 @@ class Context:
     splits: data_mod.DatasetSplits
     device: torch.device
     notes: list[str] = field(default_factory=list)
+    config_hash: str = ""  # of the family's config being run: names what a runner keeps beside its rows
 
     @property
     def members(self) -> data_mod.Split:
@@ -76,9 +84,12 @@ class Context:
             config = {k: v for k, v in self.model.config.items() if k != "sn_lake"}
         else:
             size = list(self.splits.train.x.shape[1:])
-            config = {"architecture": architecture, "num_classes": self.model.num_classes,
-                      "model_args": TINY_ARCHS.get(architecture, {}),
-                      "pretrained_cfg": {"input_size": size, "mean": [0.5] * 3, "std": [0.5] * 3}}  # fmt: skip
+            config = {
+                "architecture": architecture,
+                "num_classes": self.model.num_classes,
+                "model_args": TINY_ARCHS.get(architecture, {}),
+                "pretrained_cfg": {"input_size": size, "mean": [0.5] * 3, "std": [0.5] * 3},
+            }
         return models.build(config).to(self.device)
 
 
@@ -97,7 +108,11 @@ def _aux(ctx: Context, cfg: StealingConfig) -> data_mod.Split:
         return ctx.splits.train
     other = data_mod.load(cfg.aux_dataset, ctx.settings).train
     size = tuple(ctx.splits.train.x.shape[-2:])
-    x = torch.nn.functional.interpolate(other.x, size=size, mode="bilinear", align_corners=False) if other.x.shape[-2:] != size else other.x
+    x = (
+        torch.nn.functional.interpolate(other.x, size=size, mode="bilinear", align_corners=False)
+        if other.x.shape[-2:] != size
+        else other.x
+    )
     return data_mod.Split(x, other.y)
 
 
@@ -106,21 +121,24 @@ def _steal(ctx: Context, cfg: StealingConfig) -> tuple[list[dict], dict]:
     aux = _aux(ctx, cfg)
     aux_logits = ctx.rows("train") if aux is ctx.splits.train else None
     attack = ModelStealing(cfg.query_budgets, cfg.label_only, cfg.epochs, seed=cfg.seed)
-    rows, surrogates = attack(ctx.model.classifier, lambda: ctx.fresh(cfg.surrogate_arch), aux, test, ctx.device,
-                              aux_logits, test_logits)  # fmt: skip
+    rows, surrogates = attack(
+        ctx.model.classifier, lambda: ctx.fresh(cfg.surrogate_arch), aux, test, ctx.device, aux_logits, test_logits
+    )
     aux_name = cfg.aux_dataset or f"{ctx.splits.name}:train (partial training set)"
     return [{**r, "aux_dataset": aux_name, "surrogate_arch": cfg.surrogate_arch} for r in rows], surrogates
 
 
-def _rows_model_stealing(ctx: Context, cfg: StealingConfig, chash: str) -> list[dict]:
+def _rows_model_stealing(ctx: Context, cfg: StealingConfig) -> list[dict]:
     from safetensors.torch import save_file
 
     rows, surrogates = _steal(ctx, cfg)
     biggest = surrogates[max(surrogates)]
-    path = surrogate_path(ctx.settings, ctx.model.model_id, chash)
+    path = surrogate_path(ctx.settings, ctx.model.model_id, ctx.config_hash)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous().cpu() for k, v in biggest.state_dict().items()}, str(path))
-    path.with_suffix(".json").write_text(json.dumps({"surrogate_arch": cfg.surrogate_arch, "query_budget": max(surrogates)}))
+    path.with_suffix(".json").write_text(
+        json.dumps({"surrogate_arch": cfg.surrogate_arch, "query_budget": max(surrogates)})
+    )
     return rows
 
 
@@ -152,10 +170,21 @@ def _rows_membership_inference(ctx: Context, cfg: MembershipConfig) -> list[dict
     if cfg.lira_max_parameters and ctx.model.num_parameters <= cfg.lira_max_parameters:
         reference = ctx.outside_members
         if reference is None or len(reference) < 50:
-            ctx.notes.append("lira_offline skipped: fewer than 50 train-split items outside the model's members to train reference models on")
+            ctx.notes.append(
+                "lira_offline skipped: fewer than 50 train-split items outside the model's members "
+                "to train reference models on"
+            )
         else:
-            lira = LiRAOffline(cfg.lira_reference_models, cfg.lira_epochs, max_per_side=cfg.max_per_side, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
-            rows += lira(ctx.model.classifier, lambda: ctx.fresh("same"), ctx.members, ctx.splits.test, reference, ctx.device)
+            lira = LiRAOffline(
+                cfg.lira_reference_models,
+                cfg.lira_epochs,
+                max_per_side=cfg.max_per_side,
+                n_bootstrap=cfg.n_bootstrap,
+                seed=cfg.seed,
+            )
+            rows += lira(
+                ctx.model.classifier, lambda: ctx.fresh("same"), ctx.members, ctx.splits.test, reference, ctx.device
+            )
     return rows
 
 
@@ -168,7 +197,9 @@ def _rows_adversarial(ctx: Context, cfg: AdversarialConfig) -> list[dict]:
     }
     if cfg.transfer:
         surrogate = _surrogate(ctx)
-        attacks[("black-box-transfer", "pgd")] = lambda eps: Transfer(surrogate, PGD(eps, cfg.pgd_steps, cfg.pgd_alpha, seed=cfg.seed))
+        attacks[("black-box-transfer", "pgd")] = lambda eps: Transfer(
+            surrogate, PGD(eps, cfg.pgd_steps, cfg.pgd_alpha, seed=cfg.seed)
+        )
     clean = None if clean_logits is None else clean_logits(torch.arange(len(split)))
     rows = robustness(ctx.model.classifier, split, attacks, list(cfg.epsilons), ctx.device, clean_logits=clean)
 
@@ -177,16 +208,34 @@ def _rows_adversarial(ctx: Context, cfg: AdversarialConfig) -> list[dict]:
         if attack == "fgsm":
             settings = {"steps": 1, "step_size": eps, "restarts": 1, "queries": None, "random_start": False}
         elif attack == "square":
-            settings = {"steps": None, "step_size": eps, "restarts": 1, "queries": cfg.square_queries,
-                        "random_start": True}
+            settings = {
+                "steps": None,
+                "step_size": eps,
+                "restarts": 1,
+                "queries": cfg.square_queries,
+                "random_start": True,
+            }
         else:  # pgd, on the model or (transfer) on a surrogate
             step_size = cfg.pgd_alpha if cfg.pgd_alpha is not None else 2.5 * eps / max(cfg.pgd_steps, 1)
-            settings = {"steps": cfg.pgd_steps, "step_size": step_size, "restarts": 1, "queries": None,
-                        "random_start": True}
+            settings = {
+                "steps": cfg.pgd_steps,
+                "step_size": step_size,
+                "restarts": 1,
+                "queries": None,
+                "random_start": True,
+            }
         return json.dumps({**settings, **({"crafted_on": "surrogate"} if setting == "black-box-transfer" else {})})
 
-    return [{**row, "norm": "Linf", "n_examples": row["n_samples"], "seed": cfg.seed,
-             "attack_config": attack_config(row["attack"], row["setting"], row["epsilon"])} for row in rows]
+    return [
+        {
+            **row,
+            "norm": "Linf",
+            "n_examples": row["n_samples"],
+            "seed": cfg.seed,
+            "attack_config": attack_config(row["attack"], row["setting"], row["epsilon"]),
+        }
+        for row in rows
+    ]
 
 
 def _rows_backdoor_detection(ctx: Context, cfg: BackdoorConfig) -> list[dict]:
@@ -204,10 +253,25 @@ def _rows_backdoor_detection(ctx: Context, cfg: BackdoorConfig) -> list[dict]:
         trigger_mask = trigger.mask(*victims.x.shape[-2:])
     model, device = ctx.model.classifier, ctx.device
     detectors = [
-        ("neural_cleanse", lambda: NeuralCleanse(cfg.nc_steps, cfg.nc_lr, cfg.nc_lambda, cfg.nc_batch_size, cfg.nc_threshold, seed=cfg.seed)(model, nc_clean, ctx.model.num_classes, device)),
-        ("strip", lambda: STRIP(cfg.strip_superimpose, cfg.strip_frr, cfg.flag_rate, cfg.seed)(model, calibration, overlay, evaluation, device, triggered)),
-        ("neo", lambda: NEO(cfg.neo_window, cfg.neo_stride, flag_rate=cfg.flag_rate, seed=cfg.seed)(model, evaluation, overlay, device, triggered, trigger_mask)),
-    ]  # fmt: skip
+        (
+            "neural_cleanse",
+            lambda: NeuralCleanse(
+                cfg.nc_steps, cfg.nc_lr, cfg.nc_lambda, cfg.nc_batch_size, cfg.nc_threshold, seed=cfg.seed
+            )(model, nc_clean, ctx.model.num_classes, device),
+        ),
+        (
+            "strip",
+            lambda: STRIP(cfg.strip_superimpose, cfg.strip_frr, cfg.flag_rate, cfg.seed)(
+                model, calibration, overlay, evaluation, device, triggered
+            ),
+        ),
+        (
+            "neo",
+            lambda: NEO(cfg.neo_window, cfg.neo_stride, flag_rate=cfg.flag_rate, seed=cfg.seed)(
+                model, evaluation, overlay, device, triggered, trigger_mask
+            ),
+        ),
+    ]
     rows = []
     for _, run in detectors:
         started = time.monotonic()
@@ -216,15 +280,20 @@ def _rows_backdoor_detection(ctx: Context, cfg: BackdoorConfig) -> list[dict]:
     return rows
 
 
-def run_family(settings: Settings, model_id: str, family: str, config=None, loaded: models.LoadedModel | None = None,
-               dataset: str | None = None) -> dict:  # fmt: skip
+def run_family(
+    settings: Settings,
+    model_id: str,
+    family: str,
+    config=None,
+    loaded: models.LoadedModel | None = None,
+    dataset: str | None = None,
+) -> dict:
     """Evaluate ``model_id`` with one family, write its Parquet file, and return a summary (path, rows, notes).
 
     ``dataset`` (e.g. the catalog's annotation) is used when the model's own config does not name its training set.
     """
-    if family not in CONFIGS:
-        raise ValueError(f"Expected an attack family from {FAMILIES}, found {family!r}: use one of them.")
-    config = config or CONFIGS[family]()
+    entry = families.get(family)
+    config = config or entry.config()
     device = models.resolve_device(settings)
     loaded = loaded or cache.CACHE.model(model_id, settings, device)  # one load per (model, revision, device) a run
     if not loaded.dataset and dataset:
@@ -237,21 +306,33 @@ def run_family(settings: Settings, model_id: str, family: str, config=None, load
     torch.manual_seed(getattr(config, "seed", 0))
     splits = cache.CACHE.dataset(loaded.dataset, settings)  # one decode per dataset a run
     models.align_labels(loaded, splits)  # logits in the dataset's class order, or LabelMismatch with the reason
-    ctx = Context(settings, loaded, splits, device)
     chash = results.config_hash(family, asdict(config))
+    ctx = Context(settings, loaded, splits, device, config_hash=chash)
     started = time.monotonic()
-    if family == "model_stealing":
-        rows = _rows_model_stealing(ctx, config, chash)
-    else:
-        rows = globals()[f"_rows_{family}"](ctx, config)
+    rows = entry.run_function()(ctx, config)
     runtime = time.monotonic() - started
-    common = {"model_id": model_id, "revision": loaded.revision, "dataset": loaded.dataset, "origin": "computed",
-              "config_hash": chash, "device": device.type, "runtime_s": runtime, "computed_at": lake.utcnow()}  # fmt: skip
+    common = {
+        "model_id": model_id,
+        "revision": loaded.revision,
+        "dataset": loaded.dataset,
+        "origin": "computed",
+        "config_hash": chash,
+        "device": device.type,
+        "runtime_s": runtime,
+        "computed_at": lake.utcnow(),
+    }
     frame = pl.DataFrame([{**common, **row} for row in rows], infer_schema_length=None)
     path = results.write(settings, family, model_id, chash, frame)
     for note in ctx.notes:
         log.info(note)
-    return {"path": str(path), "rows": frame.height, "config_hash": chash, "runtime_s": round(runtime, 2), "notes": ctx.notes, "frame": frame}
+    return {
+        "path": str(path),
+        "rows": frame.height,
+        "config_hash": chash,
+        "runtime_s": round(runtime, 2),
+        "notes": ctx.notes,
+        "frame": frame,
+    }
 
 
 # What makes a model not evaluable (rather than a bug): its files, its labels or its data. A failure of these

@@ -18,15 +18,9 @@ import polars as pl
 
 from sn_lake import lake, warehouse
 from sn_lake.config import Settings
+from sn_lake.evaluate import families
 
-# attack family -> results table (contract)
-TABLES = {
-    "task_accuracy": "results.task_accuracy",
-    "model_stealing": "results.model_stealing",
-    "membership_inference": "results.membership_inference",
-    "adversarial": "results.adversarial",
-    "backdoor_detection": "results.backdoor_detection",
-}
+TABLES = families.TABLES  # attack family -> results table (contract), from the one registry of families
 COMMON_COLUMNS = ("model_id", "revision", "dataset", "origin", "config_hash", "device", "runtime_s", "computed_at")
 
 
@@ -47,8 +41,7 @@ def model_dir(settings: Settings, family: str, model_id: str) -> Path:
 
 def write(settings: Settings, family: str, model_id: str, chash: str, frame: pl.DataFrame) -> Path:
     """Write one model's rows for one config, atomically (temporary name, then rename)."""
-    if family not in TABLES:
-        raise ValueError(f"Expected an attack family from {sorted(TABLES)}, found {family!r}: use one of them.")
+    families.get(family)  # a ValueError naming the known families
     path = model_dir(settings, family, model_id) / f"{chash}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -64,18 +57,25 @@ def files(settings: Settings, family: str) -> list[Path]:
 def load_into_warehouse(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Move every results file into its table, replacing rows of the same (model, config); returns rows per table."""
     counts = {}
-    for family, table in TABLES.items():
-        paths = files(settings, family)
+    for family in families.FAMILIES.values():
+        table, paths = family.table, files(settings, family.name)
         if not paths:
             continue
-        columns = {name for name, in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'results' AND table_name = ?",
-            [table.split(".")[1]]).fetchall()}  # fmt: skip
+        columns = {
+            name
+            for (name,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'results' AND table_name = ?",
+                [table.split(".")[1]],
+            ).fetchall()
+        }
         frame = pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
         frame = frame.select([c for c in frame.columns if c in columns])
         counts[table] = warehouse.replace_rows(
-            con, table, frame,
-            "t.origin = 'computed' AND EXISTS (SELECT 1 FROM _incoming i WHERE i.model_id = t.model_id AND i.config_hash = t.config_hash)",
+            con,
+            table,
+            frame,
+            "t.origin = 'computed' AND EXISTS "
+            "(SELECT 1 FROM _incoming i WHERE i.model_id = t.model_id AND i.config_hash = t.config_hash)",
         )
     counts[FAILURES_TABLE] = warehouse.replace_rows(con, FAILURES_TABLE, failures(settings), "true")
     return counts
@@ -85,8 +85,13 @@ def load_into_warehouse(settings: Settings, con: duckdb.DuckDBPyConnection) -> d
 # A model that passed the evaluability rule and still could not be evaluated (its files, its labels, its
 # dataset) leaves one JSON record per family under lake/results/_failures/; a later success removes it.
 FAILURES_TABLE = "results.evaluation_failures"
-FAILURE_SCHEMA = {"model_id": pl.String, "revision": pl.String, "family": pl.String, "reason": pl.String,
-                  "failed_at": pl.String}
+FAILURE_SCHEMA = {
+    "model_id": pl.String,
+    "revision": pl.String,
+    "family": pl.String,
+    "reason": pl.String,
+    "failed_at": pl.String,
+}
 
 
 def _failure_path(settings: Settings, model_id: str, family: str) -> Path:
@@ -97,8 +102,13 @@ def record_failure(settings: Settings, model_id: str, revision: str | None, fami
     """Keep why ``family`` could not evaluate ``model_id`` at ``revision`` (atomically; replaces an earlier one)."""
     path = _failure_path(settings, model_id, family)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"model_id": model_id, "revision": revision, "family": family, "reason": reason[:2000],
-              "failed_at": lake.utcnow().isoformat()}
+    record = {
+        "model_id": model_id,
+        "revision": revision,
+        "family": family,
+        "reason": reason[:2000],
+        "failed_at": lake.utcnow().isoformat(),
+    }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(record))
     os.replace(tmp, path)
@@ -120,4 +130,5 @@ def failures(settings: Settings) -> pl.DataFrame:
         if isinstance(record, dict):
             rows.append({k: None if record.get(k) is None else str(record[k]) for k in FAILURE_SCHEMA})
     return pl.DataFrame(rows, schema=FAILURE_SCHEMA).with_columns(
-        pl.col("failed_at").str.to_datetime(time_zone="UTC", strict=False))
+        pl.col("failed_at").str.to_datetime(time_zone="UTC", strict=False)
+    )

@@ -12,7 +12,6 @@ time (``Rule.expectation``), never at import.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from sn_lake.annotate.datasets import CATEGORIES, HUB_DATASET_ID
+from sn_lake.evaluate.families import FAMILIES, Family
 
 REJECT = "reject"
 FLAG = "flag"
@@ -63,8 +63,13 @@ def _gx():
 
 
 def not_null(column: str, action: str = REJECT) -> Rule:
-    return Rule(f"{column}_not_null", action, f"{column} is never NULL.", (column,),
-                lambda: _gx().expectations.ExpectColumnValuesToNotBeNull(column=column))
+    return Rule(
+        f"{column}_not_null",
+        action,
+        f"{column} is never NULL.",
+        (column,),
+        lambda: _gx().expectations.ExpectColumnValuesToNotBeNull(column=column),
+    )
 
 
 def unique(columns: tuple[str, ...]) -> Rule:
@@ -73,28 +78,49 @@ def unique(columns: tuple[str, ...]) -> Rule:
         build = lambda: _gx().expectations.ExpectColumnValuesToBeUnique(column=columns[0])  # noqa: E731
     else:
         build = lambda: _gx().expectations.ExpectCompoundColumnsToBeUnique(  # noqa: E731
-            column_list=list(columns), ignore_row_if="never")
-    return Rule(name, REJECT, f"({', '.join(columns)}) names one row: later duplicates are quarantined.", columns,
-                build, key_unique=True)
+            column_list=list(columns), ignore_row_if="never"
+        )
+    return Rule(
+        name,
+        REJECT,
+        f"({', '.join(columns)}) names one row: later duplicates are quarantined.",
+        columns,
+        build,
+        key_unique=True,
+    )
 
 
 def in_range(column: str, low: float = 0.0, high: float = 1.0) -> Rule:
-    return Rule(f"{column}_in_{low:g}_{high:g}".replace("-", "minus"), REJECT,
-                f"{column} is in [{low:g}, {high:g}] (or NULL).", (column,),
-                lambda: _gx().expectations.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high))
+    return Rule(
+        f"{column}_in_{low:g}_{high:g}".replace("-", "minus"),
+        REJECT,
+        f"{column} is in [{low:g}, {high:g}] (or NULL).",
+        (column,),
+        lambda: _gx().expectations.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high),
+    )
 
 
 def matches(column: str, pattern: str, action: str = REJECT) -> Rule:
-    return Rule(f"{column}_format", action, f"{column} matches {pattern}.", (column,),
-                lambda: _gx().expectations.ExpectColumnValuesToMatchRegex(column=column, regex=pattern))
+    return Rule(
+        f"{column}_format",
+        action,
+        f"{column} matches {pattern}.",
+        (column,),
+        lambda: _gx().expectations.ExpectColumnValuesToMatchRegex(column=column, regex=pattern),
+    )
 
 
 def dataset_known(action: str = FLAG) -> Rule:
     known = "|".join(re.escape(name) for name in sorted(CATEGORIES))
     pattern = f"^(?:{known}|{HUB_DATASET_ID})$"
-    return Rule("dataset_known", action, "dataset is one of our dataset aliases (sn_lake.annotate.datasets), a Hub dataset id "
-                "(owner/name, lower case) or NULL.", ("dataset",),
-                lambda: _gx().expectations.ExpectColumnValuesToMatchRegex(column="dataset", regex=pattern))
+    return Rule(
+        "dataset_known",
+        action,
+        "dataset is one of our dataset aliases (sn_lake.annotate.datasets), a Hub dataset id "
+        "(owner/name, lower case) or NULL.",
+        ("dataset",),
+        lambda: _gx().expectations.ExpectColumnValuesToMatchRegex(column="dataset", regex=pattern),
+    )
 
 
 def _created_on(frame: pd.DataFrame) -> pd.DataFrame:
@@ -106,17 +132,37 @@ def _test_accuracy_minus_tolerance(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(_test_accuracy_minus_tolerance=frame["test_accuracy"] - TRAIN_TEST_TOLERANCE)
 
 
-def _results(table: str, key: tuple[str, ...], fractions: tuple[str, ...], extra: tuple[Rule, ...] = ()) -> TableRules:
+def results_rules(family: Family) -> TableRules:
+    """The rules of one attack family's results table, from its registry entry (sn_lake.evaluate.families)."""
+    key = ("model_id", "origin", "config_hash", *family.key)
+    extra: tuple[Rule, ...] = tuple(in_range(c, -1.0, 1.0) for c in family.differences)
+    if family.train_not_below_test:
+        extra += (
+            Rule(
+                "train_accuracy_not_below_test",
+                FLAG,
+                f"train_accuracy >= test_accuracy - {TRAIN_TEST_TOLERANCE} (a model rarely does better on "
+                "unseen data).",
+                ("train_accuracy", "test_accuracy"),
+                lambda: _gx().expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="train_accuracy",
+                    column_B="_test_accuracy_minus_tolerance",
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",
+                ),
+                derive=_test_accuracy_minus_tolerance,
+            ),
+        )
     return TableRules(
-        table=table,
-        key_columns=("model_id", "origin", "config_hash", *key),
+        table=family.table,
+        key_columns=key,
         order_by="computed_at DESC NULLS LAST",
         rules=(
             not_null("model_id"),
             matches("model_id", MODEL_ID_PATTERN),
             matches("origin", ORIGIN_PATTERN),
-            unique(("model_id", "origin", "config_hash", *key)),
-            *(in_range(c) for c in fractions),
+            unique(key),
+            *(in_range(c) for c in family.fractions),
             dataset_known(),
             *extra,
         ),
@@ -139,18 +185,31 @@ TABLES: dict[str, TableRules] = {
                 unique(("model_id",)),
                 matches("model_id", MODEL_ID_PATTERN),
                 not_null("source"),
-                Rule("num_classes_at_least_2", REJECT, "A classifier has num_classes >= 2 (NULL when it has no head).",
-                     ("num_classes",),
-                     lambda: _gx().expectations.ExpectColumnValuesToBeBetween(column="num_classes", min_value=2)),
+                Rule(
+                    "num_classes_at_least_2",
+                    REJECT,
+                    "A classifier has num_classes >= 2 (NULL when it has no head).",
+                    ("num_classes",),
+                    lambda: _gx().expectations.ExpectColumnValuesToBeBetween(column="num_classes", min_value=2),
+                ),
                 in_range("reported_accuracy"),
-                Rule("purpose_known", REJECT, f"purpose is one of {PURPOSES} or NULL.", ("purpose",),
-                     lambda: _gx().expectations.ExpectColumnValuesToBeInSet(column="purpose", value_set=PURPOSES)),
-                Rule("created_at_not_hub_floor_date", FLAG,
-                     f"created_at is never the Hub's floor date {HUB_FLOOR_DATE} (that means unknown: store NULL).",
-                     ("created_at",),
-                     lambda: _gx().expectations.ExpectColumnValuesToNotBeInSet(
-                         column="_created_on", value_set=[HUB_FLOOR_DATE.isoformat()]),
-                     derive=_created_on),
+                Rule(
+                    "purpose_known",
+                    REJECT,
+                    f"purpose is one of {PURPOSES} or NULL.",
+                    ("purpose",),
+                    lambda: _gx().expectations.ExpectColumnValuesToBeInSet(column="purpose", value_set=PURPOSES),
+                ),
+                Rule(
+                    "created_at_not_hub_floor_date",
+                    FLAG,
+                    f"created_at is never the Hub's floor date {HUB_FLOOR_DATE} (that means unknown: store NULL).",
+                    ("created_at",),
+                    lambda: _gx().expectations.ExpectColumnValuesToNotBeInSet(
+                        column="_created_on", value_set=[HUB_FLOOR_DATE.isoformat()]
+                    ),
+                    derive=_created_on,
+                ),
                 dataset_known(),
             ),
         ),
@@ -161,32 +220,24 @@ TABLES: dict[str, TableRules] = {
             rules=(
                 not_null("paper_id"),
                 unique(("paper_id",)),
-                Rule("year_in_range", REJECT, "year is between 1990 and this year (or NULL).", ("year",),
-                     lambda: _gx().expectations.ExpectColumnValuesToBeBetween(
-                         column="year", min_value=1990, max_value=current_year())),
-                Rule("n_authors_positive", REJECT, "n_authors is at least 1 (or NULL).", ("n_authors",),
-                     lambda: _gx().expectations.ExpectColumnValuesToBeBetween(column="n_authors", min_value=1)),
+                Rule(
+                    "year_in_range",
+                    REJECT,
+                    "year is between 1990 and this year (or NULL).",
+                    ("year",),
+                    lambda: _gx().expectations.ExpectColumnValuesToBeBetween(
+                        column="year", min_value=1990, max_value=current_year()
+                    ),
+                ),
+                Rule(
+                    "n_authors_positive",
+                    REJECT,
+                    "n_authors is at least 1 (or NULL).",
+                    ("n_authors",),
+                    lambda: _gx().expectations.ExpectColumnValuesToBeBetween(column="n_authors", min_value=1),
+                ),
             ),
         ),
-        _results(
-            "results.task_accuracy", ("dataset",), ("train_accuracy", "test_accuracy"),
-            extra=(
-                in_range("overfit_gap", -1.0, 1.0),
-                Rule("train_accuracy_not_below_test", FLAG,
-                     f"train_accuracy >= test_accuracy - {TRAIN_TEST_TOLERANCE} (a model rarely does better on unseen data).",
-                     ("train_accuracy", "test_accuracy"),
-                     lambda: _gx().expectations.ExpectColumnPairValuesAToBeGreaterThanB(
-                         column_A="train_accuracy", column_B="_test_accuracy_minus_tolerance", or_equal=True,
-                         ignore_row_if="either_value_is_missing"),
-                     derive=_test_accuracy_minus_tolerance),
-            ),
-        ),
-        _results("results.model_stealing", ("aux_dataset", "query_budget", "surrogate_arch", "label_only"),
-                 ("stealing_accuracy", "agreement")),
-        _results("results.membership_inference", ("attack",),
-                 ("auc", "auc_ci_low", "auc_ci_high", "tpr_at_1pct_fpr", "tpr_at_01pct_fpr")),
-        _results("results.adversarial", ("setting", "attack", "epsilon"),
-                 ("clean_accuracy", "robust_accuracy"), extra=(in_range("accuracy_drop", -1.0, 1.0),)),
-        _results("results.backdoor_detection", ("detector",), ()),
+        *(results_rules(family) for family in FAMILIES.values()),
     )
 }

@@ -1,10 +1,12 @@
-"""Run a table's rules with Great Expectations and move the rows they refuse to ``catalog.quarantine``.
+"""Run a table's rules with Great Expectations: the building step refuses rows, the checks only observe.
 
-``validate_frame`` is the pure part (a pandas frame in, the failing rows out); ``check_table`` runs it
-on a warehouse table inside one transaction: rejected rows leave the table for the quarantine with
-their full content, flagged rows stay and are noted, and every rule's counts go to
-``catalog.quality_runs`` so ``analytics.quality_report`` can summarize them. Nothing is lost: the
-rows before = the rows kept + the rows rejected.
+``validate_frame`` is the pure part (a pandas frame in, the failing rows out). ``quarantine_table`` is
+what the asset that builds a table runs right after writing it, inside one transaction: rejected rows
+leave the table for ``catalog.quarantine`` with their full content, flagged rows stay and are noted, and
+every rule's counts go to ``catalog.quality_runs`` so ``analytics.quality_report`` can summarize them.
+Nothing is lost: the rows built = the rows kept + the rows rejected. ``observe_table`` is what the
+blocking asset check runs afterwards: the rules again on the rows that remain, beside what the build
+refused, on a read-only connection, so a check changes nothing (and the asset's row count stays true).
 """
 
 from __future__ import annotations
@@ -97,7 +99,9 @@ def row_keys(frame: pd.DataFrame, key_columns: tuple[str, ...]) -> list[str]:
     keys = []
     for position, values in enumerate(frame[list(key_columns)].itertuples(index=False)):
         plain = [_plain(v) for v in values]
-        key = f"row {position}" if all(v is None for v in plain) else "|".join("" if v is None else str(v) for v in plain)
+        key = (
+            f"row {position}" if all(v is None for v in plain) else "|".join("" if v is None else str(v) for v in plain)
+        )
         seen[key] += 1
         keys.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
     return keys
@@ -131,11 +135,13 @@ def _failing_indexes(rule: Rule, frame: pd.DataFrame, spec: TableRules) -> list[
 def validate_frame(table: str, frame: pd.DataFrame) -> tuple[list[Violation], list[str]]:
     """Every (row, rule) failure of ``frame`` under ``table``'s rules, and the rules skipped because
     the frame lacks their columns. Rows are numbered by position in ``frame``."""
-    if table not in TABLES:
-        raise QualityError(f"Expected one of the checked tables {sorted(TABLES)}, found {table!r}: add its rules to sn_lake/quality/rules.py.")
-    spec = TABLES[table]
+    spec = _spec(table)
     frame = frame.reset_index(drop=True).assign(**{INDEX_COLUMN: range(len(frame))})
-    keys = row_keys(frame, spec.key_columns) if set(spec.key_columns) <= set(frame.columns) else [f"row {i}" for i in range(len(frame))]
+    keys = (
+        row_keys(frame, spec.key_columns)
+        if set(spec.key_columns) <= set(frame.columns)
+        else [f"row {i}" for i in range(len(frame))]
+    )
     violations, skipped = [], []
     for rule in spec.rules:
         if not set(rule.columns) <= set(frame.columns):
@@ -145,7 +151,9 @@ def validate_frame(table: str, frame: pd.DataFrame) -> tuple[list[Violation], li
             continue
         for index in _failing_indexes(rule, frame, spec):
             shown = ", ".join(f"{c}={_plain(frame.at[index, c])!r}" for c in rule.columns)
-            violations.append(Violation(index, keys[index], rule.name, rule.action, f"{rule.description} Found {shown}."))
+            violations.append(
+                Violation(index, keys[index], rule.name, rule.action, f"{rule.description} Found {shown}.")
+            )
     return violations, skipped
 
 
@@ -157,18 +165,26 @@ def _register_rules(con: duckdb.DuckDBPyConnection, spec: TableRules) -> None:
     )
 
 
-def check_table(con: duckdb.DuckDBPyConnection, table: str, now: datetime | None = None) -> TableReport:
-    """Validate ``table`` in the warehouse, quarantine what its rules refuse, and record the counts.
+def _spec(table: str) -> TableRules:
+    if table not in TABLES:
+        raise QualityError(
+            f"Expected one of the checked tables {sorted(TABLES)}, found {table!r}: "
+            "add its rules to sn_lake/quality/rules.py."
+        )
+    return TABLES[table]
+
+
+def quarantine_table(con: duckdb.DuckDBPyConnection, table: str, now: datetime | None = None) -> TableReport:
+    """Validate ``table`` in the warehouse, quarantine what its rules refuse, and record the counts: the last
+    step of the asset that builds ``table``.
 
     Runs in one transaction on a read-write connection: either all of it happens or none of it.
     """
-    if table not in TABLES:
-        raise QualityError(f"Expected one of the checked tables {sorted(TABLES)}, found {table!r}: add its rules to sn_lake/quality/rules.py.")
-    spec = TABLES[table]
+    spec = _spec(table)
     now = now or datetime.now(UTC)
     con.execute("BEGIN")
     try:
-        frame = con.execute(f"SELECT rowid AS _rowid, * FROM {table} ORDER BY {spec.order_by}, rowid").fetch_arrow_table().to_pandas()
+        frame = _rows(con, spec, "rowid AS _rowid, *")
         rowids = frame.pop("_rowid").tolist()
         violations, skipped = validate_frame(table, frame)
         report = _record(con, spec, frame, rowids, violations, skipped, now)
@@ -179,8 +195,60 @@ def check_table(con: duckdb.DuckDBPyConnection, table: str, now: datetime | None
     return report
 
 
-def _record(con, spec: TableRules, frame: pd.DataFrame, rowids: list[int], violations: list[Violation],
-            skipped: list[str], now: datetime) -> TableReport:
+check_table = quarantine_table  # its name before the checks only observed (scripts and notebooks call it)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, spec: TableRules, columns: str) -> pd.DataFrame:
+    sql = f"SELECT {columns} FROM {spec.table} ORDER BY {spec.order_by}, rowid"
+    return con.execute(sql).fetch_arrow_table().to_pandas()
+
+
+def observe_table(con: duckdb.DuckDBPyConnection, table: str) -> TableReport:
+    """What the blocking check of ``table`` reports, changing nothing (a read-only connection will do).
+
+    GX runs the table's rules on the rows it holds now; the rows its last :func:`quarantine_table` refused
+    (``catalog.quality_runs`` and ``catalog.quarantine`` at that run's time) count as rejected beside any
+    rejected row still there, so ``n_rows`` is what the build produced and ``n_kept`` what passes.
+    """
+    spec = _spec(table)
+    frame = _rows(con, spec, "*")
+    violations, skipped = validate_frame(table, frame)
+    rejects = [r.name for r in spec.rules if r.action == REJECT]
+    sql = "SELECT max(checked_at) FROM catalog.quality_runs WHERE table_name = ?"
+    (last_run,) = con.execute(sql, [table]).fetchone()
+    refused = (
+        []
+        if last_run is None
+        else con.execute(
+            "SELECT row_key, rule, detail FROM catalog.quarantine WHERE table_name = ? AND detected_at = ? "
+            "AND list_contains(?, rule) ORDER BY row_key, rule",
+            [table, last_run, rejects],
+        ).fetchall()
+    )
+    rejected_now = {v.row_index for v in violations if v.action == REJECT}
+    n_refused = len({key for key, _, _ in refused})
+    report = TableReport(table=table, n_rows=len(frame) + n_refused, skipped=skipped)
+    report.n_rejected = n_refused + len(rejected_now)
+    report.n_flagged = len({v.row_index for v in violations if v.action == FLAG} - rejected_now)
+    found: dict[str, list[str]] = defaultdict(list)
+    for key, rule, detail in refused:
+        found[rule].append(f"{key}: {(detail or '').split(' Row: {', 1)[0]}")
+    for v in violations:
+        found[v.rule].append(f"{v.row_key}: {v.detail}")
+    report.failed = {rule: len(shown) for rule, shown in found.items()}
+    report.examples = {rule: shown[:EXAMPLES_PER_RULE] for rule, shown in found.items()}
+    return report
+
+
+def _record(
+    con,
+    spec: TableRules,
+    frame: pd.DataFrame,
+    rowids: list[int],
+    violations: list[Violation],
+    skipped: list[str],
+    now: datetime,
+) -> TableReport:
     report = TableReport(table=spec.table, n_rows=len(frame), skipped=skipped)
     by_rule: dict[str, list[Violation]] = defaultdict(list)
     for v in violations:
@@ -189,18 +257,26 @@ def _record(con, spec: TableRules, frame: pd.DataFrame, rowids: list[int], viola
     report.n_rejected = len(rejected)
     report.n_flagged = len({v.row_index for v in violations if v.action == FLAG} - rejected)
     report.failed = {rule: len(vs) for rule, vs in by_rule.items()}
-    report.examples = {rule: [f"{v.row_key}: {v.detail}" for v in vs[:EXAMPLES_PER_RULE]] for rule, vs in by_rule.items()}
+    report.examples = {
+        rule: [f"{v.row_key}: {v.detail}" for v in vs[:EXAMPLES_PER_RULE]] for rule, vs in by_rule.items()
+    }
 
     _register_rules(con, spec)
     con.executemany(
         "INSERT INTO catalog.quality_runs VALUES (?, ?, ?, ?, ?)",
-        [[spec.table, r.name, now, len(frame), len(by_rule.get(r.name, []))] for r in spec.rules if r.name not in skipped],
+        [
+            [spec.table, r.name, now, len(frame), len(by_rule.get(r.name, []))]
+            for r in spec.rules
+            if r.name not in skipped
+        ],
     )
     # Flags describe the current rows: replace the table's previous flags. Rejections accumulate,
     # one entry per (row, rule), refreshed when the same row is refused again.
     flag_rules = [r.name for r in spec.rules if r.action == FLAG]
     if flag_rules:
-        con.execute("DELETE FROM catalog.quarantine WHERE table_name = ? AND list_contains(?, rule)", [spec.table, flag_rules])
+        con.execute(
+            "DELETE FROM catalog.quarantine WHERE table_name = ? AND list_contains(?, rule)", [spec.table, flag_rules]
+        )
     entries = []
     for v in violations:
         detail = v.detail

@@ -1,5 +1,5 @@
 -- The catalog: one row per model, rebuilt per source from the lake's raw records.
--- Column names are a contract (see DESIGN.md); fractions are in [0, 1].
+-- Column names are a contract (docs/quality_views_search.md lists the rules they keep); fractions are in [0, 1].
 CREATE TABLE IF NOT EXISTS catalog.models (
     model_id       VARCHAR PRIMARY KEY,   -- '<source>:<native id>'
     source         VARCHAR NOT NULL,

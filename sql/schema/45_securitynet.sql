@@ -1,5 +1,5 @@
 -- The SecurityNet database table as its annotators state it: one row per table row (kept or not),
--- written by sn_lake/sources/securitynet.py. `in_catalog` is FALSE for rows a rule kept out of
+-- written by sn_lake/catalog/securitynet.py. `in_catalog` is FALSE for rows a rule kept out of
 -- catalog.models; catalog.quarantine holds the rule and reason. Sentinel 0 / nan values are NULL here.
 CREATE TABLE IF NOT EXISTS catalog.securitynet_labels (
     row_key          VARCHAR PRIMARY KEY,   -- '<table>/<data name>/<model name>[~n]' or 'new/<title>'

@@ -1,5 +1,5 @@
 -- Paper metadata for the catalog's paper ids (arXiv ids without version), rebuilt from the lake's
--- API answers (lake/raw/papers/) by sn_lake/sources/papers/resolve.py.
+-- API answers (lake/raw/papers/) by sn_lake/catalog/papers.py.
 -- catalog.paper_candidates: one row per (paper, API that knows it) with the values that API states;
 -- catalog.papers: the values the resolution chain picked, and where each came from.
 -- Every schema file is applied on every connection, so these exist whether or not papers were crawled.

@@ -1,5 +1,5 @@
 -- The files behind catalog.models.weights_url on GitHub (release assets, repository files) and Zenodo
--- (record files), rebuilt by sn_lake/sources/weights.py from the lake's API answers (lake/raw/weights/).
+-- (record files), rebuilt by sn_lake/catalog/weights.py from the lake's API answers (lake/raw/weights/).
 -- One row per (model, file) with status 'found'; a model whose link gives no file has one row whose
 -- status says why: no_weight_files, not_found, ambiguous, unsupported_host, not_fetched.
 CREATE TABLE IF NOT EXISTS catalog.weight_files (

@@ -4,8 +4,8 @@ Each API module has ``NAME``, ``fetch(client, base_url, paper_ids, ...)`` yieldi
 :class:`Batch` per request (what was asked, the request URL and each id's record as received, or
 None when the API does not know it), and ``candidates(record)`` turning one raw record into the
 values it states (``{field: (value, as_written)}``). :mod:`.crawl` runs them politely and
-incrementally into the lake; :mod:`.resolve` builds ``catalog.paper_candidates`` and
-``catalog.papers`` from the lake with the resolution chain.
+incrementally into the lake, asking about the ids its asset passes in; ``sn_lake.catalog.papers`` builds
+``catalog.paper_candidates`` and ``catalog.papers`` from the lake with the resolution chain.
 """
 
 from __future__ import annotations

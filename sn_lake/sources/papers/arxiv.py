@@ -43,7 +43,10 @@ def fetch(client: PoliteClient, base_url: str, paper_ids: list[str], batch_size:
         try:
             feed = ET.fromstring(fetched.data)
         except ET.ParseError as exc:
-            raise ValueError(f"arXiv answered {fetched.url} with a body that is not Atom XML ({exc}); expected a feed: check SN_LAKE_ARXIV_URL.") from exc
+            raise ValueError(
+                f"arXiv answered {fetched.url} with a body that is not Atom XML ({exc}); expected a feed: "
+                "check SN_LAKE_ARXIV_URL."
+            ) from exc
         found: dict[str, str] = {}
         for entry in feed.findall("atom:entry", NS):
             ident = entry_id(entry)

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from sn_lake import lake, progress, warehouse
+from sn_lake import lake, progress
 from sn_lake.annotate.papers import arxiv_ids
 from sn_lake.config import Settings, redact_userinfo
 from sn_lake.sources import http
@@ -47,9 +47,6 @@ class PapersError(RuntimeError):
     """A paper-metadata API failed for good."""
 
 
-PAPER_IDS_SQL = "SELECT DISTINCT paper_id FROM catalog.models WHERE paper_id IS NOT NULL ORDER BY 1"
-
-
 def split_paper_ids(values: Iterable[str]) -> tuple[list[str], list[str]]:
     """The distinct arXiv ids among paper ids, and the paper ids that are not arXiv ids (no API here takes those)."""
     ids: set[str] = set()
@@ -63,27 +60,23 @@ def split_paper_ids(values: Iterable[str]) -> tuple[list[str], list[str]]:
     return sorted(ids), other
 
 
-def catalog_paper_ids(settings: Settings) -> tuple[list[str], list[str]]:
-    """:func:`split_paper_ids` of ``catalog.models.paper_id`` (read-only; waits while a writer holds the file)."""
-    if not warehouse.exists(settings):
-        return [], []
-    return split_paper_ids(v for (v,) in warehouse.read_when_free(settings, PAPER_IDS_SQL))
-
-
 def latest_records(settings: Settings) -> pl.DataFrame:
-    """The latest raw answer of each (api, paper id): ``api``, ``paper_id``, ``record`` (the payload), ``request_url``, ``fetched_at``."""
+    """The latest raw answer of each (api, paper id): ``api``, ``paper_id``, ``record`` (the payload),
+    ``request_url``, ``fetched_at``."""
     raw = lake.read_raw(settings, SOURCE)
     if raw.is_empty():
         return pl.DataFrame(
-            schema={"api": pl.String, "paper_id": pl.String, "record": pl.String, "request_url": pl.String, "fetched_at": pl.Datetime("us", "UTC")}
+            schema={
+                "api": pl.String,
+                "paper_id": pl.String,
+                "record": pl.String,
+                "request_url": pl.String,
+                "fetched_at": pl.Datetime("us", "UTC"),
+            }
         )
-    latest = (
-        raw.sort("fetched_at", "crawl_id", "step")
-        .group_by("native_id")
-        .agg(pl.col("payload").last(), pl.col("request_url").last(), pl.col("fetched_at").last())
-    )
+    latest = lake.latest_records(raw, ("payload", "request_url"))  # the newest answer was fetched when last seen
     parts = latest["native_id"].str.split_exact(":", 1).struct.rename_fields(["api", "paper_id"]).struct.unnest()
-    rest = latest.select(pl.col("payload").alias("record"), "request_url", "fetched_at")
+    rest = latest.select(pl.col("payload").alias("record"), "request_url", pl.col("last_seen_at").alias("fetched_at"))
     return pl.concat([parts, rest], how="horizontal").sort("api", "paper_id")
 
 
@@ -143,7 +136,15 @@ def crawl(
     state = lake.load_state(settings, SOURCE)
     if not state.get("crawl_id") or state.get("finished"):
         state = {"crawl_id": lake.new_crawl_id(), "step": 1, "finished": False}
-    summary: dict = {"papers": len(wanted), "records": 0, "requests": 0, "asked": {}, "found": {}, "unreachable": [], "errors": {}}
+    summary: dict = {
+        "papers": len(wanted),
+        "records": 0,
+        "requests": 0,
+        "asked": {},
+        "found": {},
+        "unreachable": [],
+        "errors": {},
+    }
     done = {} if full else answers(settings)
     for module in APIS:
         name = module.NAME
@@ -156,7 +157,9 @@ def crawl(
             args = {p: v for p, v in wanted_dois.items() if not _settled(earlier.get(p), v)}
         elif name == dblp.NAME:
             titles = known_values(settings, "title", (arxiv.NAME, semantic_scholar.NAME, pwc.NAME))
-            args = {p: titles[p] for p in wanted if p in titles and not _settled(earlier.get(p), titles[p])}  # no title yet: later
+            args = {
+                p: titles[p] for p in wanted if p in titles and not _settled(earlier.get(p), titles[p])
+            }  # no title yet: later
         else:
             args = [p for p in wanted if not _settled(earlier.get(p))]
         summary["asked"][name] = len(args)
@@ -181,9 +184,18 @@ def crawl(
                         batches = module.fetch(client, base_url, args)
                         continue
                     if public:
-                        reason = "cannot be reached (offline?)" if probe and exc.status is None else "failed after the retries"
-                        log.warning("%s at %s %s; the ids it did not answer are asked next run: %s",
-                                    name, redact_userinfo(base_url), reason, exc)
+                        reason = (
+                            "cannot be reached (offline?)"
+                            if probe and exc.status is None
+                            else "failed after the retries"
+                        )
+                        log.warning(
+                            "%s at %s %s; the ids it did not answer are asked next run: %s",
+                            name,
+                            redact_userinfo(base_url),
+                            reason,
+                            exc,
+                        )
                         summary["unreachable"].append(name)
                         summary["errors"][name] = str(exc)[:300]
                         break

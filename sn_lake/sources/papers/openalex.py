@@ -50,7 +50,9 @@ def fetch(client: PoliteClient, base_url: str, dois: dict[str, list[str]]) -> It
             values.extend(_bare_doi(d) for d in dois[papers[start]])
             start += 1
         if not chunk:
-            raise ValueError(f"paper {papers[start]} has more than {MAX_FILTER_VALUES} DOIs to look up; expected one or two.")
+            raise ValueError(
+                f"paper {papers[start]} has more than {MAX_FILTER_VALUES} DOIs to look up; expected one or two."
+            )
         fetched = client.fetch("GET", url, params={"filter": "doi:" + "|".join(values), "per-page": MAX_FILTER_VALUES})
         by_doi = {_bare_doi(w.get("doi")): w for w in (fetched.data or {}).get("results") or []}
         records = {}

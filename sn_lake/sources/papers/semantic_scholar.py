@@ -28,9 +28,10 @@ def fetch(client: PoliteClient, base_url: str, paper_ids: list[str], batch_size:
         if not isinstance(answer, list) or len(answer) != len(chunk):
             raise ValueError(
                 f"Semantic Scholar answered {fetched.url} with {type(answer).__name__} of "
-                f"{len(answer) if isinstance(answer, list) else '?'} items; expected a list of {len(chunk)}, one per id asked."
+                f"{len(answer) if isinstance(answer, list) else '?'} items; expected a list of {len(chunk)}, "
+                "one per id asked."
             )
-        yield Batch(fetched.url, dict(zip(chunk, answer)))
+        yield Batch(fetched.url, dict(zip(chunk, answer, strict=True)))  # lengths checked above
 
 
 def candidates(record: dict) -> Candidates:

@@ -18,7 +18,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sn_lake.annotate.numbers import show as _shown  # short and printable: huge, deep or odd values
+from sn_lake.annotate.numbers import (
+    show as _shown,  # short and printable: huge, deep or odd values
+)
 
 THREAT_MODELS = ("Linf", "L2", "corruptions")
 NORMS = ("Linf", "L2")
@@ -346,7 +348,8 @@ def read_corruption_table(payload: dict) -> CorruptionTable:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:  # a field past csv's size limit, a NUL byte
         table.excluded = Note(
-            "robustbench.excluded.unreadable", f"{path!r} is not a CSV table ({exc}); fix it upstream",
+            "robustbench.excluded.unreadable",
+            f"{path!r} is not a CSV table ({exc}); fix it upstream",
             "results.corruption",
         )
         return table
@@ -397,7 +400,7 @@ def read_corruption_table(payload: dict) -> CorruptionTable:
             )
             continue
         seen.add(model)
-        for corruption, severity, cell in zip(corruptions, severities, row[1:]):
+        for corruption, severity, cell in zip(corruptions, severities, row[1:], strict=False):
             accuracy, note = _fraction(cell)
             if note:
                 table.notes.append(

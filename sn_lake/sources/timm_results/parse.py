@@ -15,7 +15,9 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from sn_lake.annotate.numbers import show as _shown  # short and printable: a cell may be megabytes
+from sn_lake.annotate.numbers import (
+    show as _shown,  # short and printable: a cell may be megabytes
+)
 
 INF = float("inf")
 
@@ -101,7 +103,9 @@ def read_table(payload: dict) -> Table:
     try:
         rows = list(csv.reader(io.StringIO(payload["text"], newline="")))
     except csv.Error as exc:  # a field past csv's size limit, a NUL byte
-        table.excluded = Note("timm_results.excluded.unreadable", f"{path!r} is not a CSV table ({exc}); fix it upstream")
+        table.excluded = Note(
+            "timm_results.excluded.unreadable", f"{path!r} is not a CSV table ({exc}); fix it upstream"
+        )
         return table
     header = [c.strip().lower() for c in rows[0]] if rows else []
     absent = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -116,7 +120,7 @@ def read_table(payload: dict) -> Table:
     for line, cells in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in cells):
             continue  # a blank line
-        named = dict(zip(header, cells))
+        named = dict(zip(header, cells, strict=False))
         model = (named.get("model") or "").strip()
         if len(cells) != len(header) or not model:
             what = f"{len(cells)} cells, expected {len(header)}" if model else "no model name"

@@ -1,4 +1,6 @@
-"""Resolve paper metadata from the lake's API answers into ``catalog.paper_candidates`` and ``catalog.papers``.
+"""Resolve paper metadata from the lake's API answers into ``catalog.paper_candidates`` and ``catalog.papers``:
+the papers source's catalog builder (the crawl is ``sn_lake.sources.papers.crawl``; the paper ids it asks about
+come from :func:`catalog_paper_ids`, which its asset passes in).
 
 Every value every API states is kept as a candidate with its source; the resolved value of a
 field is the first candidate along that field's chain (:data:`CHAINS`):
@@ -25,6 +27,9 @@ from sn_lake.annotate.purpose import explain_paper_purpose
 from sn_lake.annotate.venues import venue_type
 from sn_lake.config import Settings
 from sn_lake.sources.papers import crawl
+from sn_lake.sources.papers.crawl import split_paper_ids
+
+PAPER_IDS_SQL = "SELECT DISTINCT paper_id FROM catalog.models WHERE paper_id IS NOT NULL ORDER BY 1"
 
 PWC = "paperswithcode"
 CHAINS: dict[str, tuple[str, ...]] = {
@@ -77,8 +82,15 @@ def paper_candidates(
 
 
 # a candidate field -> the column type its value must have (year: also within numbers.RANGES["year"])
-FIELD_TYPES = {"title": pl.String, "venue": pl.String, "authors": pl.List(pl.String), "countries": pl.List(pl.String),
-               "publisher_type": pl.String, "doi": pl.String, "abstract": pl.String}
+FIELD_TYPES = {
+    "title": pl.String,
+    "venue": pl.String,
+    "authors": pl.List(pl.String),
+    "countries": pl.List(pl.String),
+    "publisher_type": pl.String,
+    "doi": pl.String,
+    "abstract": pl.String,
+}
 
 
 def checked(fields: dict, row_key: str, issues: list[dict] | None) -> dict[str, tuple[Any, str | None]]:
@@ -189,3 +201,11 @@ def build_papers(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str
     catalog.record_crawls(settings, con, crawl.SOURCE, issues)
     catalog.replace_quarantine(con, crawl.SOURCE, issues)
     return {"paper_candidates": candidates.height, "papers": papers.height}
+
+
+def catalog_paper_ids(settings: Settings) -> tuple[list[str], list[str]]:
+    """:func:`~sn_lake.sources.papers.crawl.split_paper_ids` of ``catalog.models.paper_id``: the arXiv ids the
+    papers crawl asks about, and the ids it cannot (read-only; waits while a writer holds the file)."""
+    if not warehouse.exists(settings):
+        return [], []
+    return split_paper_ids(v for (v,) in warehouse.read_when_free(settings, PAPER_IDS_SQL))

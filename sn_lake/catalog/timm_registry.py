@@ -1,13 +1,8 @@
-"""timm's pretrained registry: the ~1,800 public weight configs that ship inside the timm package.
-
-A crawl snapshots the whole registry as one lake step (it is local, so there is nothing to page
-through); the catalog keeps the latest snapshot of each model and when it was first and last seen.
-"""
+"""timm's registry records -> ``catalog.models`` rows ``timm:<name>``, through the annotation rules."""
 
 from __future__ import annotations
 
-import time
-
+import duckdb
 import polars as pl
 
 from sn_lake import lake
@@ -16,38 +11,10 @@ from sn_lake.annotate.architectures import model_family
 from sn_lake.annotate.datasets import data_category, dataset_from_timm_tag
 from sn_lake.annotate.papers import arxiv_ids
 from sn_lake.annotate.purpose import model_purpose
-from sn_lake.config import PUBLIC_HF_ENDPOINT, Settings
-
-SOURCE = "timm"
-
-
-def _registry() -> tuple[str, dict[str, dict]]:
-    import timm  # imported here: it pulls in torch, which a catalog rebuild does not need
-
-    configs = {name: timm.models.get_pretrained_cfg(name).to_dict() for name in timm.list_pretrained()}
-    return timm.__version__, configs
-
-
-def crawl(settings: Settings) -> dict:
-    """Snapshot timm's pretrained registry into ``lake/raw/timm/``; returns the crawl summary."""
-    started = time.monotonic()
-    version, configs = _registry()
-    crawl_id = lake.new_crawl_id()
-    fetched_at = lake.utcnow()
-    records = [
-        {
-            "native_id": name,
-            "request_url": f"python:timm=={version}#pretrained_cfg={name}",
-            "fetched_at": fetched_at,
-            "payload": {"name": name, "timm_version": version, "pretrained_cfg": cfg},
-        }
-        for name, cfg in configs.items()
-    ]
-    lake.write_raw(settings, SOURCE, crawl_id, 1, records)
-    summary = {"records": len(records), "steps": 1, "timm_version": version, "seconds": round(time.monotonic() - started, 3)}
-    lake.finish_crawl(settings, SOURCE, crawl_id, summary)
-    return {"crawl_id": crawl_id, **summary}
-
+from sn_lake.catalog.contract import CatalogPart
+from sn_lake.catalog.schema import CORE, models_schema
+from sn_lake.config import PUBLIC_HF_ENDPOINT
+from sn_lake.sources.timm_registry import SOURCE
 
 # tag components that mark adversarially trained weights (e.g. `inception_v3.tf_adv_in1k`)
 SECURITY_TAGS = {"adv"}
@@ -94,15 +61,16 @@ def model_row(payload: dict, problems: list[numbers.Problem] | None = None) -> d
     }
 
 
-CATALOG_SCHEMA = {
-    "model_id": pl.String, "source": pl.String, "name": pl.String, "revision": pl.String,
-    "architecture": pl.String, "model_type": pl.String, "dataset": pl.String, "data_category": pl.String,
-    "num_classes": pl.Int32, "input_size": pl.Int32, "library": pl.String, "license": pl.String,
-    "paper_id": pl.String, "purpose": pl.String, "weights_url": pl.String,
-}  # fmt: skip
+# the columns it fills; their types come from sql/schema/ (sn_lake.catalog.schema)
+CATALOG_SCHEMA = models_schema(*CORE)
 
 
 def catalog_rows(raw: pl.DataFrame, issues: list[dict] | None = None) -> pl.DataFrame:
     """Catalog rows for every model in the raw records: its latest record plus first/last seen; what a rule
     refused, and records no row can be made of, go to ``issues`` (``numbers.rows_from_records``)."""
     return numbers.rows_from_records(lake.latest_records(raw), model_row, CATALOG_SCHEMA, SOURCE, issues)
+
+
+def to_catalog(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, issues: list[dict]) -> CatalogPart:
+    """The source contract (``sn_lake.catalog.contract``): the registry's catalog rows."""
+    return CatalogPart(catalog_rows(raw, issues))

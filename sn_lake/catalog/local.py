@@ -1,65 +1,19 @@
-"""Local models: Hub-format folders under ``$SN_LAKE_HOME/zoo/`` (the demo zoo), as catalog source ``local``.
-
-A crawl reads each folder's ``config.json`` and model card into one raw record (no network); the
-catalog row is ``local:<folder name>`` with ``known_backdoor`` from the training record the zoo
-writes into ``config.json`` (``sn_lake.backdoor``).
-"""
+"""The zoo's raw records -> ``catalog.models`` rows ``local:<folder name>``, through the annotation rules."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from sn_lake import lake
 from sn_lake.annotate import numbers
 from sn_lake.annotate.architectures import model_family
 from sn_lake.annotate.datasets import data_category
-from sn_lake.config import Settings
-
-SOURCE = "local"
-WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.pth", "model.ckpt")
-
-
-def zoo_root(settings: Settings) -> Path:
-    return settings.home / "zoo"
-
-
-def _weights_digest(folder: Path) -> tuple[str | None, str | None]:
-    for name in WEIGHTS:
-        path = folder / name
-        if path.is_file():
-            return name, lake.file_sha256(path)[:12]
-    return None, None
-
-
-def crawl(settings: Settings) -> dict:
-    """Snapshot every model folder under ``$SN_LAKE_HOME/zoo`` into ``lake/raw/local/``."""
-    started = time.monotonic()
-    root = zoo_root(settings)
-    folders = sorted(p.parent for p in root.glob("*/config.json")) if root.exists() else []
-    crawl_id = lake.new_crawl_id()
-    records = []
-    for folder in folders:
-        weights, digest = _weights_digest(folder)
-        card = folder / "README.md"
-        payload = {
-            "name": folder.name,
-            "config": json.loads((folder / "config.json").read_text()),
-            "card": card.read_text() if card.is_file() else None,
-            "weights_file": weights,
-            "weights_sha256_12": digest,
-            "path": str(folder),
-        }
-        records.append({"native_id": folder.name, "request_url": folder.as_uri(), "payload": payload})
-    if records:
-        lake.write_raw(settings, SOURCE, crawl_id, 1, records)
-    summary = {"records": len(records), "steps": 1 if records else 0, "root": str(root), "seconds": round(time.monotonic() - started, 3)}
-    if records:
-        lake.finish_crawl(settings, SOURCE, crawl_id, summary)
-    return {"crawl_id": crawl_id, **summary}
+from sn_lake.catalog.contract import CatalogPart
+from sn_lake.catalog.schema import CORE, models_schema
+from sn_lake.sources.local import SOURCE
 
 
 def model_row(payload: dict, problems: list[numbers.Problem] | None = None) -> dict:
@@ -100,16 +54,16 @@ def model_row(payload: dict, problems: list[numbers.Problem] | None = None) -> d
     }
 
 
-CATALOG_SCHEMA = {
-    "model_id": pl.String, "source": pl.String, "name": pl.String, "revision": pl.String,
-    "architecture": pl.String, "model_type": pl.String, "dataset": pl.String, "data_category": pl.String,
-    "num_classes": pl.Int32, "input_size": pl.Int32, "library": pl.String, "license": pl.String,
-    "paper_id": pl.String, "purpose": pl.String, "weights_url": pl.String, "reported_accuracy": pl.Float64,
-    "has_safetensors": pl.Boolean, "known_backdoor": pl.Boolean,
-}  # fmt: skip
+# the columns it fills; their types come from sql/schema/ (sn_lake.catalog.schema)
+CATALOG_SCHEMA = models_schema(*CORE, "reported_accuracy", "has_safetensors", "known_backdoor")
 
 
 def catalog_rows(raw: pl.DataFrame, issues: list[dict] | None = None) -> pl.DataFrame:
     """Catalog rows for every local model of the latest crawl that saw it, plus first/last seen; what a rule
     refused, and records no row can be made of, go to ``issues`` (``numbers.rows_from_records``)."""
     return numbers.rows_from_records(lake.latest_records(raw), model_row, CATALOG_SCHEMA, SOURCE, issues)
+
+
+def to_catalog(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, issues: list[dict]) -> CatalogPart:
+    """The source contract (``sn_lake.catalog.contract``): the zoo's catalog rows."""
+    return CatalogPart(catalog_rows(raw, issues))
