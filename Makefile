@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.setup-stamp
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup run test ui bench clean browser
+.PHONY: setup run test lint ui bench clean browser
 
 setup: $(STAMP)
 
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 run: setup
 	$(BIN)/sn-lake run
 
-test: setup browser
+# The formatter and the linter first (configured in pyproject.toml): a tree they do not pass fails the test.
+test: setup browser lint
 	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 # Debian's chromium for tests/test_ui_lineage.py, installed once (needs root and apt-get); when it
 # cannot be installed, that test skips its browser check and says so in the test summary.

@@ -57,6 +57,7 @@ BACKDOORED = "digits-convnext-badnets-br"
 SMOKE_MODEL = "digits-vit-extreme"  # the cheapest zoo model to train (a few seconds)
 SEED = 0
 EPS = 8 / 255
+CPU = torch.device("cpu")
 
 FULL = {
     "adv_samples": 300,
@@ -90,7 +91,7 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(fn, device: torch.device = torch.device("cpu")):
+def timed(fn, device: torch.device = CPU):
     synchronize(device)
     started = time.perf_counter()
     out = fn()
@@ -318,9 +319,13 @@ def neural_cleanse(home, names, clean, device, steps, hardware, threads_max: int
         model = models.load_folder(home / name, device).classifier
         for threads in thread_counts:
             torch.set_num_threads(threads)
-            batched, t_batched = timed(lambda: NeuralCleanse(steps, batch_size=16)(model, clean, 10, device), device)
+            # each lambda runs at once, inside timed(); binding ``model`` only says so
+            batched, t_batched = timed(
+                lambda model=model: NeuralCleanse(steps, batch_size=16)(model, clean, 10, device), device
+            )
             single, t_single = timed(
-                lambda: NeuralCleanse(steps, batch_size=16, labels_per_pass=1)(model, clean, 10, device), device
+                lambda model=model: NeuralCleanse(steps, batch_size=16, labels_per_pass=1)(model, clean, 10, device),
+                device,
             )
             key = name if device.type != "cpu" else f"{name} ({threads} threads)"
             rows[key] = {

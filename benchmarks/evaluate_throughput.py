@@ -99,10 +99,17 @@ def build_transformers_convnext(home: Path, spec: zoo.ZooSpec, epochs: int | Non
         return f"local:{HF_MODEL}"
     arch = zoo.TINY_ARCHS["convnext_atto"]
     names = [str(i) for i in range(10)]
-    cfg = tf.ConvNextConfig(num_channels=3, hidden_sizes=arch["dims"], depths=arch["depths"], patch_size=4,
-                            id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})  # fmt: skip
-    processor = tf.ConvNextImageProcessor(size={"shortest_edge": data.DIGITS_SIDE}, crop_pct=1.0,
-                                          image_mean=list(zoo.MEAN), image_std=list(zoo.STD))  # fmt: skip
+    cfg = tf.ConvNextConfig(
+        num_channels=3,
+        hidden_sizes=arch["dims"],
+        depths=arch["depths"],
+        patch_size=4,
+        id2label=dict(enumerate(names)),
+        label2id={n: i for i, n in enumerate(names)},
+    )
+    processor = tf.ConvNextImageProcessor(
+        size={"shortest_edge": data.DIGITS_SIDE}, crop_pct=1.0, image_mean=list(zoo.MEAN), image_std=list(zoo.STD)
+    )
     training.seeded(spec.seed)
     net = tf.ConvNextForImageClassification(cfg)
     folder.mkdir(parents=True, exist_ok=True)
@@ -113,8 +120,16 @@ def build_transformers_convnext(home: Path, spec: zoo.ZooSpec, epochs: int | Non
     for p in classifier.parameters():
         p.requires_grad_(True)
     members = data.digits().train.take(range(spec.train_size))
-    training.train(classifier, members.x, members.y, epochs=epochs, lr=spec.lr, weight_decay=spec.weight_decay,
-                   seed=spec.seed, augment=training.random_shift if spec.augment else None)  # fmt: skip
+    training.train(
+        classifier,
+        members.x,
+        members.y,
+        epochs=epochs,
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        seed=spec.seed,
+        augment=training.random_shift if spec.augment else None,
+    )
     classifier.net.save_pretrained(str(folder), safe_serialization=True)
     saved.write_text(json.dumps({**json.loads(saved.read_text()), "sn_lake": record}, indent=2) + "\n")
     return f"local:{HF_MODEL}"
@@ -128,8 +143,11 @@ def evaluate(settings, model_id: str, family_configs: dict, device: torch.device
         cpu, wall = time.process_time(), time.perf_counter()
         summary = pipeline.run_family(settings, model_id, family, family_configs[family], dataset="digits")
         synchronize(device)
-        out[family] = {"cpu_seconds": time.process_time() - cpu, "wall_seconds": time.perf_counter() - wall,
-                       "frame": summary["frame"]}  # fmt: skip
+        out[family] = {
+            "cpu_seconds": time.process_time() - cpu,
+            "wall_seconds": time.perf_counter() - wall,
+            "frame": summary["frame"],
+        }
     return out
 
 
@@ -178,8 +196,12 @@ def cacheable_work(settings, model_id: str, device: torch.device) -> dict:
         training.logits_of(loaded.classifier, splits.train.x, device)
         training.logits_of(loaded.classifier, splits.test.x, device)
         forward = time.process_time() - cpu
-    return {"model_load_cpu_seconds": load, "dataset_decode_cpu_seconds": decode,
-            "forward_both_splits_cpu_seconds": forward, "most_saved_cpu_seconds": 4 * (load + decode) + 3 * forward}
+    return {
+        "model_load_cpu_seconds": load,
+        "dataset_decode_cpu_seconds": decode,
+        "forward_both_splits_cpu_seconds": forward,
+        "most_saved_cpu_seconds": 4 * (load + decode) + 3 * forward,
+    }
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -194,9 +216,14 @@ def summarize(runs: list[dict]) -> dict:
     attack_cpu = sum(families[f]["cpu_seconds"] for f in ATTACK_FAMILIES)
     for f in families.values():
         f["share_of_cpu"] = f["cpu_seconds"] / cpu
-    out = {"cpu_seconds": cpu, "wall_seconds": wall, "models_per_hour_per_core": 3600 / cpu,
-           "models_per_hour_wall": 3600 / wall, "models_per_hour_per_core_four_attack_families": 3600 / attack_cpu,
-           "families": families}  # fmt: skip
+    out = {
+        "cpu_seconds": cpu,
+        "wall_seconds": wall,
+        "models_per_hour_per_core": 3600 / cpu,
+        "models_per_hour_wall": 3600 / wall,
+        "models_per_hour_per_core_four_attack_families": 3600 / attack_cpu,
+        "families": families,
+    }
     if "cache" in runs[-1]:
         out["cache"] = runs[-1]["cache"]
     return out
@@ -212,18 +239,26 @@ def compare(settings, model_id: str, family_configs: dict, device: torch.device,
             print(f"{model_id} {path} round {r}: {cpu:.2f} CPU s", flush=True)
     summaries = {path: summarize(runs[path]) for path in PATHS}
     first = {path: runs[path][0]["families"] for path in PATHS}
-    differences = {f: result_difference(first["uncached"][f]["frame"], first["cached"][f]["frame"])
-                   for f in configs.FAMILIES}  # fmt: skip
+    differences = {
+        f: result_difference(first["uncached"][f]["frame"], first["cached"][f]["frame"]) for f in configs.FAMILIES
+    }
     loaded = models.load(model_id, settings, device)
     uncached = summaries["uncached"]["cpu_seconds"]
     shareable = cacheable_work(settings, model_id, device)
     shareable["ceiling"] = uncached / max(uncached - shareable["most_saved_cpu_seconds"], 1e-9)
-    return {"model_id": model_id, "loader": loaded.loader, "architecture": loaded.architecture,
-            "num_parameters": loaded.num_parameters, "rounds": rounds, **summaries,
-            "speedup": uncached / summaries["cached"]["cpu_seconds"], "cacheable_work": shareable,
-            "wall_speedup": summaries["uncached"]["wall_seconds"] / summaries["cached"]["wall_seconds"],
-            "max_result_difference": differences,
-            "same_results": all(d <= RESULT_TOLERANCE for d in differences.values())}  # fmt: skip
+    return {
+        "model_id": model_id,
+        "loader": loaded.loader,
+        "architecture": loaded.architecture,
+        "num_parameters": loaded.num_parameters,
+        "rounds": rounds,
+        **summaries,
+        "speedup": uncached / summaries["cached"]["cpu_seconds"],
+        "cacheable_work": shareable,
+        "wall_speedup": summaries["uncached"]["wall_seconds"] / summaries["cached"]["wall_seconds"],
+        "max_result_difference": differences,
+        "same_results": all(d <= RESULT_TOLERANCE for d in differences.values()),
+    }
 
 
 def amp_check(settings, model_id: str, device: torch.device) -> dict:
@@ -240,33 +275,51 @@ def amp_check(settings, model_id: str, device: torch.device) -> dict:
             t_logits = training.logits_of(loaded.classifier, splits.test.x, device)
         synchronize(device)
         seconds = time.perf_counter() - started
-        rows = MetricAttacks(n_bootstrap=0)(loaded.classifier, members, splits.test, device,
-                                            lambda i, m=m_logits: m[i], lambda i, t=t_logits: t[i])  # fmt: skip
-        out[mode] = {"seconds": seconds, "train_accuracy": float((m_logits.argmax(1) == members.y).double().mean()),
-                     "test_accuracy": float((t_logits.argmax(1) == splits.test.y).double().mean()),
-                     "auc": {r["attack"]: r["auc"] for r in rows}}  # fmt: skip
+        rows = MetricAttacks(n_bootstrap=0)(
+            loaded.classifier, members, splits.test, device, lambda i, m=m_logits: m[i], lambda i, t=t_logits: t[i]
+        )
+        out[mode] = {
+            "seconds": seconds,
+            "train_accuracy": float((m_logits.argmax(1) == members.y).double().mean()),
+            "test_accuracy": float((t_logits.argmax(1) == splits.test.y).double().mean()),
+            "auc": {r["attack"]: r["auc"] for r in rows},
+        }
     accuracy_gap = max(abs(out["float32"][k] - out["bfloat16"][k]) for k in ("train_accuracy", "test_accuracy"))
     auc_gap = max(abs(out["float32"]["auc"][a] - out["bfloat16"]["auc"][a]) for a in out["float32"]["auc"])
     within = accuracy_gap <= ACCURACY_TOLERANCE and auc_gap <= AUC_TOLERANCE
-    return {"model_id": model_id, **out, "max_accuracy_difference": accuracy_gap, "max_auc_difference": auc_gap,
-            "tolerance": {"accuracy": ACCURACY_TOLERANCE, "auc": AUC_TOLERANCE}, "within_tolerance": within,
-            "speedup": out["float32"]["seconds"] / out["bfloat16"]["seconds"], "hardware": models.hardware(device),
-            "used": "no: recorded only; the library scores in float32"}  # fmt: skip
+    return {
+        "model_id": model_id,
+        **out,
+        "max_accuracy_difference": accuracy_gap,
+        "max_auc_difference": auc_gap,
+        "tolerance": {"accuracy": ACCURACY_TOLERANCE, "auc": AUC_TOLERANCE},
+        "within_tolerance": within,
+        "speedup": out["float32"]["seconds"] / out["bfloat16"]["seconds"],
+        "hardware": models.hardware(device),
+        "used": "no: recorded only; the library scores in float32",
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true",
-                        help="a cheap model, tiny configurations: proves the script in seconds")  # fmt: skip
+    parser.add_argument(
+        "--smoke", action="store_true", help="a cheap model, tiny configurations: proves the script in seconds"
+    )
     parser.add_argument("--quick", action="store_true", help="one round of each path (default configurations)")
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="rounds of both paths per model (default 3; quick and smoke 1)")  # fmt: skip
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds of both paths per model (default 3; quick and smoke 1)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "evaluate_throughput.json")
-    parser.add_argument("--home", type=Path, default=SCRATCH_HOME,
-                        help="scratch SN_LAKE_HOME for models and results (trained models reused)")  # fmt: skip
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=SCRATCH_HOME,
+        help="scratch SN_LAKE_HOME for models and results (trained models reused)",
+    )
     parser.add_argument("--no-transformers", action="store_true", help="the timm model only")
-    parser.add_argument("--amp-check", action="store_true",
-                        help="compare bfloat16 autocast with float32 on the scoring passes")  # fmt: skip
+    parser.add_argument(
+        "--amp-check", action="store_true", help="compare bfloat16 autocast with float32 on the scoring passes"
+    )
     args = parser.parse_args(argv)
     os.environ["SN_LAKE_HOME"] = str(args.home)  # the evaluation writes results: never into a user's lake
     settings = config.load()
@@ -279,23 +332,32 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.no_transformers:
         spec = next(s for s in zoo.ZOO if s.name == TIMM_MODEL)
         smoke_spec = replace(spec, train_size=120)
-        model_ids.append(build_transformers_convnext(settings.home, smoke_spec if args.smoke else spec,
-                                                     epochs=1 if args.smoke else None))  # fmt: skip
+        model_ids.append(
+            build_transformers_convnext(
+                settings.home, smoke_spec if args.smoke else spec, epochs=1 if args.smoke else None
+            )
+        )
     started = time.process_time(), time.perf_counter()
     evaluate(settings, model_ids[0], TINY, device)  # warm-up (imports, first allocations), not counted
     report = {
-        "hardware": models.hardware(device), "device": device.type, "platform": platform.platform(),
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "hardware": models.hardware(device),
+        "device": device.type,
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
         "smoke": args.smoke,
         "configs": "tiny (smoke)" if args.smoke else "each family's defaults (sn_lake.evaluate.configs)",
         "timer": "time.process_time: this process's CPU seconds (user + system, all threads), the machine being "
-                 "shared with other jobs; wall seconds beside it; medians over rounds, the paths interleaved",
-        "paths": {"uncached": "today's path without the cache: each family loads the model, decodes the dataset "
-                              "and runs its own forward passes",
-                  "cached": "sn_lake.evaluate.cache on: one model load, one dataset decode, one set of logits "
-                            "per split"},
-        "speedup_goal": SPEEDUP_GOAL, "result_tolerance": RESULT_TOLERANCE,
-    }  # fmt: skip
+        "shared with other jobs; wall seconds beside it; medians over rounds, the paths interleaved",
+        "paths": {
+            "uncached": "today's path without the cache: each family loads the model, decodes the dataset "
+            "and runs its own forward passes",
+            "cached": "sn_lake.evaluate.cache on: one model load, one dataset decode, one set of logits per split",
+        },
+        "speedup_goal": SPEEDUP_GOAL,
+        "result_tolerance": RESULT_TOLERANCE,
+    }
     report["models"] = [compare(settings, m, family_configs, device, rounds) for m in model_ids]
     first = report["models"][0]
     report["speedup"] = first["speedup"]  # the timm zoo model's: uncached CPU seconds over cached
@@ -315,11 +377,13 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.write_text(json.dumps(report, indent=2, default=float) + "\n")
     for m in report["models"]:
         shares = ", ".join(f"{f} {v['share_of_cpu']:.0%}" for f, v in m["cached"]["families"].items())
-        print(f"{m['model_id']} ({m['loader']}, {m['num_parameters']:,} parameters): uncached "
-              f"{m['uncached']['cpu_seconds']:.1f} CPU s, cached {m['cached']['cpu_seconds']:.1f} CPU s, speedup "
-              f"{m['speedup']:.2f}x, {m['cached']['models_per_hour_per_core']:.0f} models/h per core; same results: "
-              f"{m['same_results']}; speed-up ceiling of any such cache {m['cacheable_work']['ceiling']:.2f}x; "
-              f"shares (cached): {shares}")  # fmt: skip
+        print(
+            f"{m['model_id']} ({m['loader']}, {m['num_parameters']:,} parameters): uncached "
+            f"{m['uncached']['cpu_seconds']:.1f} CPU s, cached {m['cached']['cpu_seconds']:.1f} CPU s, speedup "
+            f"{m['speedup']:.2f}x, {m['cached']['models_per_hour_per_core']:.0f} models/h per core; same results: "
+            f"{m['same_results']}; speed-up ceiling of any such cache {m['cacheable_work']['ceiling']:.2f}x; "
+            f"shares (cached): {shares}"
+        )
     print(f"wrote {args.out}")
     return report
 

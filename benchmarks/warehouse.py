@@ -41,9 +41,28 @@ SEED = 0
 BUILD_SPEEDUP_GOAL = 20.0
 QUERY_GOAL_MS = 200.0
 
-ARCHITECTURES = ["resnet50", "vit_base_patch16_224", "convnext_tiny", "efficientnet_b0", "mobilenetv3_large_100",
-                 "deit_small_patch16_224", "regnety_040", "wide_resnet50_2", "densenet121", "swin_tiny_patch4_window7_224"]
-TAGS = ["a1_in1k", "augreg_in21k_ft_in1k", "tv_in1k", "fb_in22k", "in12k_ft_in1k", "ra2_in1k", "sw_in1k", "laion2b_ft_in1k"]
+ARCHITECTURES = [
+    "resnet50",
+    "vit_base_patch16_224",
+    "convnext_tiny",
+    "efficientnet_b0",
+    "mobilenetv3_large_100",
+    "deit_small_patch16_224",
+    "regnety_040",
+    "wide_resnet50_2",
+    "densenet121",
+    "swin_tiny_patch4_window7_224",
+]
+TAGS = [
+    "a1_in1k",
+    "augreg_in21k_ft_in1k",
+    "tv_in1k",
+    "fb_in22k",
+    "in12k_ft_in1k",
+    "ra2_in1k",
+    "sw_in1k",
+    "laion2b_ft_in1k",
+]
 DATASETS = ["cifar10", "cifar100", "svhn", "mnist", "imagenet-1k", "digits"]
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -55,12 +74,23 @@ def raw_records(rng: random.Random, start: int, stop: int) -> list[dict]:
     for i in range(start, stop):
         arch, tag = rng.choice(ARCHITECTURES), rng.choice(TAGS)
         name = f"{arch}_{i}.{tag}"
-        cfg = {"architecture": arch, "tag": tag, "num_classes": rng.choice([1000, 10, 100, 0]), "input_size": [3, 224, 224],
-               "hf_hub_id": f"timm/{name}" if rng.random() < 0.8 else None, "license": rng.choice(["apache-2.0", "mit", None]),
-               "paper_ids": rng.choice([None, "arXiv:2110.00476", "arXiv:2010.11929", "arXiv:1512.03385"])}
-        records.append({"native_id": name, "request_url": f"python:timm==bench#pretrained_cfg={name}",
-                        "fetched_at": NOW - timedelta(seconds=rng.randrange(365 * 86400)),
-                        "payload": {"name": name, "timm_version": "bench", "pretrained_cfg": cfg}})
+        cfg = {
+            "architecture": arch,
+            "tag": tag,
+            "num_classes": rng.choice([1000, 10, 100, 0]),
+            "input_size": [3, 224, 224],
+            "hf_hub_id": f"timm/{name}" if rng.random() < 0.8 else None,
+            "license": rng.choice(["apache-2.0", "mit", None]),
+            "paper_ids": rng.choice([None, "arXiv:2110.00476", "arXiv:2010.11929", "arXiv:1512.03385"]),
+        }
+        records.append(
+            {
+                "native_id": name,
+                "request_url": f"python:timm==bench#pretrained_cfg={name}",
+                "fetched_at": NOW - timedelta(seconds=rng.randrange(365 * 86400)),
+                "payload": {"name": name, "timm_version": "bench", "pretrained_cfg": cfg},
+            }
+        )
     return records
 
 
@@ -85,16 +115,43 @@ def result_frames(model_ids: np.ndarray, rng: np.random.Generator) -> dict[str, 
     clean = rng.uniform(0.3, 0.99, n)
     robust = clean * rng.uniform(0, 1, n)
     return {
-        "results.task_accuracy": pl.DataFrame({**common(n), "train_accuracy": train, "test_accuracy": test, "overfit_gap": train - test}),
-        "results.model_stealing": pl.DataFrame({**common(n), "query_budget": rng.choice([1000, 5000, 10000], n),
-                                                "stealing_accuracy": rng.uniform(0.2, 0.95, n), "agreement": rng.uniform(0.2, 1, n)}),
-        "results.membership_inference": pl.DataFrame({**common(n), "attack": rng.choice(["m_entropy", "correctness", "loss"], n),
-                                                      "auc": rng.uniform(0.5, 0.9, n)}),
-        "results.adversarial": pl.DataFrame({**common(n), "setting": rng.choice(["white-box", "transfer", "query"], n),
-                                             "attack": rng.choice(["fgsm", "pgd"], n), "epsilon": rng.choice([1, 2, 4, 8], n) / 255,
-                                             "clean_accuracy": clean, "robust_accuracy": robust, "accuracy_drop": clean - robust}),
-        "results.backdoor_detection": pl.DataFrame({**common(n), "detector": rng.choice(["neural_cleanse", "strip", "neo"], n),
-                                                    "flagged": rng.random(n) < 0.1, "score": rng.uniform(0, 4, n)}),
+        "results.task_accuracy": pl.DataFrame(
+            {**common(n), "train_accuracy": train, "test_accuracy": test, "overfit_gap": train - test}
+        ),
+        "results.model_stealing": pl.DataFrame(
+            {
+                **common(n),
+                "query_budget": rng.choice([1000, 5000, 10000], n),
+                "stealing_accuracy": rng.uniform(0.2, 0.95, n),
+                "agreement": rng.uniform(0.2, 1, n),
+            }
+        ),
+        "results.membership_inference": pl.DataFrame(
+            {
+                **common(n),
+                "attack": rng.choice(["m_entropy", "correctness", "loss"], n),
+                "auc": rng.uniform(0.5, 0.9, n),
+            }
+        ),
+        "results.adversarial": pl.DataFrame(
+            {
+                **common(n),
+                "setting": rng.choice(["white-box", "transfer", "query"], n),
+                "attack": rng.choice(["fgsm", "pgd"], n),
+                "epsilon": rng.choice([1, 2, 4, 8], n) / 255,
+                "clean_accuracy": clean,
+                "robust_accuracy": robust,
+                "accuracy_drop": clean - robust,
+            }
+        ),
+        "results.backdoor_detection": pl.DataFrame(
+            {
+                **common(n),
+                "detector": rng.choice(["neural_cleanse", "strip", "neo"], n),
+                "flagged": rng.random(n) < 0.1,
+                "score": rng.uniform(0, 4, n),
+            }
+        ),
     }
 
 
@@ -128,21 +185,37 @@ def main() -> int:
 
     # the baseline: the same catalog rows, one INSERT per row through executemany
     columns = [d[0] for d in con.execute("SELECT * FROM catalog.models LIMIT 0").description]
-    sample = con.execute(f"SELECT * FROM catalog.models USING SAMPLE {BASELINE_SAMPLE} ROWS (reservoir, {SEED})").fetchall()
-    con.execute("CREATE SCHEMA IF NOT EXISTS bench; CREATE OR REPLACE TABLE bench.models AS SELECT * FROM catalog.models LIMIT 0")
+    sample = con.execute(
+        f"SELECT * FROM catalog.models USING SAMPLE {BASELINE_SAMPLE} ROWS (reservoir, {SEED})"
+    ).fetchall()
+    con.execute(
+        "CREATE SCHEMA IF NOT EXISTS bench; "
+        "CREATE OR REPLACE TABLE bench.models AS SELECT * FROM catalog.models LIMIT 0"
+    )
     started = time.perf_counter()
     con.executemany(f"INSERT INTO bench.models ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", sample)
     sample_s = time.perf_counter() - started
     baseline_s = sample_s * N_MODELS / len(sample)
     con.execute("DROP TABLE bench.models")
     speedup = baseline_s / build_s
-    print(f"baseline executemany: {len(sample):,} rows in {sample_s:.1f} s -> {baseline_s:,.0f} s for {N_MODELS:,} rows; "
-          f"build is {speedup:.0f}x faster (goal {BUILD_SPEEDUP_GOAL:.0f}x)")
+    print(
+        f"baseline executemany: {len(sample):,} rows in {sample_s:.1f} s -> {baseline_s:,.0f} s for {N_MODELS:,} rows; "
+        f"build is {speedup:.0f}x faster (goal {BUILD_SPEEDUP_GOAL:.0f}x)"
+    )
 
     # purposes, backdoor labels and history, so every view has groups to compute
-    con.execute("UPDATE catalog.models SET purpose = (['benchmark', 'security', 'other'])[(1 + hash(model_id) % 3)::BIGINT],"
-                " known_backdoor = hash(model_id) % 50 = 0")
-    model_ids = np.array([r[0] for r in con.execute("SELECT model_id FROM catalog.models USING SAMPLE 50000 ROWS (reservoir, 1)").fetchall()])
+    con.execute(
+        "UPDATE catalog.models SET purpose = (['benchmark', 'security', 'other'])[(1 + hash(model_id) % 3)::BIGINT],"
+        " known_backdoor = hash(model_id) % 50 = 0"
+    )
+    model_ids = np.array(
+        [
+            r[0]
+            for r in con.execute(
+                "SELECT model_id FROM catalog.models USING SAMPLE 50000 ROWS (reservoir, 1)"
+            ).fetchall()
+        ]
+    )
     started = time.perf_counter()
     for table, frame in result_frames(model_ids, np.random.default_rng(SEED)).items():
         con.register("_frame", frame.to_arrow())
@@ -150,14 +223,18 @@ def main() -> int:
         con.unregister("_frame")
     con.execute("""
         INSERT INTO catalog.model_versions BY NAME
-        SELECT model_id, 'sha' || (v % 3) AS revision, TIMESTAMPTZ '2026-11-01 00:00:00+00' + to_days(v::INTEGER) AS first_seen_at
+        SELECT model_id, 'sha' || (v % 3) AS revision,
+            TIMESTAMPTZ '2026-11-01 00:00:00+00' + to_days(v::INTEGER) AS first_seen_at
         FROM (SELECT model_id FROM catalog.models USING SAMPLE 50000 ROWS (reservoir, 2)), range(3) r(v);
         INSERT INTO catalog.model_stats BY NAME
-        SELECT model_id, TIMESTAMPTZ '2026-11-01 00:00:00+00' + to_days(v::INTEGER) AS observed_at, v * 10 AS downloads, v AS likes
+        SELECT model_id, TIMESTAMPTZ '2026-11-01 00:00:00+00' + to_days(v::INTEGER) AS observed_at,
+            v * 10 AS downloads, v AS likes
         FROM (SELECT model_id FROM catalog.models USING SAMPLE 50000 ROWS (reservoir, 3)), range(3) r(v);
     """)
     results_s = time.perf_counter() - started
-    n_history = con.execute("SELECT (SELECT count(*) FROM catalog.model_versions) + (SELECT count(*) FROM catalog.model_stats)").fetchone()[0]
+    n_history = con.execute(
+        "SELECT (SELECT count(*) FROM catalog.model_versions) + (SELECT count(*) FROM catalog.model_stats)"
+    ).fetchone()[0]
     warehouse.apply_sql(con, "views")
     con.execute("CHECKPOINT")
     con.close()
@@ -173,12 +250,15 @@ def main() -> int:
         "analytics.benchmark_vs_security": ("SELECT * FROM analytics.benchmark_vs_security", []),
         "analytics.catalog_summary": ("SELECT * FROM analytics.catalog_summary", []),
         "analytics.quality_report": ("SELECT * FROM analytics.quality_report", []),
-        "analytics.new_models (the last day)": ("SELECT * FROM analytics.new_models WHERE first_seen_at >= ?", [NOW - timedelta(days=1)]),
+        "analytics.new_models (the last day)": (
+            "SELECT * FROM analytics.new_models WHERE first_seen_at >= ?",
+            [NOW - timedelta(days=1)],
+        ),
         "catalog.model_history (one model)": ("SELECT * FROM catalog.model_history WHERE model_id = ?", [history_id]),
     }
     timings = {}
     for name, (sql, params) in queries.items():
-        ms, rows = median_ms(lambda: len(reader.execute(sql, params).fetchall()))
+        ms, rows = median_ms(lambda sql=sql, params=params: len(reader.execute(sql, params).fetchall()))
         timings[name] = {"median_ms": round(ms, 1), "rows": rows}
     typical = search.Filters(family="resnet", loadable_weights=True, min_accuracy=0.7, sort="accuracy", limit=20)
     ms, rows = median_ms(lambda: len(search.search(reader, typical)[1]))
@@ -191,13 +271,22 @@ def main() -> int:
         print(f"  {name.ljust(width)}  {t['median_ms']:8.1f} ms  ({t['rows']} rows)  {flag}")
     report = {
         "benchmark": "warehouse",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_average_1m_at_end": round(os.getloadavg()[0], 2)},  # the cores are shared: timings scale with load
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        },  # the cores are shared: timings scale with load
         "models": N_MODELS,
         "result_rows": N_RESULTS,
         "build_s": round(build_s, 2),
-        "baseline": {"method": "executemany, one INSERT per row", "sample_rows": len(sample), "sample_s": round(sample_s, 2),
-                     "rows_per_s": round(len(sample) / sample_s, 1), "scaled_s": round(baseline_s, 1)},
+        "baseline": {
+            "method": "executemany, one INSERT per row",
+            "sample_rows": len(sample),
+            "sample_s": round(sample_s, 2),
+            "rows_per_s": round(len(sample) / sample_s, 1),
+            "scaled_s": round(baseline_s, 1),
+        },
         "build_speedup": round(speedup, 1),
         "build_speedup_goal": BUILD_SPEEDUP_GOAL,
         "queries": timings,

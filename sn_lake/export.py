@@ -32,18 +32,27 @@ SOURCE_LICENCES = {
     "huggingface": "Hugging Face Hub API metadata; each model's licence is its card's, in catalog.models.license",
     "kaggle": "Kaggle Models API metadata; each variation's licence is in catalog.models.license",
     "securitynet": "SecurityNet database table, TrustAIRLab (MIT licence)",
-    "papers": "arXiv API metadata (CC0), Semantic Scholar API (ODC-BY), OpenAlex (CC0), DBLP (CC0), Papers with Code (CC BY-SA 4.0)",
+    "papers": (
+        "arXiv API metadata (CC0), Semantic Scholar API (ODC-BY), OpenAlex (CC0), DBLP (CC0), "
+        "Papers with Code (CC BY-SA 4.0)"
+    ),
     "weights": "GitHub and Zenodo API file listings (metadata only; the files keep their owners' licences)",
     "local": "models this project trained (the demo zoo), MIT like the project",
     "computed": "results.* rows with origin 'computed': measured by this project (MIT)",
-    "published:securitynet": "results.* rows with origin 'published:securitynet': figures from the SecurityNet table (MIT)",
+    "published:securitynet": (
+        "results.* rows with origin 'published:securitynet': figures from the SecurityNet table (MIT)"
+    ),
 }
 
 # Units by column name (the rest are identifiers, labels or counts).
 UNITS = [
     (re.compile(r"^(pearson|spearman)_r"), "correlation coefficient in [-1, 1]"),
-    (re.compile(r"(accuracy|_rate|^auc|auc$|_auc|agreement|^fpr_|^tpr_|tpr_at|overfit_gap|accuracy_drop|ci_low|ci_high)"),
-     "fraction in [0, 1]"),
+    (
+        re.compile(
+            r"(accuracy|_rate|^auc|auc$|_auc|agreement|^fpr_|^tpr_|tpr_at|overfit_gap|accuracy_drop|ci_low|ci_high)"
+        ),
+        "fraction in [0, 1]",
+    ),
     (re.compile(r"runtime_s$|_s$"), "seconds"),
     (re.compile(r"^epsilon$"), "L∞ perturbation budget on images scaled to [0, 1]"),
     (re.compile(r"_at$|^last_modified$"), "timestamp with time zone (UTC)"),
@@ -74,7 +83,9 @@ def column_comments() -> dict[tuple[str, str], str]:
             if created:
                 table = created.group(1).lower()
                 continue
-            added = re.match(r"\s*ALTER TABLE\s+(\w+\.\w+)\s+ADD COLUMN IF NOT EXISTS\s+(\w+)[^;]*;\s*--\s*(.+)", line, re.I)
+            added = re.match(
+                r"\s*ALTER TABLE\s+(\w+\.\w+)\s+ADD COLUMN IF NOT EXISTS\s+(\w+)[^;]*;\s*--\s*(.+)", line, re.I
+            )
             if added:
                 comments.setdefault((added.group(1).lower(), added.group(2).lower()), added.group(3).strip())
                 continue
@@ -91,17 +102,24 @@ def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     database = con.execute("SELECT current_database()").fetchone()[0]
     tables = con.execute(
         "SELECT schema_name, table_name, 'table' FROM duckdb_tables() WHERE database_name = ? AND schema_name IN "
-        f"({', '.join('?' * len(TABLE_SCHEMAS))})", [database, *TABLE_SCHEMAS]).fetchall()
+        f"({', '.join('?' * len(TABLE_SCHEMAS))})",
+        [database, *TABLE_SCHEMAS],
+    ).fetchall()
     views = con.execute(
-        "SELECT schema_name, view_name, 'view' FROM duckdb_views() WHERE database_name = ? AND NOT internal AND schema_name IN "
-        f"({', '.join('?' * len(VIEW_SCHEMAS))})", [database, *VIEW_SCHEMAS]).fetchall()
+        "SELECT schema_name, view_name, 'view' FROM duckdb_views() "
+        "WHERE database_name = ? AND NOT internal AND schema_name IN "
+        f"({', '.join('?' * len(VIEW_SCHEMAS))})",
+        [database, *VIEW_SCHEMAS],
+    ).fetchall()
     return sorted(tables + views)
 
 
 def export(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "parquet") -> dict:
     """Write every relation to ``out_dir`` in ``fmt`` and the data card; returns the card as a dict."""
     if fmt not in FORMATS:
-        raise ExportError(f"Expected an export format in {', '.join(FORMATS)}, found {fmt!r}: pass --format parquet or csv.")
+        raise ExportError(
+            f"Expected an export format in {', '.join(FORMATS)}, found {fmt!r}: pass --format parquet or csv."
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     comments = column_comments()
     entries = []
@@ -111,23 +129,34 @@ def export(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "parquet") 
         partial = target.with_name(f".{target.name}.partial")
         options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
         try:
-            con.execute(f"COPY (SELECT * FROM {schema}.{name}) TO '{str(partial).replace(chr(39), chr(39) * 2)}' ({options})")
+            con.execute(
+                f"COPY (SELECT * FROM {schema}.{name}) TO '{str(partial).replace(chr(39), chr(39) * 2)}' ({options})"
+            )
         except duckdb.Error as exc:
             partial.unlink(missing_ok=True)
-            raise ExportError(f"Could not export {schema}.{name} to {target} ({exc}); check that the folder is writable.") from exc
+            raise ExportError(
+                f"Could not export {schema}.{name} to {target} ({exc}); check that the folder is writable."
+            ) from exc
         os.replace(partial, target)
         described = con.execute(f"DESCRIBE SELECT * FROM {schema}.{name}").fetchall()
-        entries.append({
-            "relation": f"{schema}.{name}",
-            "kind": kind,
-            "file": str(target.relative_to(out_dir)),
-            "rows": con.execute(f"SELECT count(*) FROM {schema}.{name}").fetchone()[0],
-            "sha256": lake.file_sha256(target),
-            "columns": [
-                {"name": column, "type": dtype, "unit": unit_of(column), "description": comments.get((f"{schema}.{name}", column))}
-                for column, dtype, *_ in described
-            ],
-        })
+        entries.append(
+            {
+                "relation": f"{schema}.{name}",
+                "kind": kind,
+                "file": str(target.relative_to(out_dir)),
+                "rows": con.execute(f"SELECT count(*) FROM {schema}.{name}").fetchone()[0],
+                "sha256": lake.file_sha256(target),
+                "columns": [
+                    {
+                        "name": column,
+                        "type": dtype,
+                        "unit": unit_of(column),
+                        "description": comments.get((f"{schema}.{name}", column)),
+                    }
+                    for column, dtype, *_ in described
+                ],
+            }
+        )
     card = {
         "title": "sn_lake export: image-classification models, their papers and attack results",
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -135,9 +164,15 @@ def export(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "parquet") 
         "provenance": _provenance(con),
         "licences": SOURCE_LICENCES,
         "conventions": [
-            "model_id is '<source>:<native id>'; dataset ids are Hugging Face dataset ids in lower case (cifar10, imagenet-1k).",
+            (
+                "model_id is '<source>:<native id>'; "
+                "dataset ids are Hugging Face dataset ids in lower case (cifar10, imagenet-1k)."
+            ),
             "Accuracies, AUCs and rates are fractions in [0, 1]; times are UTC; runtime_s is seconds.",
-            "results.* rows say who computed them: origin 'computed' (this project) or 'published:securitynet' (the study).",
+            (
+                "results.* rows say who computed them: "
+                "origin 'computed' (this project) or 'published:securitynet' (the study)."
+            ),
             "NULL means unknown: no rule guesses a value. Correlations are NULL below 3 models.",
             "CSV files write list columns as DuckDB list literals, e.g. [0.1, 0.2]; Parquet keeps them as lists.",
         ],
@@ -151,28 +186,70 @@ def export(con: duckdb.DuckDBPyConnection, out_dir: Path, fmt: str = "parquet") 
 def _provenance(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """One entry per source: its crawls (count, last finish) and how many catalog models it brought."""
     rows = con.execute("""
-        SELECT coalesce(c.source, m.source) AS source, coalesce(c.n_crawls, 0), c.last_crawl, c.n_records, coalesce(m.n_models, 0)
-        FROM (SELECT source, count(*) AS n_crawls, max(finished_at) AS last_crawl, sum(n_records) AS n_records FROM raw.crawls GROUP BY ALL) c
+        SELECT coalesce(c.source, m.source) AS source, coalesce(c.n_crawls, 0), c.last_crawl, c.n_records,
+            coalesce(m.n_models, 0)
+        FROM (
+            SELECT source, count(*) AS n_crawls, max(finished_at) AS last_crawl, sum(n_records) AS n_records
+            FROM raw.crawls GROUP BY ALL
+        ) c
         FULL JOIN (SELECT source, count(*) AS n_models FROM catalog.models GROUP BY ALL) m USING (source)
         ORDER BY 1""").fetchall()
-    return [{"source": s, "crawls": n, "last_crawl_finished_at": last, "raw_records": int(rec) if rec is not None else None,
-             "catalog_models": models, "licence": SOURCE_LICENCES.get(s)} for s, n, last, rec, models in rows]
+    return [
+        {
+            "source": s,
+            "crawls": n,
+            "last_crawl_finished_at": last,
+            "raw_records": int(rec) if rec is not None else None,
+            "catalog_models": models,
+            "licence": SOURCE_LICENCES.get(s),
+        }
+        for s, n, last, rec, models in rows
+    ]
 
 
 def render_card(card: dict) -> str:
     """The data card as Markdown."""
-    lines = [f"# {card['title']}", "", f"Exported {card['exported_at']} as {card['format']} by `sn-lake export`.", "",
-             "## Conventions", "", *[f"- {c}" for c in card["conventions"]], "", "## Provenance", "",
-             "| source | crawls | last crawl finished | raw records | catalog models | licence |", "|---|---|---|---|---|---|"]
-    lines += [f"| {p['source']} | {p['crawls']} | {p['last_crawl_finished_at'] or ''} | {p['raw_records'] or ''} | "
-              f"{p['catalog_models']} | {p['licence'] or 'see catalog.models.license'} |" for p in card["provenance"]]
-    lines += ["", "## Licences of the sources", "", *[f"- **{k}**: {v}" for k, v in card["licences"].items()], "", "## Files", ""]
+    lines = [
+        f"# {card['title']}",
+        "",
+        f"Exported {card['exported_at']} as {card['format']} by `sn-lake export`.",
+        "",
+        "## Conventions",
+        "",
+        *[f"- {c}" for c in card["conventions"]],
+        "",
+        "## Provenance",
+        "",
+        "| source | crawls | last crawl finished | raw records | catalog models | licence |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {p['source']} | {p['crawls']} | {p['last_crawl_finished_at'] or ''} | {p['raw_records'] or ''} | "
+        f"{p['catalog_models']} | {p['licence'] or 'see catalog.models.license'} |"
+        for p in card["provenance"]
+    ]
+    lines += [
+        "",
+        "## Licences of the sources",
+        "",
+        *[f"- **{k}**: {v}" for k, v in card["licences"].items()],
+        "",
+        "## Files",
+        "",
+    ]
     for entry in card["relations"]:
-        lines += [f"### `{entry['relation']}` ({entry['kind']})", "",
-                  f"`{entry['file']}`: {entry['rows']} rows, sha256 `{entry['sha256']}`", "",
-                  "| column | type | unit | description |", "|---|---|---|---|"]
-        lines += [f"| {c['name']} | {c['type']} | {c['unit'] or ''} | {(c['description'] or '').replace('|', '/')} |"
-                  for c in entry["columns"]]
+        lines += [
+            f"### `{entry['relation']}` ({entry['kind']})",
+            "",
+            f"`{entry['file']}`: {entry['rows']} rows, sha256 `{entry['sha256']}`",
+            "",
+            "| column | type | unit | description |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['name']} | {c['type']} | {c['unit'] or ''} | {(c['description'] or '').replace('|', '/')} |"
+            for c in entry["columns"]
+        ]
         lines.append("")
     return "\n".join(lines)
 

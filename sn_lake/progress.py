@@ -32,7 +32,9 @@ def choose_mode(stream: TextIO) -> str:
     forced = os.environ.get("SN_LAKE_PROGRESS", "").strip().lower()
     if forced:
         if forced not in MODES:
-            raise ValueError(f"SN_LAKE_PROGRESS must be one of {', '.join(MODES)}, found {forced!r}: set one of those or unset it.")
+            raise ValueError(
+                f"SN_LAKE_PROGRESS must be one of {', '.join(MODES)}, found {forced!r}: set one of those or unset it."
+            )
         return forced
     under_dagster = "dagster" in sys.modules  # a run (in process or in a worker) has imported it; sn_lake never does
     is_terminal = hasattr(stream, "isatty") and stream.isatty()
@@ -45,7 +47,12 @@ def format_duration(seconds: float) -> str:
 
 
 def describe(
-    desc: str, done: int, total: int | None, unit: str, elapsed_s: float, initial: int = 0,
+    desc: str,
+    done: int,
+    total: int | None,
+    unit: str,
+    elapsed_s: float,
+    initial: int = 0,
     quota_eta_s: float | None = None,
 ) -> str:
     """One status line: count, share, rate and ETA (the last two once time has passed; ``initial`` units were done
@@ -71,7 +78,11 @@ def describe(
 
 
 def quota_eta_s(
-    requests: int, remaining: int, reset_s: float, quota: int | None = None, window_s: float | None = None,
+    requests: int,
+    remaining: int,
+    reset_s: float,
+    quota: int | None = None,
+    window_s: float | None = None,
     reserve_fraction: float = 0.05,
 ) -> float:
     """Seconds ``requests`` more requests take when paced as ``sn_lake.sources.http.Pacer`` paces them under a
@@ -135,7 +146,7 @@ class Progress:
             meter = "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "] "
         else:
             meter = ""
-        return f"{self.desc} {meter}" + self.line()[len(self.desc) + 2:]
+        return f"{self.desc} {meter}" + self.line()[len(self.desc) + 2 :]
 
     def update(self, n: int = 1) -> None:
         """Count ``n`` more finished units and report if it is time to."""

@@ -35,10 +35,24 @@ SORTS = {
 THREAT_MODELS = ("Linf", "L2", "corruptions")
 
 COLUMNS = [
-    "model_id", "source", "name", "architecture", "model_type", "dataset", "data_category", "purpose", "license",
-    "year", "reported_accuracy", "measured_accuracy", "loadable_weights", "downloads", "likes", "weights_url",
+    "model_id",
+    "source",
+    "name",
+    "architecture",
+    "model_type",
+    "dataset",
+    "data_category",
+    "purpose",
+    "license",
+    "year",
+    "reported_accuracy",
+    "measured_accuracy",
+    "loadable_weights",
+    "downloads",
+    "likes",
+    "weights_url",
     "robust_accuracy",
-]  # fmt: skip
+]
 
 BASE = """
 WITH measured AS (
@@ -113,16 +127,22 @@ def build_query(filters: Filters) -> tuple[str, list]:
     if filters.limit < 1:
         raise SearchError(f"Expected a limit of at least 1, found {filters.limit}: ask for one or more models.")
     if filters.min_accuracy is not None and not 0 <= filters.min_accuracy <= 1:
-        raise SearchError(f"Expected the minimum accuracy as a fraction in [0, 1], found {filters.min_accuracy}: e.g. 0.8 for 80%.")
+        raise SearchError(
+            f"Expected the minimum accuracy as a fraction in [0, 1], found {filters.min_accuracy}: e.g. 0.8 for 80%."
+        )
     threat_model = None
     if filters.threat_model is not None:
         threat_model = {t.lower(): t for t in THREAT_MODELS}.get(filters.threat_model.strip().lower())
         if threat_model is None:
-            raise SearchError(f"Expected a threat model among {', '.join(THREAT_MODELS)}, found "
-                              f"{filters.threat_model!r}: pick one of those.")
+            raise SearchError(
+                f"Expected a threat model among {', '.join(THREAT_MODELS)}, found "
+                f"{filters.threat_model!r}: pick one of those."
+            )
     if filters.min_robust_accuracy is not None and not 0 <= filters.min_robust_accuracy <= 1:
-        raise SearchError(f"Expected the minimum robust accuracy as a fraction in [0, 1], found "
-                          f"{filters.min_robust_accuracy}: e.g. 0.5 for 50%.")
+        raise SearchError(
+            f"Expected the minimum robust accuracy as a fraction in [0, 1], found "
+            f"{filters.min_robust_accuracy}: e.g. 0.5 for 50%."
+        )
     where, params = [], [threat_model, threat_model]  # the first two fill robust_chosen
 
     def equals(column: str, value) -> None:
@@ -182,7 +202,10 @@ def search(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[list[str],
 
 
 def evaluable_models(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Ids of catalog models the evaluation can load: ``catalog.evaluability``'s verdict (sn_lake.evaluate.evaluability)."""
+    """Ids of catalog models the evaluation can load, by ``catalog.evaluability``'s verdict.
+
+    The verdict's rules are in sn_lake.evaluate.evaluability.
+    """
     _, rows = warehouse.query(
         con,
         "SELECT e.model_id FROM catalog.evaluability e JOIN catalog.models m USING (model_id)"

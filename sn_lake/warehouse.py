@@ -48,11 +48,20 @@ class QueryRefused(WarehouseError):
 
 # Settings of a connection that answers users' queries (`sn-lake sql`, search): no files, URLs or extensions
 # besides the warehouse itself, and nothing a statement can switch back on.
-QUERY_CONFIG = {"enable_external_access": False, "autoload_known_extensions": False,
-                "autoinstall_known_extensions": False}
+QUERY_CONFIG = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+}
 # What DuckDB says when a file is not one of its databases, or is cut short (duckdb 1.4).
-_CORRUPT_MARKERS = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file",
-                    "Checksum mismatch", "Failed to read database header", "database file with version number")
+_CORRUPT_MARKERS = (
+    "not a valid DuckDB database file",
+    "Could not read enough bytes",
+    "Corrupt database file",
+    "Checksum mismatch",
+    "Failed to read database header",
+    "database file with version number",
+)
 
 
 def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -93,13 +102,16 @@ def read_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], lis
     statements = duckdb.extract_statements(sql)  # a ParserException for text that is not SQL
     if len(statements) != 1:
         kinds = ", ".join(s.type.name for s in statements) or "none"
-        raise QueryRefused(f"Expected exactly one SQL statement, found {len(statements)} ({kinds}): "
-                           "run one read-only SELECT per call.")
+        raise QueryRefused(
+            f"Expected exactly one SQL statement, found {len(statements)} ({kinds}): run one read-only SELECT per call."
+        )
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
-        raise QueryRefused(f"Expected a read-only query (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE), found a "
-                           f"statement of type {kind.name}: the warehouse is opened read-only for queries "
-                           "(to write files: `sn-lake export DIR`).")
+        raise QueryRefused(
+            f"Expected a read-only query (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE), found a "
+            f"statement of type {kind.name}: the warehouse is opened read-only for queries "
+            "(to write files: `sn-lake export DIR`)."
+        )
     return query(con, sql)
 
 
@@ -107,7 +119,9 @@ def _open_file(settings: Settings, read_only: bool, extra_config: dict | None = 
     """Open the DuckDB file; a writer waits up to ``settings.write_wait_s`` s for other connections to close."""
     path = settings.warehouse_path
     if read_only and not path.exists():
-        raise WarehouseError(f"Expected a warehouse at {path}, found none: run `sn-lake run` first or set SN_LAKE_HOME.")
+        raise WarehouseError(
+            f"Expected a warehouse at {path}, found none: run `sn-lake run` first or set SN_LAKE_HOME."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline, said = time.monotonic() + max(0.0, settings.write_wait_s), False
     while True:
@@ -118,9 +132,12 @@ def _open_file(settings: Settings, read_only: bool, extra_config: dict | None = 
             if read_only or not isinstance(error, WarehouseLocked) or time.monotonic() >= deadline:
                 raise error from exc
             if not said:
-                print(f"sn-lake: waiting up to {settings.write_wait_s:.0f} s (SN_LAKE_WRITE_WAIT_S) for {path} to be "
-                      f"free: {_holder(exc)} has it open; close that connection (a notebook, `sn-lake sql`) to go on.",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"sn-lake: waiting up to {settings.write_wait_s:.0f} s (SN_LAKE_WRITE_WAIT_S) for {path} to be "
+                    f"free: {_holder(exc)} has it open; close that connection (a notebook, `sn-lake sql`) to go on.",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 said = True
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
@@ -135,16 +152,24 @@ def _open_error(path: Path, read_only: bool, exc: Exception, write_wait_s: float
     said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "Could not set lock" in said or "Conflicting lock" in said:
         if read_only:
-            return WarehouseLocked(f"Could not open {path} read-only: {_holder(exc)} is writing it (another process "
-                                   "holds the write lock): wait for that run to finish and try again.")
-        return WarehouseLocked(f"Could not open {path} for writing within {write_wait_s:.0f} s: {_holder(exc)} still "
-                               "has it open (another process): close it, or raise SN_LAKE_WRITE_WAIT_S, and run again.")
+            return WarehouseLocked(
+                f"Could not open {path} read-only: {_holder(exc)} is writing it (another process "
+                "holds the write lock): wait for that run to finish and try again."
+            )
+        return WarehouseLocked(
+            f"Could not open {path} for writing within {write_wait_s:.0f} s: {_holder(exc)} still "
+            "has it open (another process): close it, or raise SN_LAKE_WRITE_WAIT_S, and run again."
+        )
     if any(marker in said for marker in _CORRUPT_MARKERS):
-        return WarehouseCorrupt(f"Expected a DuckDB database at {path}, found a corrupt file ({said}): move it aside "
-                                f"(mv {path} {path}.corrupt) and run `sn-lake run`, which rebuilds the warehouse from "
-                                "the lake.")
-    return WarehouseError(f"Could not open {path} {'read-only' if read_only else 'for writing'} ({said}); "
-                          "check the file's permissions and the disk, then run again.")
+        return WarehouseCorrupt(
+            f"Expected a DuckDB database at {path}, found a corrupt file ({said}): move it aside "
+            f"(mv {path} {path}.corrupt) and run `sn-lake run`, which rebuilds the warehouse from "
+            "the lake."
+        )
+    return WarehouseError(
+        f"Could not open {path} {'read-only' if read_only else 'for writing'} ({said}); "
+        "check the file's permissions and the disk, then run again."
+    )
 
 
 def sql_files(kind: str) -> list[Path]:
@@ -181,9 +206,11 @@ def exists(settings: Settings) -> bool:
 
 def is_ducklake(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether ``con`` works on a DuckLake warehouse (attached by :func:`connect`)."""
-    return bool(con.execute(
-        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ? AND type = 'ducklake'", [DUCKLAKE_ALIAS]
-    ).fetchone()[0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_databases() WHERE database_name = ? AND type = 'ducklake'", [DUCKLAKE_ALIAS]
+        ).fetchone()[0]
+    )
 
 
 def _statements(text: str) -> list[str]:
@@ -191,7 +218,9 @@ def _statements(text: str) -> list[str]:
 
 
 def _creates_macro(statement: str) -> bool:
-    return re.match(r"\s*CREATE\s+(OR\s+REPLACE\s+)?(TEMP\w*\s+)?MACRO\b", _without_comments(statement), re.I) is not None
+    return (
+        re.match(r"\s*CREATE\s+(OR\s+REPLACE\s+)?(TEMP\w*\s+)?MACRO\b", _without_comments(statement), re.I) is not None
+    )
 
 
 def _without_comments(statement: str) -> str:
@@ -229,7 +258,8 @@ def _connect_ducklake(settings: Settings, read_only: bool, for_queries: bool = F
         if not path.exists():
             con.close()
             raise WarehouseError(
-                f"Expected the DuckDB extension {name} at {path}, found none: install the pinned duckdb-ext-* packages (make setup)."
+                f"Expected the DuckDB extension {name} at {path}, found none: "
+                "install the pinned duckdb-ext-* packages (make setup)."
             )
         con.execute(f"LOAD '{path}'")
     data_path = settings.warehouse_data_path
@@ -246,11 +276,16 @@ def _connect_ducklake(settings: Settings, read_only: bool, for_queries: bool = F
         options += ", READ_ONLY"
     try:
         con.execute(f"ATTACH 'ducklake:{_quoted(settings.ducklake_catalog)}' AS {DUCKLAKE_ALIAS} ({options})")
-        if read_only and not con.execute(
-            "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = 'catalog'", [DUCKLAKE_ALIAS]
-        ).fetchone()[0]:
+        if (
+            read_only
+            and not con.execute(
+                "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = 'catalog'",
+                [DUCKLAKE_ALIAS],
+            ).fetchone()[0]
+        ):
             raise WarehouseError(
-                f"Expected a DuckLake warehouse in metadata schema {settings.ducklake_metadata_schema!r}, found it empty: "
+                "Expected a DuckLake warehouse in metadata schema "
+                f"{settings.ducklake_metadata_schema!r}, found it empty: "
                 "run `sn-lake run` first or set SN_LAKE_DUCKLAKE_SCHEMA."
             )
     except duckdb.Error as exc:
@@ -291,12 +326,19 @@ def _create_memory_macros(con: duckdb.DuckDBPyConnection) -> None:
             if schema not in schemas:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{schema}")
                 schemas.add(schema)
-            con.execute(re.sub(r"\bMACRO\s+(\w+)\.", r"MACRO memory.\1.", statement, count=1, flags=re.I)
-                        if match else re.sub(r"\bMACRO\s+", "MACRO memory.main.", statement, count=1, flags=re.I))
-    warehouse_schemas = [r[0] for r in con.execute(
-        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? ORDER BY schema_name = 'main' DESC, schema_name",
-        [DUCKLAKE_ALIAS],
-    ).fetchall()]
+            con.execute(
+                re.sub(r"\bMACRO\s+(\w+)\.", r"MACRO memory.\1.", statement, count=1, flags=re.I)
+                if match
+                else re.sub(r"\bMACRO\s+", "MACRO memory.main.", statement, count=1, flags=re.I)
+            )
+    warehouse_schemas = [
+        r[0]
+        for r in con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? "
+            "ORDER BY schema_name = 'main' DESC, schema_name",
+            [DUCKLAKE_ALIAS],
+        ).fetchall()
+    ]
     path = [f"{DUCKLAKE_ALIAS}.{s}" for s in warehouse_schemas] + [f"memory.{s}" for s in sorted(schemas)]
     con.execute(f"SET search_path = '{','.join(path)}'")
 
@@ -311,18 +353,27 @@ def _s3_secret_from_environment(con: duckdb.DuckDBPyConnection) -> None:
     env = os.environ.get
     if not env("AWS_ACCESS_KEY_ID"):
         return  # public bucket, or a secret the user created in ~/.duckdb
-    options = {"KEY_ID": env("AWS_ACCESS_KEY_ID"), "SECRET": env("AWS_SECRET_ACCESS_KEY"), "SESSION_TOKEN": env("AWS_SESSION_TOKEN"),
-               "REGION": env("AWS_REGION") or env("AWS_DEFAULT_REGION")}
+    options = {
+        "KEY_ID": env("AWS_ACCESS_KEY_ID"),
+        "SECRET": env("AWS_SECRET_ACCESS_KEY"),
+        "SESSION_TOKEN": env("AWS_SESSION_TOKEN"),
+        "REGION": env("AWS_REGION") or env("AWS_DEFAULT_REGION"),
+    }
     endpoint = env("AWS_ENDPOINT_URL_S3") or env("AWS_ENDPOINT_URL")
     url_style = (env("SN_LAKE_S3_URL_STYLE") or "").strip().lower() or None
     if url_style not in (None, "path", "vhost"):
-        raise WarehouseError(f"SN_LAKE_S3_URL_STYLE must be 'path' or 'vhost' (DuckDB's URL_STYLE), found {url_style!r}: "
-                             "set one of those or unset it.")
+        raise WarehouseError(
+            f"SN_LAKE_S3_URL_STYLE must be 'path' or 'vhost' (DuckDB's URL_STYLE), found {url_style!r}: "
+            "set one of those or unset it."
+        )
     if endpoint:
         url = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
         aws = (url.hostname or "").endswith((".amazonaws.com", ".amazonaws.com.cn"))
-        options.update(ENDPOINT=url.netloc.rpartition("@")[2] + url.path.rstrip("/"), USE_SSL="false" if url.scheme == "http" else "true",
-                       URL_STYLE=url_style or ("vhost" if aws else "path"))
+        options.update(
+            ENDPOINT=url.netloc.rpartition("@")[2] + url.path.rstrip("/"),
+            USE_SSL="false" if url.scheme == "http" else "true",
+            URL_STYLE=url_style or ("vhost" if aws else "path"),
+        )
     elif url_style:
         options["URL_STYLE"] = url_style
     given = ", ".join(f"{k} '{_quoted(v)}'" for k, v in options.items() if v)
@@ -332,7 +383,9 @@ def _s3_secret_from_environment(con: duckdb.DuckDBPyConnection) -> None:
         said = str(exc)
         for value in (options["SECRET"], options["SESSION_TOKEN"]):
             said = said.replace(value, "***") if value else said
-        raise WarehouseError(f"Could not create the DuckDB S3 secret from the AWS_* variables ({said}); check their values.") from None
+        raise WarehouseError(
+            f"Could not create the DuckDB S3 secret from the AWS_* variables ({said}); check their values."
+        ) from None
 
 
 def _quoted(value: str) -> str:
@@ -367,7 +420,9 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence = ()) -> tu
     return [d[0] for d in cursor.description], cursor.fetchall()
 
 
-def read_when_free(settings: Settings, sql: str, params: Sequence = (), wait_s: float = 600.0, poll_s: float = 1.0) -> list[tuple]:
+def read_when_free(
+    settings: Settings, sql: str, params: Sequence = (), wait_s: float = 600.0, poll_s: float = 1.0
+) -> list[tuple]:
     """Run one read-only query, waiting up to ``wait_s`` while another process holds the write lock.
 
     For steps outside the ``duckdb_write`` pool (a crawl reading the ids it should fetch) that must

@@ -38,5 +38,7 @@ def settings(sn_home: Path) -> config.Settings:
 def securitynet_table() -> Path:
     """The shared copy of the SecurityNet database table (a test fixture; never copied into the project)."""
     if not SECURITYNET_TABLE.exists():
-        pytest.fail(f"Expected the SecurityNet table at {SECURITYNET_TABLE}: the tests need ../shared beside the project.")
+        pytest.fail(
+            f"Expected the SecurityNet table at {SECURITYNET_TABLE}: the tests need ../shared beside the project."
+        )
     return SECURITYNET_TABLE

@@ -72,14 +72,50 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 EXPANDABLE = {
-    "author", "baseModels", "cardData", "childrenModelCount", "config", "createdAt", "disabled",
-    "downloads", "downloadsAllTime", "evalResults", "gated", "gguf", "inference",
-    "inferenceProviderMapping", "lastModified", "library_name", "likes", "mask_token", "model-index",
-    "pipeline_tag", "private", "resourceGroup", "safetensors", "sha", "siblings", "spaces", "tags",
-    "transformersInfo", "trendingScore", "usedStorage", "widgetData",
-}  # fmt: skip
+    "author",
+    "baseModels",
+    "cardData",
+    "childrenModelCount",
+    "config",
+    "createdAt",
+    "disabled",
+    "downloads",
+    "downloadsAllTime",
+    "evalResults",
+    "gated",
+    "gguf",
+    "inference",
+    "inferenceProviderMapping",
+    "lastModified",
+    "library_name",
+    "likes",
+    "mask_token",
+    "model-index",
+    "pipeline_tag",
+    "private",
+    "resourceGroup",
+    "safetensors",
+    "sha",
+    "siblings",
+    "spaces",
+    "tags",
+    "transformersInfo",
+    "trendingScore",
+    "usedStorage",
+    "widgetData",
+}
 # what /api/models returns per model without expand[] or full
-DEFAULT_LIST_FIELDS = ("id", "likes", "trendingScore", "private", "downloads", "tags", "pipeline_tag", "library_name", "createdAt")
+DEFAULT_LIST_FIELDS = (
+    "id",
+    "likes",
+    "trendingScore",
+    "private",
+    "downloads",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+    "createdAt",
+)
 HUB_FLOOR_DATE = "2022-03-02T23:29:04.000Z"
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".onnx", ".msgpack")
 
@@ -238,7 +274,9 @@ class FakeHub:
         """Add (or replace) a model given in the Hub API's field names; returns the stored info."""
         info = {k: v for k, v in copy.deepcopy(model).items() if v is not None}
         repo_id = info["id"]
-        files = {k: (v if isinstance(v, bytes) else str(v).encode()) for k, v in (info.pop("files", None) or {}).items()}
+        files = {
+            k: (v if isinstance(v, bytes) else str(v).encode()) for k, v in (info.pop("files", None) or {}).items()
+        }
         card = info.pop("card", None)
         if card is not None:
             files["README.md"] = card.encode()
@@ -397,14 +435,23 @@ class FakeHub:
                     continue
                 if arg("search") and arg("search").lower() not in repo_id.lower():
                     continue
-                if any(f not in info.get("tags", []) and f != info.get("pipeline_tag") and f != info.get("library_name") for f in filters):
+                if any(
+                    f not in info.get("tags", []) and f != info.get("pipeline_tag") and f != info.get("library_name")
+                    for f in filters
+                ):
                     continue
                 if len(rows) == limit:
                     more = True
                     break
                 repo = self._repos[repo_id]
                 fields = None if full else (set(expand) if expand else set(DEFAULT_LIST_FIELDS))
-                rows.append(self._project(info, fields, siblings=self._siblings(repo, info["sha"]) if full or "siblings" in expand else None))
+                rows.append(
+                    self._project(
+                        info,
+                        fields,
+                        siblings=self._siblings(repo, info["sha"]) if full or "siblings" in expand else None,
+                    )
+                )
         headers = {}
         if more and rows:
             cursor = base64.urlsafe_b64encode(json.dumps({"_id": rows[-1]["_id"]}).encode()).decode()
@@ -412,7 +459,9 @@ class FakeHub:
             headers["Link"] = f'<{self.url}/api/models?{urlencode(params)}>; rel="next"'
         return 200, rows, headers
 
-    def model_info(self, repo_id: str, revision: str | None, query: dict[str, list[str]]) -> tuple[int, object, dict[str, str]]:
+    def model_info(
+        self, repo_id: str, revision: str | None, query: dict[str, list[str]]
+    ) -> tuple[int, object, dict[str, str]]:
         with self._lock:
             repo = self._repos.get(repo_id)
             if repo is None:
@@ -430,7 +479,11 @@ class FakeHub:
             repo = self._repos.get(repo_id)
             sha = self._resolve(repo, revision) if repo else None
             if sha is None:
-                return 404, {"error": "Repository or revision not found"}, {"X-Error-Code": "RevisionNotFound" if repo else "RepoNotFound"}
+                return (
+                    404,
+                    {"error": "Repository or revision not found"},
+                    {"X-Error-Code": "RevisionNotFound" if repo else "RepoNotFound"},
+                )
             entries = []
             for name, data in sorted(repo.revisions[sha].items()):
                 entry = {"type": "file", "oid": _git_blob_oid(data), "size": len(data), "path": name}
@@ -452,7 +505,11 @@ class FakeHub:
                 return 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha}
         etag = hashlib.sha256(data).hexdigest() if path.endswith(LFS_SUFFIXES) else _git_blob_oid(data)
         content_type = "text/markdown; charset=utf-8" if path.endswith(".md") else "application/octet-stream"
-        return 200, data, {"ETag": f'"{etag}"', "X-Repo-Commit": sha, "Content-Type": content_type, "Accept-Ranges": "bytes"}
+        return (
+            200,
+            data,
+            {"ETag": f'"{etag}"', "X-Repo-Commit": sha, "Content-Type": content_type, "Accept-Ranges": "bytes"},
+        )
 
     @staticmethod
     def _resolve(repo: _Repo, revision: str | None) -> str | None:
@@ -460,11 +517,19 @@ class FakeHub:
             return repo.info["sha"]
         return revision if revision in repo.revisions else None
 
-
     # ---------------------------------------------------------------- datasets
-    def add_dataset(self, repo_id: str, files: dict[str, bytes], *, gated: bool | str = False,
-                    parquet_branch_files: dict[str, bytes] | None = None, granted_tokens: tuple[str, ...] = (),
-                    sha: str | None = None, card_data: dict | None = None, **info) -> dict:  # fmt: skip
+    def add_dataset(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        *,
+        gated: bool | str = False,
+        parquet_branch_files: dict[str, bytes] | None = None,
+        granted_tokens: tuple[str, ...] = (),
+        sha: str | None = None,
+        card_data: dict | None = None,
+        **info,
+    ) -> dict:
         """Serve dataset repo ``repo_id`` with ``files`` on main (and ``parquet_branch_files`` on refs/convert/parquet).
 
         ``gated``: False, True (= "manual") or "auto"; ``granted_tokens`` may read a gated repo. ``card_data``
@@ -477,12 +542,19 @@ class FakeHub:
         with self._lock:
             self._counter += 1
             data = {
-                "_id": f"{self._counter:024x}", "id": repo_id, "author": repo_id.split("/")[0],
-                "sha": sha or self._new_sha(repo_id), "lastModified": _iso(datetime(2024, 1, 1, tzinfo=UTC)),
-                "private": False, "gated": "manual" if gated is True else gated, "disabled": False,
-                "downloads": 0, "likes": 0, "tags": ["task_categories:image-classification", "format:parquet"],
+                "_id": f"{self._counter:024x}",
+                "id": repo_id,
+                "author": repo_id.split("/")[0],
+                "sha": sha or self._new_sha(repo_id),
+                "lastModified": _iso(datetime(2024, 1, 1, tzinfo=UTC)),
+                "private": False,
+                "gated": "manual" if gated is True else gated,
+                "disabled": False,
+                "downloads": 0,
+                "likes": 0,
+                "tags": ["task_categories:image-classification", "format:parquet"],
                 **info,
-            }  # fmt: skip
+            }
             data["createdAt"] = data["lastModified"]
             if card_data is not None:
                 data["cardData"] = card_data
@@ -519,24 +591,35 @@ class FakeHub:
         repo = self._datasets[key]
         if not repo.info.get("gated"):
             return None
-        token = authorization[len("Bearer "):] if authorization and authorization.startswith("Bearer ") else None
+        token = authorization[len("Bearer ") :] if authorization and authorization.startswith("Bearer ") else None
         if token and token in self._dataset_grants.get(key, set()):
             return None
         repo_id = repo.info["id"]
         if token is None:
-            status, message = 401, (f"Access to dataset {repo_id} is restricted. You must have access to it and be "
-                                    "authenticated to access it. Please log in.")  # fmt: skip
+            status, message = (
+                401,
+                (
+                    f"Access to dataset {repo_id} is restricted. You must have access to it and be "
+                    "authenticated to access it. Please log in."
+                ),
+            )
         else:
-            status, message = 403, (f"Access to dataset {repo_id} is restricted and you are not in the authorized "
-                                    f"list. Visit https://huggingface.co/datasets/{repo_id} to ask for "
-                                    "access.")  # fmt: skip
+            status, message = (
+                403,
+                (
+                    f"Access to dataset {repo_id} is restricted and you are not in the authorized "
+                    f"list. Visit https://huggingface.co/datasets/{repo_id} to ask for "
+                    "access."
+                ),
+            )
         return status, {"error": message}, {"X-Error-Code": "GatedRepo", "X-Error-Message": message}
 
-    def dataset_route(self, raw_path: str, query: dict[str, list[str]], authorization: str | None
-                      ) -> tuple[int, object, dict[str, str]]:  # fmt: skip
+    def dataset_route(
+        self, raw_path: str, query: dict[str, list[str]], authorization: str | None
+    ) -> tuple[int, object, dict[str, str]]:
         """Answer a ``/api/datasets/...`` or ``/datasets/.../resolve/...`` request (``raw_path`` still URL-encoded)."""
         api = raw_path.startswith("/api/datasets/")
-        parts = raw_path[len("/api/datasets/") if api else len("/datasets/"):].split("/")
+        parts = raw_path[len("/api/datasets/") if api else len("/datasets/") :].split("/")
         if len(parts) < 2:
             return 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"}
         repo_id, rest = unquote(parts[0]) + "/" + unquote(parts[1]), parts[2:]
@@ -544,8 +627,11 @@ class FakeHub:
         with self._lock:
             repo = self._datasets.get(key)
             if repo is None:  # what the Hub answers for a missing (or private) repo without credentials
-                return 401, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound",
-                                                                 "X-Error-Message": "Repository not found"}  # fmt: skip
+                return (
+                    401,
+                    {"error": "Repository not found"},
+                    {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"},
+                )
             if api and not rest:
                 return 200, self._dataset_info(key, repo.info["sha"]), {}
             if api and rest[0] == "revision" and len(rest) >= 2:
@@ -574,8 +660,11 @@ class FakeHub:
                     return 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha}
                 etag = hashlib.sha256(data).hexdigest() if path.endswith(DATASET_LFS_SUFFIXES) else _git_blob_oid(data)
                 kind = "text/markdown; charset=utf-8" if path.endswith(".md") else "application/octet-stream"
-                return 200, data, {"ETag": f'"{etag}"', "X-Repo-Commit": sha, "Content-Type": kind,
-                                   "Accept-Ranges": "bytes"}  # fmt: skip
+                return (
+                    200,
+                    data,
+                    {"ETag": f'"{etag}"', "X-Repo-Commit": sha, "Content-Type": kind, "Accept-Ranges": "bytes"},
+                )
         return 404, {"error": f"no route for {raw_path}"}, {}
 
     def _dataset_info(self, key: str, sha: str) -> dict:
@@ -585,8 +674,9 @@ class FakeHub:
         info["siblings"] = [{"rfilename": name} for name in sorted(repo.revisions[sha])]
         return copy.deepcopy(info)
 
-    def _dataset_tree(self, key: str, sha: str, folder: str, query: dict[str, list[str]], raw_path: str
-                      ) -> tuple[int, object, dict[str, str]]:  # fmt: skip
+    def _dataset_tree(
+        self, key: str, sha: str, folder: str, query: dict[str, list[str]], raw_path: str
+    ) -> tuple[int, object, dict[str, str]]:
         files = self._datasets[key].revisions[sha]
         recursive = (query.get("recursive") or ["false"])[0].lower() in ("true", "1")
         prefix = folder + "/" if folder else ""
@@ -595,7 +685,7 @@ class FakeHub:
             return 404, {"error": f"{folder} does not exist"}, {"X-Error-Code": "EntryNotFound"}
         entries: dict[str, dict] = {}
         for name in under:
-            rel = name[len(prefix):].split("/")
+            rel = name[len(prefix) :].split("/")
             for depth in range(1, len(rel)):  # the folders on the way
                 sub = prefix + "/".join(rel[:depth])
                 if (recursive or depth == 1) and sub not in entries:
@@ -651,7 +741,13 @@ class _HubHandler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query, keep_blank_values=True)
         target = self.path
         entry = LoggedRequest(
-            method, path, query, 0, self.headers.get("Authorization"), self.headers.get("User-Agent"), self.headers.get("Range")
+            method,
+            path,
+            query,
+            0,
+            self.headers.get("Authorization"),
+            self.headers.get("User-Agent"),
+            self.headers.get("Range"),
         )
         hub._log(entry)  # in arrival order; the status is filled in when answered
         for stall in list(hub._stalls):
@@ -692,7 +788,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         if path == "/api/models":
             return hub.list_models(query)
         if path.startswith("/api/models/"):
-            rest = path[len("/api/models/"):]
+            rest = path[len("/api/models/") :]
             if "/tree/" in rest:
                 repo_id, revision = rest.split("/tree/", 1)
                 return hub.tree(repo_id, revision.split("/", 1)[0])
@@ -725,7 +821,9 @@ class _HubHandler(BaseHTTPRequestHandler):
             return 206, body[start : end + 1], headers
         return status, body, headers
 
-    def _send(self, method: str, status: int, body: object, headers: dict[str, str], fault: Fault | None = None) -> None:
+    def _send(
+        self, method: str, status: int, body: object, headers: dict[str, str], fault: Fault | None = None
+    ) -> None:
         if isinstance(body, (bytes, bytearray)):
             data = bytes(body)
         else:
@@ -755,12 +853,37 @@ class _HubHandler(BaseHTTPRequestHandler):
 # -------------------------------------------------------------------- synthetic Hub content
 
 ARCHS = [  # (library, config, architecture label in ids, base model)
-    ("transformers", {"architectures": ["ViTForImageClassification"], "model_type": "vit"}, "vit-base-patch16-224", "google/vit-base-patch16-224-in21k"),
-    ("transformers", {"architectures": ["ConvNextForImageClassification"], "model_type": "convnext"}, "convnext-tiny-224", "facebook/convnext-tiny-224"),
-    ("transformers", {"architectures": ["SwinForImageClassification"], "model_type": "swin"}, "swin-tiny-patch4-window7-224", "microsoft/swin-tiny-patch4-window7-224"),
-    ("transformers", {"architectures": ["ResNetForImageClassification"], "model_type": "resnet"}, "resnet-50", "microsoft/resnet-50"),
+    (
+        "transformers",
+        {"architectures": ["ViTForImageClassification"], "model_type": "vit"},
+        "vit-base-patch16-224",
+        "google/vit-base-patch16-224-in21k",
+    ),
+    (
+        "transformers",
+        {"architectures": ["ConvNextForImageClassification"], "model_type": "convnext"},
+        "convnext-tiny-224",
+        "facebook/convnext-tiny-224",
+    ),
+    (
+        "transformers",
+        {"architectures": ["SwinForImageClassification"], "model_type": "swin"},
+        "swin-tiny-patch4-window7-224",
+        "microsoft/swin-tiny-patch4-window7-224",
+    ),
+    (
+        "transformers",
+        {"architectures": ["ResNetForImageClassification"], "model_type": "resnet"},
+        "resnet-50",
+        "microsoft/resnet-50",
+    ),
     ("timm", {"architecture": "resnet50", "num_classes": 1000}, "resnet50", "timm/resnet50.a1_in1k"),
-    ("timm", {"architecture": "efficientnet_b0", "num_classes": 1000}, "efficientnet_b0", "timm/efficientnet_b0.ra_in1k"),
+    (
+        "timm",
+        {"architecture": "efficientnet_b0", "num_classes": 1000},
+        "efficientnet_b0",
+        "timm/efficientnet_b0.ra_in1k",
+    ),
 ]
 DATASETS = [  # (Hub dataset id, short name, num_classes)
     ("uoft-cs/cifar10", "cifar10", 10),
@@ -770,8 +893,20 @@ DATASETS = [  # (Hub dataset id, short name, num_classes)
     ("ILSVRC/imagenet-1k", "imagenet-1k", 1000),
     ("albertvillanova/medmnist-v2", "bloodmnist", 8),
 ]
-PAPERS = {"vit": "2010.11929", "convnext": "2201.03545", "swin": "2103.14030", "resnet": "1512.03385", "efficientnet": "1905.11946"}
-OTHER_TASKS = ["text-classification", "text-generation", "automatic-speech-recognition", "object-detection", "fill-mask"]
+PAPERS = {
+    "vit": "2010.11929",
+    "convnext": "2201.03545",
+    "swin": "2103.14030",
+    "resnet": "1512.03385",
+    "efficientnet": "1905.11946",
+}
+OTHER_TASKS = [
+    "text-classification",
+    "text-generation",
+    "automatic-speech-recognition",
+    "object-detection",
+    "fill-mask",
+]
 
 
 @dataclass(frozen=True)
@@ -832,8 +967,9 @@ def _prose_names(entry: HubDataset, rng: random.Random) -> tuple[str, str]:
     return f"the {entry.declared} dataset", "prose"
 
 
-def synthetic_models(n: int, *, seed: int = 0, image_share: float = 0.25, bare_share: float = 1 / 3,
-                     datasets: str = "study") -> list[dict]:
+def synthetic_models(
+    n: int, *, seed: int = 0, image_share: float = 0.25, bare_share: float = 1 / 3, datasets: str = "study"
+) -> list[dict]:
     """``n`` realistic Hub models (fixed ``seed``): ``image_share`` image classifiers, of which about
     ``bare_share`` declare no metadata (their facts are only in the README body, as the Trainer writes it).
 
@@ -843,8 +979,9 @@ def synthetic_models(n: int, *, seed: int = 0, image_share: float = 0.25, bare_s
     return synthetic_hub(n, seed=seed, image_share=image_share, bare_share=bare_share, datasets=datasets)[0]
 
 
-def synthetic_hub(n: int, *, seed: int = 0, image_share: float = 0.25, bare_share: float = 1 / 3,
-                  datasets: str = "hub") -> tuple[list[dict], dict[str, tuple[str | None, str]]]:
+def synthetic_hub(
+    n: int, *, seed: int = 0, image_share: float = 0.25, bare_share: float = 1 / 3, datasets: str = "hub"
+) -> tuple[list[dict], dict[str, tuple[str | None, str]]]:
     """:func:`synthetic_models`, and for each image classifier ``(expected catalog dataset, form)``: the form is
     where the dataset is declared (``yaml``: front matter, ``dataset:`` tag and model-index; ``prose``,
     ``prose-linked``, ``prose-plural``: a bare card's sentence), or ``imagefolder`` / ``undeclared`` (NULL).
@@ -856,12 +993,17 @@ def synthetic_hub(n: int, *, seed: int = 0, image_share: float = 0.25, bare_shar
     for i in range(n):
         if rng.random() >= image_share:
             task = rng.choice(OTHER_TASKS)
-            models.append({
-                "id": f"user{i % 997}/{task.split('-')[0]}-model-{i}",
-                "pipeline_tag": task, "library_name": "transformers", "tags": ["transformers", task],
-                "downloads": rng.randint(0, 5000), "likes": rng.randint(0, 50),
-                "card": f"# {task} model {i}\n",
-            })  # fmt: skip
+            models.append(
+                {
+                    "id": f"user{i % 997}/{task.split('-')[0]}-model-{i}",
+                    "pipeline_tag": task,
+                    "library_name": "transformers",
+                    "tags": ["transformers", task],
+                    "downloads": rng.randint(0, 5000),
+                    "likes": rng.randint(0, 50),
+                    "card": f"# {task} model {i}\n",
+                }
+            )
             continue
         library, config, arch, base = rng.choice(ARCHS)
         if datasets == "study":
@@ -874,13 +1016,18 @@ def synthetic_hub(n: int, *, seed: int = 0, image_share: float = 0.25, bare_shar
         paper = PAPERS.get(family)
         accuracy = round(rng.uniform(0.6, 0.99), 4)
         repo_id = f"user{i % 997}/{arch}-finetuned-{short}-{i}"
-        created = datetime(2022, 3, 2, 23, 29, 4, tzinfo=UTC) if rng.random() < 0.1 else datetime(2023, 1, 1, tzinfo=UTC) + timedelta(hours=i)
+        created = (
+            datetime(2022, 3, 2, 23, 29, 4, tzinfo=UTC)
+            if rng.random() < 0.1
+            else datetime(2023, 1, 1, tzinfo=UTC) + timedelta(hours=i)
+        )
         bare = rng.random() < bare_share if datasets == "hub" else None  # drawn first: a bare card's prose varies
         trained_on, form = _prose_names(entry, rng) if bare else (f"the {short} dataset", "yaml")
         if hub_dataset is None:
             trained_on = "an unknown dataset"  # what the Trainer writes when it was given no dataset name
         body = (
-            f"# {repo_id.split('/')[1]}\n\nThis model is a fine-tuned version of [{base}](https://huggingface.co/{base}) "
+            f"# {repo_id.split('/')[1]}\n\nThis model is a fine-tuned version of "
+            f"[{base}](https://huggingface.co/{base}) "
             f"on {trained_on}.\nIt achieves the following results on the evaluation set:\n"
             f"- Loss: {rng.uniform(0.01, 1.0):.4f}\n- Accuracy: {accuracy}\n"
         )
@@ -890,12 +1037,16 @@ def synthetic_hub(n: int, *, seed: int = 0, image_share: float = 0.25, bare_shar
         if paper:
             tags.append(f"arxiv:{paper}")  # the Hub tags arXiv links it finds in the card
         model = {
-            "id": repo_id, "pipeline_tag": "image-classification", "library_name": library,
-            "downloads": rng.randint(0, 100_000), "likes": rng.randint(0, 300),
-            "createdAt": _iso(created), "lastModified": _iso(created + timedelta(days=30)),
+            "id": repo_id,
+            "pipeline_tag": "image-classification",
+            "library_name": library,
+            "downloads": rng.randint(0, 100_000),
+            "likes": rng.randint(0, 300),
+            "createdAt": _iso(created),
+            "lastModified": _iso(created + timedelta(days=30)),
             "config": {**config, "num_classes": classes} if library == "timm" else dict(config),
             "safetensors": {"parameters": {"F32": 86_000_000}, "total": 86_000_000} if i % 3 else None,
-        }  # fmt: skip
+        }
         if bare is None:
             bare = rng.random() < bare_share  # drawn here in the study mix, so its models stay what they always were
         if bare:
@@ -904,22 +1055,31 @@ def synthetic_hub(n: int, *, seed: int = 0, image_share: float = 0.25, bare_shar
         else:
             form = {"imagefolder": "imagefolder", None: "undeclared"}.get(hub_dataset, "yaml")
             declared = [hub_dataset] if hub_dataset else []
-            card_data = {"license": "apache-2.0", "datasets": declared, "base_model": base,
-                         "tags": ["generated_from_trainer"]}
+            card_data = {
+                "license": "apache-2.0",
+                "datasets": declared,
+                "base_model": base,
+                "tags": ["generated_from_trainer"],
+            }
             if not declared:
                 del card_data["datasets"]  # no `datasets:` line when the Trainer had no dataset name
             result = {
                 "task": {"type": "image-classification", "name": "Image Classification"},
                 "dataset": {"name": short, "type": hub_dataset, "split": "test"},
                 "metrics": [{"type": "accuracy", "value": accuracy, "name": "Accuracy"}],
-            }  # fmt: skip
+            }
             if not declared:
                 del result["dataset"]  # the Trainer's model-index names no dataset when it was given none
             model_index = [{"name": repo_id.split("/")[1], "results": [result]}]
             model["cardData"] = card_data
             model["model-index"] = model_index
-            model["tags"] = [*tags, *(f"dataset:{d}" for d in declared), f"base_model:{base}", "license:apache-2.0",
-                             "model-index"]
+            model["tags"] = [
+                *tags,
+                *(f"dataset:{d}" for d in declared),
+                f"base_model:{base}",
+                "license:apache-2.0",
+                "model-index",
+            ]
             front = json.dumps({**card_data, "model-index": model_index})  # JSON is valid YAML
             model["card"] = f"---\n{front}\n---\n\n{body}"
         models.append(model)
@@ -930,19 +1090,32 @@ def synthetic_hub(n: int, *, seed: int = 0, image_share: float = 0.25, bare_shar
 
 # -------------------------------------------------------------------- model-tree cases
 
+
 def _tree_model(repo_id: str, *, downloads: int = 10, card: str | None = None, **fields) -> dict:
     """An image classifier whose listing has a dataset, a paper and an accuracy (so its card is not fetched),
     unless ``card`` is given and ``fields`` lack them."""
     model = {
-        "id": repo_id, "pipeline_tag": "image-classification", "library_name": "transformers",
-        "downloads": downloads, "likes": 1,
+        "id": repo_id,
+        "pipeline_tag": "image-classification",
+        "library_name": "transformers",
+        "downloads": downloads,
+        "likes": 1,
         "config": {"architectures": ["ViTForImageClassification"], "model_type": "vit"},
         "safetensors": {"parameters": {"F32": 1000}, "total": 1000},
         "tags": ["transformers", "image-classification", "arxiv:2010.11929", "dataset:uoft-cs/cifar10"],
-        "model-index": [{"name": repo_id.split("/")[-1], "results": [{
-            "task": {"type": "image-classification"}, "dataset": {"name": "cifar10", "type": "uoft-cs/cifar10"},
-            "metrics": [{"type": "accuracy", "value": 0.9}]}]}],
-    }  # fmt: skip
+        "model-index": [
+            {
+                "name": repo_id.split("/")[-1],
+                "results": [
+                    {
+                        "task": {"type": "image-classification"},
+                        "dataset": {"name": "cifar10", "type": "uoft-cs/cifar10"},
+                        "metrics": [{"type": "accuracy", "value": 0.9}],
+                    }
+                ],
+            }
+        ],
+    }
     tags = fields.pop("extra_tags", [])
     model.update(fields)
     model["tags"] = [*model["tags"], *tags]
@@ -960,32 +1133,47 @@ def lineage_models() -> tuple[list[dict], set[tuple[str, str, str, str]]]:
     hf = "huggingface:"
     bare_card = (
         "# bare-prose\n\nThis model is a fine-tuned version of "
-        "[tree/scalar-child](https://huggingface.co/tree/scalar-child) on the cifar10 dataset.\nIt achieves the following results on the evaluation set:\n- Accuracy: 0.91\n"
+        "[tree/scalar-child](https://huggingface.co/tree/scalar-child) on the cifar10 dataset.\n"
+        "It achieves the following results on the evaluation set:\n- Accuracy: 0.91\n"
     )
     models = [
         _tree_model("base-org/vit-root", downloads=900),
         _tree_model("tree/scalar-child", cardData={"base_model": "base-org/vit-root"}),
         _tree_model("tree/list-one", cardData={"base_model": ["BASE-ORG/ViT-Root"], "base_model_relation": "adapter"}),
         _tree_model("tree/merged", cardData={"base_model": ["base-org/vit-root", "tree/scalar-child"]}),
-        _tree_model("tree/quantized-by-tag",
-                    extra_tags=["base_model:quantized:base-org/vit-root", "base_model:base-org/vit-root"]),
+        _tree_model(
+            "tree/quantized-by-tag",
+            extra_tags=["base_model:quantized:base-org/vit-root", "base_model:base-org/vit-root"],
+        ),
         _tree_model("tree/plain-tag", extra_tags=["base_model:tree/scalar-child"]),
         _tree_model("tree/from-model-info", baseModels={"relation": "finetune", "models": [{"id": "tree/list-one"}]}),
-        _tree_model("tree/card-beats-tag", cardData={"base_model": "tree/merged", "base_model_relation": "quantized"},
-                    extra_tags=["base_model:finetune:tree/merged"]),
-        _tree_model("tree/cycle-a", cardData={"base_model": "tree/cycle-b"},
-                    extra_tags=["base_model:finetune:tree/cycle-b"]),
-        _tree_model("tree/cycle-b", cardData={"base_model": "tree/cycle-a"},
-                    extra_tags=["base_model:finetune:tree/cycle-a"]),
+        _tree_model(
+            "tree/card-beats-tag",
+            cardData={"base_model": "tree/merged", "base_model_relation": "quantized"},
+            extra_tags=["base_model:finetune:tree/merged"],
+        ),
+        _tree_model(
+            "tree/cycle-a", cardData={"base_model": "tree/cycle-b"}, extra_tags=["base_model:finetune:tree/cycle-b"]
+        ),
+        _tree_model(
+            "tree/cycle-b", cardData={"base_model": "tree/cycle-a"}, extra_tags=["base_model:finetune:tree/cycle-a"]
+        ),
         _tree_model("tree/outside-child", cardData={"base_model": "https://huggingface.co/facebook/not-crawled"}),
         _tree_model("tree/peft-adapter", library_name="peft", cardData={"base_model": "base-org/vit-root"}),
-        _tree_model("tree/self-and-path",
-                    cardData={"base_model": ["tree/self-and-path", "/content/drive/MyDrive/ckpt"]}),
-        {"id": "tree/bare-prose", "pipeline_tag": "image-classification", "library_name": "transformers",
-         "downloads": 5, "tags": ["transformers", "image-classification", "generated_from_trainer"], "card": bare_card},
+        _tree_model(
+            "tree/self-and-path", cardData={"base_model": ["tree/self-and-path", "/content/drive/MyDrive/ckpt"]}
+        ),
+        {
+            "id": "tree/bare-prose",
+            "pipeline_tag": "image-classification",
+            "library_name": "transformers",
+            "downloads": 5,
+            "tags": ["transformers", "image-classification", "generated_from_trainer"],
+            "card": bare_card,
+        },
         # a parent the Hub serves but the crawl does not list (another task): outside the catalog too
         {"id": "facebook/not-crawled", "pipeline_tag": "image-feature-extraction", "library_name": "transformers"},
-    ]  # fmt: skip
+    ]
     expected = {
         (hf + "tree/scalar-child", hf + "base-org/vit-root", "unknown", "card"),
         (hf + "tree/list-one", hf + "base-org/vit-root", "adapter", "card"),

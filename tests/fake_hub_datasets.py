@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 DIGIT_NAMES = [str(d) for d in range(10)]
+INT64 = pa.int64()  # the label type ``datasets`` writes
 
 
 def png(image: np.ndarray) -> bytes:
@@ -33,28 +34,58 @@ def png(image: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def shard(images: list[bytes], labels: list[int], names: list[str] | None, *, image_column: str = "image",
-          label_column: str = "label", label_type: pa.DataType = pa.int64()) -> bytes:  # fmt: skip
+def shard(
+    images: list[bytes],
+    labels: list[int],
+    names: list[str] | None,
+    *,
+    image_column: str = "image",
+    label_column: str = "label",
+    label_type: pa.DataType = INT64,
+) -> bytes:
     """One Parquet shard as ``datasets`` writes it (Image struct, ClassLabel column, ``huggingface`` metadata)."""
     image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     cells = [{"bytes": data, "path": None} for data in images]
     label_feature = {"names": names, "_type": "ClassLabel"} if names else {"dtype": "int64", "_type": "Value"}
     features = {image_column: {"_type": "Image"}, label_column: label_feature}
-    schema = pa.schema([(image_column, image_type), (label_column, label_type)],
-                       metadata={b"huggingface": json.dumps({"info": {"features": features}}).encode()})  # fmt: skip
-    table = pa.table({image_column: pa.array(cells, type=image_type), label_column: pa.array(labels, type=label_type)},
-                     schema=schema)  # fmt: skip
+    schema = pa.schema(
+        [(image_column, image_type), (label_column, label_type)],
+        metadata={b"huggingface": json.dumps({"info": {"features": features}}).encode()},
+    )
+    table = pa.table(
+        {image_column: pa.array(cells, type=image_type), label_column: pa.array(labels, type=label_type)}, schema=schema
+    )
     out = io.BytesIO()
     pq.write_table(table, out, row_group_size=100)
     return out.getvalue()
 
 
-def card(names: list[str], splits: dict[str, int], *, config: str = "default", data_files: dict[str, str] | None = None,
-         image_column: str = "image", label_column: str = "label", pretty_name: str = "Digits") -> str:  # fmt: skip
+def card(
+    names: list[str],
+    splits: dict[str, int],
+    *,
+    config: str = "default",
+    data_files: dict[str, str] | None = None,
+    image_column: str = "image",
+    label_column: str = "label",
+    pretty_name: str = "Digits",
+) -> str:
     """A dataset card whose YAML front matter has ``dataset_info`` (features, splits) and optionally ``configs``."""
-    lines = ["---", f"pretty_name: {pretty_name}", "task_categories:", "- image-classification", "dataset_info:",
-             f"  config_name: {config}", "  features:", f"  - name: {image_column}", "    dtype: image",
-             f"  - name: {label_column}", "    dtype:", "      class_label:", "        names:"]  # fmt: skip
+    lines = [
+        "---",
+        f"pretty_name: {pretty_name}",
+        "task_categories:",
+        "- image-classification",
+        "dataset_info:",
+        f"  config_name: {config}",
+        "  features:",
+        f"  - name: {image_column}",
+        "    dtype: image",
+        f"  - name: {label_column}",
+        "    dtype:",
+        "      class_label:",
+        "        names:",
+    ]
     lines += [f"          '{i}': '{name}'" for i, name in enumerate(names)]
     lines += ["  splits:"] + [f"  - name: {split}\n    num_examples: {n}" for split, n in splits.items()]
     if data_files:
@@ -79,8 +110,10 @@ def digits_uint8() -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def _sharded(images: np.ndarray, labels: np.ndarray, n_shards: int) -> list[bytes]:
     bounds = np.linspace(0, len(labels), n_shards + 1).astype(int)
-    return [shard([png(img) for img in images[a:b]], labels[a:b].tolist(), DIGIT_NAMES)
-            for a, b in zip(bounds[:-1], bounds[1:])]  # fmt: skip
+    return [
+        shard([png(img) for img in images[a:b]], labels[a:b].tolist(), DIGIT_NAMES)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 def digits_repo(train_shards: int = 4, test_shards: int = 2) -> dict[str, bytes]:
@@ -131,7 +164,7 @@ def gated_repo(per_class: int = 6, side: int = 40, seed: int = 0) -> dict[str, b
         if split == "test":
             labels = [-1] * n
         bounds = np.linspace(0, n, n_shards + 1).astype(int)
-        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
             files[f"data/{split}-{i:05d}-of-{n_shards:05d}.parquet"] = shard(pngs[a:b], labels[a:b], names)
     sizes = {"train": 6 * per_class, "validation": 3 * per_class, "test": 3 * per_class}
     files["README.md"] = card(names, sizes, data_files={s: f"data/{s}-*" for s in sizes}, pretty_name="Gated").encode()

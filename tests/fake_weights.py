@@ -1,4 +1,6 @@
-"""Loopback GitHub REST API (releases with ``Link`` pagination, repository contents, ranged downloads) and Zenodo records API.
+"""Loopback GitHub REST API and Zenodo records API.
+
+The GitHub side serves releases with ``Link`` pagination, repository contents and ranged downloads.
 
 Repositories and records are recorded-style: osmr/imgclsmob's release assets named
 ``<model>-<error>-<hash>.pth.zip`` spread over pages, a repository whose only weights are one
@@ -22,7 +24,9 @@ RELEASES_PAGE = 2  # the fake's page size, whatever per_page asks
 
 
 def safetensors_bytes() -> bytes:
-    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "__metadata__": {"format": "pt"}}).encode()
+    header = json.dumps(
+        {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "__metadata__": {"format": "pt"}}
+    ).encode()
     return struct.pack("<Q", len(header)) + header + struct.pack("<2f", 1.0, 2.0)
 
 
@@ -31,18 +35,34 @@ def legacy_torch_bytes() -> bytes:
 
 
 def _asset(name, size, data=None):
-    return {"name": name, "size": size, "content_type": "application/zip",
-            "digest": "sha256:" + hashlib.sha256(name.encode()).hexdigest(), "data": data}  # fmt: skip
+    return {
+        "name": name,
+        "size": size,
+        "content_type": "application/zip",
+        "digest": "sha256:" + hashlib.sha256(name.encode()).hexdigest(),
+        "data": data,
+    }
 
 
 REPOS = {
     "osmr/imgclsmob": {
         "releases": [
-            {"tag_name": "v0.0.1", "assets": [_asset("resnet18-0477-cd27a4a1.pth.zip", 43_000_000),
-                                              _asset("resnet34-0384-a4b0d6ff.pth.zip", 81_000_000)]},
-            {"tag_name": "v0.0.2", "assets": [_asset("mobilenet_w1-0720-d9cd6b33.pth.zip", 16_000_000), _asset("README.txt", 10)]},
-            {"tag_name": "v0.0.3", "assets": [_asset(f"seresnet{n}-0{n}-0000aaaa.pth.zip", 1000 + n) for n in range(10, 35)]},
-        ],  # fmt: skip
+            {
+                "tag_name": "v0.0.1",
+                "assets": [
+                    _asset("resnet18-0477-cd27a4a1.pth.zip", 43_000_000),
+                    _asset("resnet34-0384-a4b0d6ff.pth.zip", 81_000_000),
+                ],
+            },
+            {
+                "tag_name": "v0.0.2",
+                "assets": [_asset("mobilenet_w1-0720-d9cd6b33.pth.zip", 16_000_000), _asset("README.txt", 10)],
+            },
+            {
+                "tag_name": "v0.0.3",
+                "assets": [_asset(f"seresnet{n}-0{n}-0000aaaa.pth.zip", 1000 + n) for n in range(10, 35)],
+            },
+        ],
         "contents": {"pytorch": [("pytorchcv", "dir", 0), ("README.md", "file", 4000), ("setup.py", "file", 1200)]},
     },
     "IVRL/AdversaryLossLandscape": {
@@ -51,15 +71,24 @@ REPOS = {
     },
     "PKU-ML/non_neg": {"releases": [], "contents": {"": [("README.md", "file", 100), ("main.py", "file", 100)]}},
     "acme/robust-vit": {
-        "releases": [{"tag_name": "v2", "assets": [_asset("robust_vit_b16.safetensors", len(safetensors_bytes()), safetensors_bytes()),
-                                                   _asset("robust_vit_b16.pth", len(legacy_torch_bytes()), legacy_torch_bytes())]}],
+        "releases": [
+            {
+                "tag_name": "v2",
+                "assets": [
+                    _asset("robust_vit_b16.safetensors", len(safetensors_bytes()), safetensors_bytes()),
+                    _asset("robust_vit_b16.pth", len(legacy_torch_bytes()), legacy_torch_bytes()),
+                ],
+            }
+        ],
         "contents": {"": [("README.md", "file", 100)]},
-    },  # fmt: skip
+    },
 }
 
 RECORDS = {
     "10519652": [
-        ("resnet18_28_1.pth", 44_800_000), ("weights_bloodmnist.zip", 900_000_000), ("weights_pathmnist.zip", 910_000_000),
+        ("resnet18_28_1.pth", 44_800_000),
+        ("weights_bloodmnist.zip", 900_000_000),
+        ("weights_pathmnist.zip", 910_000_000),
         ("README.md", 2_000),
     ],
 }
@@ -86,22 +115,32 @@ class FakeWeightsHosts(FakeApi):
         parts = request.path.removeprefix(GITHUB + "/repos/").split("/")
         repo = REPOS.get("/".join(parts[:2]))
         if repo is None:
-            return Response(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, self._github_headers())
+            return Response(
+                404,
+                {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+                self._github_headers(),
+            )
         name = "/".join(parts[:2])
         if parts[2:] == ["releases"]:
             page = int(request.arg("page", "1"))
             releases = repo["releases"][(page - 1) * RELEASES_PAGE : page * RELEASES_PAGE]
             headers = self._github_headers()
             if page * RELEASES_PAGE < len(repo["releases"]):
-                nxt = f"{self.base_url}{GITHUB}/repos/{name}/releases?{urlencode({'per_page': RELEASES_PAGE, 'page': page + 1})}"
+                query = urlencode({"per_page": RELEASES_PAGE, "page": page + 1})
+                nxt = f"{self.base_url}{GITHUB}/repos/{name}/releases?{query}"
                 headers["Link"] = f'<{nxt}>; rel="next"'
+            downloads = f"{self.base_url}{GITHUB}/download/{name}"
             body = [
-                {"tag_name": r["tag_name"], "assets": [
-                    {k: v for k, v in a.items() if k != "data"}
-                    | {"browser_download_url": f"{self.base_url}{GITHUB}/download/{name}/{r['tag_name']}/{a['name']}"}
-                    for a in r["assets"]]}
+                {
+                    "tag_name": r["tag_name"],
+                    "assets": [
+                        {k: v for k, v in a.items() if k != "data"}
+                        | {"browser_download_url": f"{downloads}/{r['tag_name']}/{a['name']}"}
+                        for a in r["assets"]
+                    ],
+                }
                 for r in releases
-            ]  # fmt: skip
+            ]
             return Response(200, body, headers)
         if parts[2:3] == ["contents"]:
             path = "/".join(parts[3:])
@@ -109,10 +148,16 @@ class FakeWeightsHosts(FakeApi):
             if items is None:
                 return Response(404, {"message": "Not Found"}, self._github_headers())
             body = [
-                {"name": n, "path": f"{path}/{n}".lstrip("/"), "type": t, "size": s, "sha": hashlib.sha1(n.encode()).hexdigest(),
-                 "download_url": f"https://raw.githubusercontent.com/{name}/master/{n}" if t == "file" else None}
+                {
+                    "name": n,
+                    "path": f"{path}/{n}".lstrip("/"),
+                    "type": t,
+                    "size": s,
+                    "sha": hashlib.sha1(n.encode()).hexdigest(),
+                    "download_url": f"https://raw.githubusercontent.com/{name}/master/{n}" if t == "file" else None,
+                }
                 for n, t, s in items
-            ]  # fmt: skip
+            ]
             return Response(200, body, self._github_headers())
         return Response(404, {"message": "Not Found"})
 
@@ -127,8 +172,14 @@ class FakeWeightsHosts(FakeApi):
         if ranged.startswith("bytes="):
             start, end = (int(x) for x in ranged[6:].split("-"))
             part = data[start : end + 1]
-            return Response(206, part, {"Content-Type": "application/octet-stream",
-                                        "Content-Range": f"bytes {start}-{start + len(part) - 1}/{len(data)}"})  # fmt: skip
+            return Response(
+                206,
+                part,
+                {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"bytes {start}-{start + len(part) - 1}/{len(data)}",
+                },
+            )
         return Response(200, data, {"Content-Type": "application/octet-stream"})
 
     def zenodo(self, request: Request) -> Response:
@@ -142,9 +193,14 @@ class FakeWeightsHosts(FakeApi):
             "id": int(record_id),
             "metadata": {"title": "MedMNIST+ model weights"},
             "files": [
-                {"id": hashlib.md5(k.encode()).hexdigest(), "key": k, "size": s, "checksum": "md5:" + hashlib.md5(k.encode()).hexdigest(),
-                 "links": {"self": f"{self.base_url}{ZENODO}/records/{record_id}/files/{k}/content"}}
+                {
+                    "id": hashlib.md5(k.encode()).hexdigest(),
+                    "key": k,
+                    "size": s,
+                    "checksum": "md5:" + hashlib.md5(k.encode()).hexdigest(),
+                    "links": {"self": f"{self.base_url}{ZENODO}/records/{record_id}/files/{k}/content"},
+                }
                 for k, s in files
             ],
-        }  # fmt: skip
+        }
         return Response(200, body)

@@ -240,7 +240,7 @@ def reference_accuracy(folder: Path, test: tuple[torch.Tensor, torch.Tensor] | N
         test = split.x, split.y
     x, y = test
     names = reference_predictions(folder, x)
-    return sum(int(n) == int(label) for n, label in zip(names, y.tolist())) / len(names)
+    return sum(int(n) == int(label) for n, label in zip(names, y.tolist(), strict=True)) / len(names)
 
 
 def _parameters(folder: Path) -> int:
@@ -260,8 +260,14 @@ def _card(dataset: str) -> str:
     return f"---\nlibrary_name: transformers\ndatasets:\n- {dataset}\n---\n\n# A digits classifier\n"
 
 
-def add_to_hub(hub, fixtures: dict[str, Path], org: str = "hf-fixtures", *, dataset: str | None = None,
-               card_only: tuple[str, ...] = ()) -> dict[str, str]:  # fmt: skip
+def add_to_hub(
+    hub,
+    fixtures: dict[str, Path],
+    org: str = "hf-fixtures",
+    *,
+    dataset: str | None = None,
+    card_only: tuple[str, ...] = (),
+) -> dict[str, str]:
     """Serve each fixture folder through a ``FakeHub`` as ``<org>/<name>``; returns ``{name: repo_id}``.
 
     The listing carries what the Hub derives from the files: ``config`` (``architectures``, ``model_type`` and any
@@ -283,8 +289,9 @@ def add_to_hub(hub, fixtures: dict[str, Path], org: str = "hf-fixtures", *, data
             if name not in card_only:
                 tags.append(f"dataset:{dataset}")
                 metadata["cardData"] = {"datasets": [dataset]}
-        hub.add_repo(repo_id, folder, library_name="transformers", pipeline_tag="image-classification", tags=tags,
-                     **metadata)  # fmt: skip
+        hub.add_repo(
+            repo_id, folder, library_name="transformers", pipeline_tag="image-classification", tags=tags, **metadata
+        )
         repos[name] = repo_id
     return repos
 

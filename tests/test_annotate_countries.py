@@ -2,25 +2,56 @@
 
 import pytest
 
-from sn_lake.annotate.countries import COUNTRIES, ISO_CODES, country_name, normalize_countries, normalize_country, unrecognized_countries
+from sn_lake.annotate.countries import (
+    COUNTRIES,
+    ISO_CODES,
+    country_name,
+    normalize_countries,
+    normalize_country,
+    unrecognized_countries,
+)
 
 
 @pytest.mark.parametrize(
     ("name", "code"),
-    [("USA", "US"), ("United States of America", "US"), ("U.S.", "US"), ("us", "US"), ("China", "CN"),
-     ("UK", "GB"), ("England", "GB"), ("Korea", "KR"), ("Republic of Korea", "KR"), ("Netherland", "NL"),
-     ("The Netherlands", "NL"), ("Switzerland", "CH"), ("Hong Kong", "HK"), ("DE", "DE"), ("Mars", None), ("", None)],
-)  # fmt: skip
+    [
+        ("USA", "US"),
+        ("United States of America", "US"),
+        ("U.S.", "US"),
+        ("us", "US"),
+        ("China", "CN"),
+        ("UK", "GB"),
+        ("England", "GB"),
+        ("Korea", "KR"),
+        ("Republic of Korea", "KR"),
+        ("Netherland", "NL"),
+        ("The Netherlands", "NL"),
+        ("Switzerland", "CH"),
+        ("Hong Kong", "HK"),
+        ("DE", "DE"),
+        ("Mars", None),
+        ("", None),
+    ],
+)
 def test_one_country(name, code):
     assert normalize_country(name) == code
 
 
 @pytest.mark.parametrize(
     ("value", "codes"),
-    [("China, USA", ["CN", "US"]), ("USA, China", ["CN", "US"]), ("Switzerland, UK", ["CH", "GB"]),
-     ("USA; USA", ["US"]), ("France and Germany", ["DE", "FR"]), (["US", "CN", "US"], ["CN", "US"]),
-     ("Mars, USA", None), ("", None), (None, None), ([], None)],
-)  # fmt: skip
+    [
+        ("China, USA", ["CN", "US"]),
+        ("USA, China", ["CN", "US"]),
+        ("Switzerland, UK", ["CH", "GB"]),
+        ("USA; USA", ["US"]),
+        ("France and Germany", ["DE", "FR"]),
+        (["US", "CN", "US"], ["CN", "US"]),
+        ("Mars, USA", None),
+        ("", None),
+        (None, None),
+        ([], None),
+    ],
+)
 def test_lists_become_sorted_distinct_codes_or_none(value, codes):
     assert normalize_countries(value) == codes
 
@@ -31,7 +62,19 @@ def test_unrecognized_parts_are_reported_as_written():
 
 
 def test_every_securitynet_country_is_known():
-    for name in ("China", "USA", "Korea", "France", "UK", "Canada", "Singapore", "Netherland", "Germany", "Australia", "Switzerland"):
+    for name in (
+        "China",
+        "USA",
+        "Korea",
+        "France",
+        "UK",
+        "Canada",
+        "Singapore",
+        "Netherland",
+        "Germany",
+        "Australia",
+        "Switzerland",
+    ):
         assert normalize_country(name) is not None, name
 
 

@@ -10,14 +10,34 @@ PAPERS = [
     ("Squeeze-and-Excitation Networks", None, "CVPR", "benchmark"),
     ("Densely Connected Convolutional Networks", None, None, "benchmark"),
     ("ProxylessNAS: Direct Neural Architecture Search on Target Task and Hardware", None, "ICLR", "benchmark"),
-    ("MedMNIST v2 - A large-scale lightweight benchmark for 2D and 3D biomedical image classification", None, "arXiv", "other"),
+    (
+        "MedMNIST v2 - A large-scale lightweight benchmark for 2D and 3D biomedical image classification",
+        None,
+        "arXiv",
+        "other",
+    ),
     ("On the Loss Landscape of Adversarial Training", None, "NeurIPS", "security"),
     ("Do Adversarially Robust ImageNet Models Transfer Better?", None, "NeurIPS", "security"),
-    ("BadNets: Identifying Vulnerabilities in the Machine Learning Model Supply Chain", "We study backdoors.", "arXiv", "security"),
-    ("Membership Inference Attacks Against Machine Learning Models", None, "IEEE Symposium on Security and Privacy", "security"),
+    (
+        "BadNets: Identifying Vulnerabilities in the Machine Learning Model Supply Chain",
+        "We study backdoors.",
+        "arXiv",
+        "security",
+    ),
+    (
+        "Membership Inference Attacks Against Machine Learning Models",
+        None,
+        "IEEE Symposium on Security and Privacy",
+        "security",
+    ),
     ("Deep Learning with Differential Privacy", "differentially private training", "CCS", "security"),
     ("MIRROR: Model Inversion for Deep LearningNetwork with High Fidelity", None, "NDSS", "security"),  # venue alone
-    ("A Simple Framework for Contrastive Learning of Visual Representations", "We study robustness to poisoning.", "ICML", "security"),
+    (
+        "A Simple Framework for Contrastive Learning of Visual Representations",
+        "We study robustness to poisoning.",
+        "ICML",
+        "security",
+    ),
     ("YOLOv3: An Incremental Improvement", None, "arXiv", "other"),
     (None, None, "CVPR", "other"),
     (None, None, "USENIX Security", "security"),
@@ -37,12 +57,14 @@ def test_nothing_to_judge_is_none_with_a_reason():
 
 @pytest.mark.parametrize(
     ("kwargs", "purpose"),
-    [({"paper_purpose": "other"}, "other"),
-     ({"paper_purpose": "other", "text": "adversarially trained ResNet-50 (PGD, eps=4/255)"}, "security"),
-     ({"standard_release": True}, "benchmark"),
-     ({"paper_purpose": "security", "standard_release": True}, "security"),
-     ({"text": "a ResNet fine-tuned on flowers"}, None),
-     ({}, None)],
-)  # fmt: skip
+    [
+        ({"paper_purpose": "other"}, "other"),
+        ({"paper_purpose": "other", "text": "adversarially trained ResNet-50 (PGD, eps=4/255)"}, "security"),
+        ({"standard_release": True}, "benchmark"),
+        ({"paper_purpose": "security", "standard_release": True}, "security"),
+        ({"text": "a ResNet fine-tuned on flowers"}, None),
+        ({}, None),
+    ],
+)
 def test_model_purpose(kwargs, purpose):
     assert model_purpose(**kwargs) == purpose

@@ -26,7 +26,11 @@ def test_crawl_cron_comes_from_configuration(monkeypatch):
     assert automation.crawl_schedule(raw_timm).cron_schedule == "15 2 * * *"
     monkeypatch.setenv("SN_LAKE_CRAWL_CRON_TIMM", "45 6 * * 1")  # the per-source setting wins
     schedule = automation.crawl_schedule(raw_timm)
-    assert (schedule.name, schedule.cron_schedule, schedule.execution_timezone) == ("timm_daily_crawl", "45 6 * * 1", "UTC")
+    assert (schedule.name, schedule.cron_schedule, schedule.execution_timezone) == (
+        "timm_daily_crawl",
+        "45 6 * * 1",
+        "UTC",
+    )
     monkeypatch.setenv("SN_LAKE_CRAWL_CRON_TIMM", "every morning")
     with pytest.raises(ValueError, match="SN_LAKE_CRAWL_CRON_TIMM"):
         automation.crawl_schedule(raw_timm)
@@ -58,18 +62,42 @@ def test_every_crawl_has_exactly_one_daily_schedule_that_also_refreshes_the_cata
 def catalog_with_models(settings):
     con = warehouse.connect(settings)
     warehouse.apply_sql(con, "views")
-    insert(con, "catalog.models", [
-        model("local:digits-cnn", dataset="digits", has_safetensors=True),
-        model("huggingface:lab/cifar-wrn", dataset="cifar10", has_safetensors=True),
-        model("timm:resnet18.a1_in1k", dataset="imagenet-1k", library="timm", weights_url="https://huggingface.co/timm/r"),
-        model("securitynet:benchmark/mnist/lenet", dataset="mnist", weights_url="https://zenodo.org/records/1/files/lenet.pkl"),
-        model("kaggle:a/b/pyTorch/default", dataset=None, has_safetensors=True),
-    ])
+    insert(
+        con,
+        "catalog.models",
+        [
+            model("local:digits-cnn", dataset="digits", has_safetensors=True),
+            model("huggingface:lab/cifar-wrn", dataset="cifar10", has_safetensors=True),
+            model(
+                "timm:resnet18.a1_in1k",
+                dataset="imagenet-1k",
+                library="timm",
+                weights_url="https://huggingface.co/timm/r",
+            ),
+            model(
+                "securitynet:benchmark/mnist/lenet",
+                dataset="mnist",
+                weights_url="https://zenodo.org/records/1/files/lenet.pkl",
+            ),
+            model("kaggle:a/b/pyTorch/default", dataset=None, has_safetensors=True),
+        ],
+    )
     checked = datetime(2026, 12, 1, tzinfo=UTC)
-    verdicts = {"local:digits-cnn": None, "huggingface:lab/cifar-wrn": None, "timm:resnet18.a1_in1k": "registry entry",
-                "securitynet:benchmark/mnist/lenet": "published results only", "kaggle:a/b/pyTorch/default": "no dataset"}
-    insert(con, "catalog.evaluability", [{"model_id": m, "evaluable": why is None, "reason": why, "checked_at": checked}
-                                         for m, why in verdicts.items()])
+    verdicts = {
+        "local:digits-cnn": None,
+        "huggingface:lab/cifar-wrn": None,
+        "timm:resnet18.a1_in1k": "registry entry",
+        "securitynet:benchmark/mnist/lenet": "published results only",
+        "kaggle:a/b/pyTorch/default": "no dataset",
+    }
+    insert(
+        con,
+        "catalog.evaluability",
+        [
+            {"model_id": m, "evaluable": why is None, "reason": why, "checked_at": checked}
+            for m, why in verdicts.items()
+        ],
+    )
     con.close()
     return settings
 
@@ -87,10 +115,14 @@ def test_sensor_adds_new_evaluable_models_and_requests_their_runs(catalog_with_m
 
         # once the daemon has added them, the next tick has nothing new to ask for
         instance.add_dynamic_partitions(models_partitions.name, expected[:1])
-        again = automation.new_evaluable_models(dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()}))
+        again = automation.new_evaluable_models(
+            dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()})
+        )
         assert [r.partition_key for r in again.run_requests] == expected[1:]
         instance.add_dynamic_partitions(models_partitions.name, expected[1:])
-        skipped = automation.new_evaluable_models(dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()}))
+        skipped = automation.new_evaluable_models(
+            dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()})
+        )
         assert isinstance(skipped, dg.SkipReason) and "No new evaluable models" in skipped.skip_message
 
 
@@ -98,12 +130,27 @@ def test_sensor_caps_the_models_it_queues_per_tick(settings, monkeypatch):
     monkeypatch.setattr(automation, "MAX_NEW_MODELS_PER_TICK", 2)
     con = warehouse.connect(settings)
     warehouse.apply_sql(con, "views")
-    insert(con, "catalog.models", [model(f"local:m{i}", source="local", dataset="digits", architecture="resnet18",
-                                         library="timm", has_safetensors=True) for i in range(5)])
+    insert(
+        con,
+        "catalog.models",
+        [
+            model(
+                f"local:m{i}",
+                source="local",
+                dataset="digits",
+                architecture="resnet18",
+                library="timm",
+                has_safetensors=True,
+            )
+            for i in range(5)
+        ],
+    )
     assert evaluability.build(settings, con) == 5  # the rule itself: timm architectures on digits are evaluable
     con.close()
     with dg.instance_for_test() as instance:
-        result = automation.new_evaluable_models(dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()}))
+        result = automation.new_evaluable_models(
+            dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()})
+        )
         assert [r.partition_key for r in result.run_requests] == ["local:m0", "local:m1"]
 
 
@@ -115,13 +162,20 @@ def test_sensor_skips_without_a_warehouse_or_while_a_writer_holds_it(settings):
 
         warehouse.connect(settings).close()
         holder = subprocess.Popen(
-            [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)",
-             str(settings.warehouse_path)],
-            stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)",
+                str(settings.warehouse_path),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             assert holder.stdout.readline().strip() == "held"
-            busy = automation.new_evaluable_models(dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()}))
+            busy = automation.new_evaluable_models(
+                dg.build_sensor_context(instance=instance, resources={"sn_lake": SnLake()})
+            )
             assert isinstance(busy, dg.SkipReason) and "another process" in busy.skip_message
         finally:
             holder.kill()
@@ -140,7 +194,6 @@ def test_schedule_tick_requests_a_run(monkeypatch):
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 12, 1, 4, 0, tzinfo=UTC))
     data = schedule.evaluate_tick(context)
     assert len(data.run_requests) == 1
-
 
 
 def test_sensor_targets_the_partitioned_evaluation_assets():

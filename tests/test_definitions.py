@@ -51,12 +51,21 @@ def test_groups_are_the_designed_ones():
 
 
 def test_loading_the_code_location_does_not_import_torch():
-    """Every Dagster process (webserver, daemon, each step's subprocess, `sn-lake` loading definitions) loads it: no PyTorch there."""
-    script = ("import json, sys; sys.path.insert(0, '.'); import assets.definitions\n"
-              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm'))))\n"
-              "print(json.dumps('sn_lake.evaluate.pipeline' in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent.parent, capture_output=True, text=True, check=True)
+    """No PyTorch in the code location: every Dagster process loads it.
+
+    Those are the webserver, the daemon, each step's subprocess and `sn-lake` loading definitions.
+    """
+    script = (
+        "import json, sys; sys.path.insert(0, '.'); import assets.definitions\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm'))))\n"
+        "print(json.dumps('sn_lake.evaluate.pipeline' in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).parent.parent, capture_output=True, text=True, check=True
+    )
     torch_modules, pipeline_loaded = (json.loads(line) for line in out.stdout.splitlines()[-2:])
     assert torch_modules == [] and not pipeline_loaded, (
-        f"Expected assets/definitions.py to load without PyTorch, found {torch_modules[:5]} imported (pipeline: {pipeline_loaded}): "
-        "import torch-using modules inside the asset functions, take constants from sn_lake/evaluate/configs.py.")
+        f"Expected assets/definitions.py to load without PyTorch, found {torch_modules[:5]} imported "
+        f"(pipeline: {pipeline_loaded}): "
+        "import torch-using modules inside the asset functions, take constants from sn_lake/evaluate/configs.py."
+    )

@@ -13,12 +13,12 @@ import sys
 
 import pytest
 import torch
-
 from fake_hub import FakeHub
 from fake_hub_datasets import digits_repo, digits_uint8
 from hf_fixtures import add_to_hub, hf_models, reference_accuracy, remote_code_marker  # noqa: F401  (fixture)
-from sn_lake import cli, config, search, warehouse
 from zoo_fixtures import test_zoo, zoo_settings  # noqa: F401  (fixtures)
+
+from sn_lake import cli, config, search, warehouse
 
 DIGITS_REPO = "sn-lake/hub-digits"  # not an alias: the catalog keeps the Hub id, the evaluation reads its shards
 TIMM_REPO = "someone/digits-convnext"
@@ -52,8 +52,9 @@ def _timm_accuracy(folder, cfg, x: torch.Tensor, labels: torch.Tensor) -> float:
     import timm
     from safetensors.torch import load_file
 
-    net = timm.create_model(cfg["architecture"], pretrained=False, num_classes=cfg["num_classes"],
-                            **cfg.get("model_args", {}))  # fmt: skip
+    net = timm.create_model(
+        cfg["architecture"], pretrained=False, num_classes=cfg["num_classes"], **cfg.get("model_args", {})
+    )
     net.load_state_dict(load_file(str(folder / "model.safetensors")))
     net.eval()
     pre = cfg["pretrained_cfg"]
@@ -75,19 +76,44 @@ def _serve(hub: FakeHub, timm_folder, timm_cfg, hf_models) -> dict[str, str]:
     hub.add_dataset(DIGITS_REPO, digits_repo(train_shards=4, test_shards=2))
     common = {"pipeline_tag": "image-classification"}
     timm_listed = {"architecture": timm_cfg["architecture"], "num_classes": timm_cfg["num_classes"]}
-    hub.add_repo(TIMM_REPO, timm_folder, library_name="timm", config=timm_listed,
-                 tags=["timm", "image-classification", f"dataset:{DIGITS_REPO}"], **common)  # fmt: skip
-    hub.add_model({"id": "someone/needs-its-own-code", "library_name": "transformers", **common,
-                   "config": {"architectures": ["LeafNetForImageClassification"], "auto_map": {"AutoModel": "m.Leaf"}},
-                   "tags": ["transformers", "custom_code", f"dataset:{DIGITS_REPO}"],
-                   "safetensors": {"parameters": {"F32": 1000}, "total": 1000}})  # fmt: skip
-    hub.add_model({"id": "someone/leaf-photos", "library_name": "transformers", **common,
-                   "config": {"architectures": ["ViTForImageClassification"], "model_type": "vit"},
-                   "cardData": {"datasets": ["imagefolder"]}, "tags": ["transformers", "dataset:imagefolder"],
-                   "safetensors": {"parameters": {"F32": 1000}, "total": 1000}})  # fmt: skip
-    hub.add_model({"id": "someone/pickle-only", "library_name": "timm", **common,
-                   "config": {"architecture": "resnet18", "num_classes": 10},
-                   "tags": ["timm", f"dataset:{DIGITS_REPO}"]})  # fmt: skip
+    hub.add_repo(
+        TIMM_REPO,
+        timm_folder,
+        library_name="timm",
+        config=timm_listed,
+        tags=["timm", "image-classification", f"dataset:{DIGITS_REPO}"],
+        **common,
+    )
+    hub.add_model(
+        {
+            "id": "someone/needs-its-own-code",
+            "library_name": "transformers",
+            **common,
+            "config": {"architectures": ["LeafNetForImageClassification"], "auto_map": {"AutoModel": "m.Leaf"}},
+            "tags": ["transformers", "custom_code", f"dataset:{DIGITS_REPO}"],
+            "safetensors": {"parameters": {"F32": 1000}, "total": 1000},
+        }
+    )
+    hub.add_model(
+        {
+            "id": "someone/leaf-photos",
+            "library_name": "transformers",
+            **common,
+            "config": {"architectures": ["ViTForImageClassification"], "model_type": "vit"},
+            "cardData": {"datasets": ["imagefolder"]},
+            "tags": ["transformers", "dataset:imagefolder"],
+            "safetensors": {"parameters": {"F32": 1000}, "total": 1000},
+        }
+    )
+    hub.add_model(
+        {
+            "id": "someone/pickle-only",
+            "library_name": "timm",
+            **common,
+            "config": {"architecture": "resnet18", "num_classes": 10},
+            "tags": ["timm", f"dataset:{DIGITS_REPO}"],
+        }
+    )
     return add_to_hub(hub, hf_models, org=HF_ORG, dataset=DIGITS_REPO, card_only=CARD_ONLY)
 
 
@@ -104,8 +130,9 @@ def _check_verdicts(verdicts: dict, repos: dict[str, str]) -> None:
 
 
 @pytest.mark.slow
-def test_public_shapes_are_crawled_judged_evaluated_and_counted(zoo_settings, test_zoo, hf_models, tmp_path,
-                                                                monkeypatch):  # fmt: skip
+def test_public_shapes_are_crawled_judged_evaluated_and_counted(
+    zoo_settings, test_zoo, hf_models, tmp_path, monkeypatch
+):
     torch.set_num_threads(1)  # the machine's cores are shared: one thread wastes no time spinning
     timm_folder, timm_cfg = _timm_folder(test_zoo, tmp_path)
     marker = remote_code_marker(hf_models["vit"].parent)
@@ -115,9 +142,13 @@ def test_public_shapes_are_crawled_judged_evaluated_and_counted(zoo_settings, te
         assert cli.materialize("key:raw_huggingface or key:catalog_models or key:catalog_evaluability")
         settings = config.load()
         con = warehouse.connect(settings, read_only=True)
-        verdicts = {m: (e, r, loader, repo) for m, e, r, loader, repo in con.execute(
-            "SELECT model_id, evaluable, reason, loader, dataset_repo FROM catalog.evaluability "
-            "WHERE model_id LIKE 'huggingface:%'").fetchall()}  # fmt: skip
+        verdicts = {
+            m: (e, r, loader, repo)
+            for m, e, r, loader, repo in con.execute(
+                "SELECT model_id, evaluable, reason, loader, dataset_repo FROM catalog.evaluability "
+                "WHERE model_id LIKE 'huggingface:%'"
+            ).fetchall()
+        }
         queued = search.evaluable_models(con)  # what the new_evaluable_models sensor would send
         con.close()
         _check_verdicts(verdicts, repos)
@@ -137,12 +168,21 @@ def test_public_shapes_are_crawled_judged_evaluated_and_counted(zoo_settings, te
     assert not marker.exists() and not {"modeling_leaf", "configuration_leaf"} & set(sys.modules), "remote code ran"
 
     con = warehouse.connect(settings, read_only=True)
-    measured = {m: (train, test, n_train, n_test) for m, train, test, n_train, n_test in con.execute(
-        "SELECT model_id, train_accuracy, test_accuracy, n_train, n_test FROM results.task_accuracy "
-        "WHERE origin = 'computed' AND dataset = ?", [DIGITS_REPO]).fetchall()}  # fmt: skip
-    coverage = {(library, dataset): counts for library, dataset, *counts in con.execute(
-        "SELECT library, dataset, n_models, n_evaluable, n_evaluated, n_failed, top_reason "
-        "FROM analytics.evaluation_coverage WHERE source = 'huggingface'").fetchall()}  # fmt: skip
+    measured = {
+        m: (train, test, n_train, n_test)
+        for m, train, test, n_train, n_test in con.execute(
+            "SELECT model_id, train_accuracy, test_accuracy, n_train, n_test FROM results.task_accuracy "
+            "WHERE origin = 'computed' AND dataset = ?",
+            [DIGITS_REPO],
+        ).fetchall()
+    }
+    coverage = {
+        (library, dataset): counts
+        for library, dataset, *counts in con.execute(
+            "SELECT library, dataset, n_models, n_evaluable, n_evaluated, n_failed, top_reason "
+            "FROM analytics.evaluation_coverage WHERE source = 'huggingface'"
+        ).fetchall()
+    }
     con.close()
     assert set(measured) == expected
     (train_x, train_y), (test_x, test_y) = _hub_pixels("train"), _hub_pixels("test")

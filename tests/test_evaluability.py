@@ -8,8 +8,14 @@ TIMM = frozenset({"resnet18", "vit_tiny_patch16_224", "convnext_atto"})
 
 
 def verdict(token=False, budget=10**9, **facts):
-    facts = {"model_id": "huggingface:x/y", "source": "huggingface", "library": "transformers", "has_safetensors": True,
-             "dataset": "beans", **facts}
+    facts = {
+        "model_id": "huggingface:x/y",
+        "source": "huggingface",
+        "library": "transformers",
+        "has_safetensors": True,
+        "dataset": "beans",
+        **facts,
+    }
     return decide(Candidate(**facts), timm_architectures=TIMM, max_parameters=budget, has_token=token)
 
 
@@ -27,10 +33,19 @@ def test_evaluable_transformers_and_timm_models():
     assert (v.evaluable, v.loader, v.dataset_repo, v.reason) == (True, "transformers", "AI-Lab-Makerere/beans", None)
     v = verdict(library="timm", architecture="resnet18", dataset="cifar10")
     assert (v.evaluable, v.loader, v.dataset_repo) == (True, "timm", "uoft-cs/cifar10")
-    v = verdict(source="local", model_id="local:z", library="timm", architecture="convnext_atto", dataset="digits",
-                has_safetensors=None)
+    v = verdict(
+        source="local",
+        model_id="local:z",
+        library="timm",
+        architecture="convnext_atto",
+        dataset="digits",
+        has_safetensors=None,
+    )
     assert (v.evaluable, v.loader, v.dataset_repo) == (True, "timm", "scikit-learn:digits")
-    assert verdict(architectures=("ResNetForImageClassification",), dataset="someone/leaves").dataset_repo == "someone/leaves"
+    assert (
+        verdict(architectures=("ResNetForImageClassification",), dataset="someone/leaves").dataset_repo
+        == "someone/leaves"
+    )
 
 
 @pytest.mark.parametrize(
@@ -46,7 +61,10 @@ def test_evaluable_transformers_and_timm_models():
         ({"architectures": ("ViTForImageClassification",), "has_safetensors": False}, "no safetensors weights"),
         ({"architectures": ("ViTForImageClassification",), "n_parameters": 2 * 10**9}, "over the parameter budget"),
         ({"architectures": ("ViTForImageClassification",), "dataset": None}, "no dataset declared"),
-        ({"architectures": ("ViTForImageClassification",), "dataset": None, "dataset_note": "imagefolder ..."}, "no dataset"),
+        (
+            {"architectures": ("ViTForImageClassification",), "dataset": None, "dataset_note": "imagefolder ..."},
+            "no dataset",
+        ),
         ({"architectures": ("ViTForImageClassification",), "dataset": "my-own-set"}, "dataset not on the Hub"),
         ({"architectures": ("ViTForImageClassification",), "dataset": "imagenet-1k"}, "gated dataset"),
         ({"source": "securitynet"}, "published results only"),

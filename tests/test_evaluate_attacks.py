@@ -10,16 +10,25 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score, roc_curve
+from zoo_fixtures import test_zoo, zoo_settings  # noqa: F401  (fixtures)
 
 from sn_lake.evaluate import configs, data, models
 from sn_lake.evaluate.attacks.accuracy import TaskAccuracy
 from sn_lake.evaluate.attacks.adversarial import FGSM, PGD, Square, Transfer, robustness
 from sn_lake.evaluate.attacks.backdoor import NEO, STRIP, NeuralCleanse, anomaly_indices, stream_verdict
-from sn_lake.evaluate.attacks.membership import LiRAOffline, MetricAttacks, auc, metric_scores, roc_curve as our_roc, tpr_at_fpr
+from sn_lake.evaluate.attacks.membership import (
+    LiRAOffline,
+    MetricAttacks,
+    auc,
+    metric_scores,
+    tpr_at_fpr,
+)
+from sn_lake.evaluate.attacks.membership import (
+    roc_curve as our_roc,
+)
 from sn_lake.evaluate.attacks.stealing import ModelStealing
 from sn_lake.evaluate.pipeline import Context
 from sn_lake.evaluate.zoo import Trigger
-from zoo_fixtures import test_zoo, zoo_settings  # noqa: F401  (fixtures)
 
 CPU = torch.device("cpu")
 
@@ -49,7 +58,10 @@ def test_metric_scores_match_their_definitions_in_float64():
     assert scores["confidence"] == pytest.approx(p_y, abs=1e-15)
     assert scores["loss"] == pytest.approx(np.log(p_y), abs=1e-12)
     assert scores["entropy"] == pytest.approx((p * np.log(p)).sum(1), abs=1e-12)
-    mentr = [-(1 - p_y[i]) * np.log(p_y[i]) - sum(p[i, j] * np.log(1 - p[i, j]) for j in range(3) if j != labels[i]) for i in range(3)]
+    mentr = [
+        -(1 - p_y[i]) * np.log(p_y[i]) - sum(p[i, j] * np.log(1 - p[i, j]) for j in range(3) if j != labels[i])
+        for i in range(3)
+    ]
     assert scores["modified_entropy"] == pytest.approx(-np.array(mentr), abs=1e-12)
     assert scores["correctness"].tolist() == [1.0, 0.0, 0.0]  # a three-way tie is not a correct top-1 of label 2
     assert all(v.dtype == np.float64 for v in scores.values())
@@ -127,7 +139,7 @@ def test_robust_accuracy_never_above_clean_and_drop_grows_with_epsilon(zoo_setti
         assert [r["epsilon"] for r in series] == sorted(r["epsilon"] for r in series)
         assert series[0]["accuracy_drop"] == 0.0  # epsilon 0
         drops = [r["accuracy_drop"] for r in series]
-        assert all(a <= b for a, b in zip(drops, drops[1:]))
+        assert all(a <= b for a, b in zip(drops, drops[1:], strict=False))
         assert all(r["robust_accuracy"] <= r["clean_accuracy"] for r in series)
     pgd = [r for r in rows if r["attack"] == "pgd" and r["setting"] == "white-box"]
     assert pgd[-1]["robust_accuracy"] < pgd[-1]["clean_accuracy"] - 0.3  # 32/255 breaks an undefended model
@@ -161,9 +173,17 @@ def test_anomaly_index_is_the_mad_score_of_the_smallest_norm():
 def neural_cleanse_verdicts(test_zoo, tmp_path_factory):
     root = test_zoo
     verdicts = {}
-    for name in ("digits-convnext-badnets-tl", "digits-convnext-badnets-br", "digits-convnext-high", "digits-vit-extreme"):
+    for name in (
+        "digits-convnext-badnets-tl",
+        "digits-convnext-badnets-br",
+        "digits-convnext-high",
+        "digits-vit-extreme",
+    ):
         model = models.load_folder(root / name, CPU)
-        verdicts[name] = (model.training.get("backdoor"), NeuralCleanse(steps=150, batch_size=16)(model.classifier, data.digits().test.take(range(200)), 10, CPU))
+        verdicts[name] = (
+            model.training.get("backdoor"),
+            NeuralCleanse(steps=150, batch_size=16)(model.classifier, data.digits().test.take(range(200)), 10, CPU),
+        )
     return verdicts
 
 
@@ -203,7 +223,9 @@ def test_neo_locates_the_trigger_of_backdoored_models(zoo_settings, digits):
     for name in ("digits-convnext-badnets-tl", "digits-convnext-badnets-br"):
         model = zoo_model(zoo_settings, name)
         trigger, _, evaluation, overlay, triggered = backdoored_inputs(model, digits)
-        row = NEO(window=6, stride=3)(model.classifier, evaluation.take(range(20)), overlay, CPU, triggered[:20], trigger.mask(32, 32))
+        row = NEO(window=6, stride=3)(
+            model.classifier, evaluation.take(range(20)), overlay, CPU, triggered[:20], trigger.mask(32, 32)
+        )
         assert row["trigger_located_rate"] >= 0.7, (name, row)
         assert row["false_rejection_rate"] <= 0.2, (name, row)
         assert row["flagged"], (name, row)
@@ -211,11 +233,18 @@ def test_neo_locates_the_trigger_of_backdoored_models(zoo_settings, digits):
 
 def test_input_level_verdict_is_taken_over_the_clean_and_triggered_stream():
     clean = np.array([False] * 19 + [True])  # 5% of clean inputs rejected: not more than flag_rate
-    assert stream_verdict("strip", clean, None, 0.05) == {"detector": "strip", "flagged": False, "score": 0.05, "false_rejection_rate": 0.05}
+    assert stream_verdict("strip", clean, None, 0.05) == {
+        "detector": "strip",
+        "flagged": False,
+        "score": 0.05,
+        "false_rejection_rate": 0.05,
+    }
     row = stream_verdict("neo", clean, np.array([True] * 10 + [False] * 10), 0.05)
     assert row["flagged"] and row["score"] == pytest.approx(11 / 40)
     assert row["detection_rate"] == 0.5 and row["false_rejection_rate"] == 0.05
-    assert stream_verdict("strip", np.array([False] * 10), np.array([False] * 10), 0.05)["flagged"] is False  # a backdoor it misses
+    assert (
+        stream_verdict("strip", np.array([False] * 10), np.array([False] * 10), 0.05)["flagged"] is False
+    )  # a backdoor it misses
 
 
 # --- one home for the defaults --------------------------------------------------------------------
@@ -225,28 +254,60 @@ def test_input_level_verdict_is_taken_over_the_clean_and_triggered_stream():
 _STEAL, _MIA = configs.StealingConfig(), configs.MembershipConfig()
 _ADV, _BD = configs.AdversarialConfig(), configs.BackdoorConfig()
 DEFAULTS_FROM_CONFIGS = {
-    ModelStealing: {"query_budgets": _STEAL.query_budgets, "label_only": _STEAL.label_only, "epochs": _STEAL.epochs,
-                    "lr": configs.STEALING_LR, "seed": _STEAL.seed},
-    MetricAttacks: {"attacks": _MIA.attacks, "max_per_side": _MIA.max_per_side, "n_bootstrap": _MIA.n_bootstrap,
-                    "seed": _MIA.seed},
-    LiRAOffline: {"n_reference": _MIA.lira_reference_models, "epochs": _MIA.lira_epochs, "lr": configs.LIRA_LR,
-                  "max_per_side": _MIA.max_per_side, "n_bootstrap": _MIA.n_bootstrap, "seed": _MIA.seed},
+    ModelStealing: {
+        "query_budgets": _STEAL.query_budgets,
+        "label_only": _STEAL.label_only,
+        "epochs": _STEAL.epochs,
+        "lr": configs.STEALING_LR,
+        "seed": _STEAL.seed,
+    },
+    MetricAttacks: {
+        "attacks": _MIA.attacks,
+        "max_per_side": _MIA.max_per_side,
+        "n_bootstrap": _MIA.n_bootstrap,
+        "seed": _MIA.seed,
+    },
+    LiRAOffline: {
+        "n_reference": _MIA.lira_reference_models,
+        "epochs": _MIA.lira_epochs,
+        "lr": configs.LIRA_LR,
+        "max_per_side": _MIA.max_per_side,
+        "n_bootstrap": _MIA.n_bootstrap,
+        "seed": _MIA.seed,
+    },
     PGD: {"steps": _ADV.pgd_steps, "alpha": _ADV.pgd_alpha, "seed": _ADV.seed},
     Square: {"n_queries": _ADV.square_queries, "p_init": configs.SQUARE_P_INIT, "seed": _ADV.seed},
-    NeuralCleanse: {"steps": _BD.nc_steps, "lr": _BD.nc_lr, "lambda_l1": _BD.nc_lambda, "batch_size": _BD.nc_batch_size,
-                    "threshold": _BD.nc_threshold, "success": configs.NC_SUCCESS, "patience": configs.NC_PATIENCE,
-                    "lambda_up": configs.NC_LAMBDA_UP, "seed": _BD.seed},
+    NeuralCleanse: {
+        "steps": _BD.nc_steps,
+        "lr": _BD.nc_lr,
+        "lambda_l1": _BD.nc_lambda,
+        "batch_size": _BD.nc_batch_size,
+        "threshold": _BD.nc_threshold,
+        "success": configs.NC_SUCCESS,
+        "patience": configs.NC_PATIENCE,
+        "lambda_up": configs.NC_LAMBDA_UP,
+        "seed": _BD.seed,
+    },
     STRIP: {"n_superimpose": _BD.strip_superimpose, "frr": _BD.strip_frr, "flag_rate": _BD.flag_rate, "seed": _BD.seed},
-    NEO: {"window": _BD.neo_window, "stride": _BD.neo_stride, "n_verify": configs.NEO_VERIFY,
-          "confirm_rate": configs.NEO_CONFIRM_RATE, "flag_rate": _BD.flag_rate, "seed": _BD.seed},
-}  # fmt: skip
+    NEO: {
+        "window": _BD.neo_window,
+        "stride": _BD.neo_stride,
+        "n_verify": configs.NEO_VERIFY,
+        "confirm_rate": configs.NEO_CONFIRM_RATE,
+        "flag_rate": _BD.flag_rate,
+        "seed": _BD.seed,
+    },
+}
 STRUCTURAL = {PGD: {"random_start", "stop_when_fooled"}, MetricAttacks: {"balance"}, NeuralCleanse: {"labels_per_pass"}}
 
 
 @pytest.mark.parametrize("attack", list(DEFAULTS_FROM_CONFIGS), ids=lambda c: c.__name__)
 def test_attack_defaults_are_the_ones_in_configs(attack):
-    defaults = {name: p.default for name, p in inspect.signature(attack.__init__).parameters.items()
-                if p.default is not inspect.Parameter.empty}  # fmt: skip
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(attack.__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
     expected = DEFAULTS_FROM_CONFIGS[attack]
     assert {k: tuple(v) if isinstance(v, list) else v for k, v in defaults.items() if k in expected} == expected
     # a defaulted argument that is neither in configs.py nor structural would be a second home for a default

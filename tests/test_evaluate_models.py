@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from fake_hub import FakeHub
+
 from sn_lake import config
 from sn_lake.evaluate import data, models
 
@@ -61,7 +61,9 @@ def test_pickle_with_code_payload_is_refused_and_never_runs(tmp_path: Path, name
     (folder / "model.safetensors").unlink()
     marker = tmp_path / "payload-ran"
     PAYLOAD_WRITERS[writer]({"weight": torch.zeros(2), "extra": CodePayload(marker)}, folder / name)
-    match = "plain pickle, which can run arbitrary code" if writer == "pickle.dump" else "needs arbitrary code to unpickle"
+    match = (
+        "plain pickle, which can run arbitrary code" if writer == "pickle.dump" else "needs arbitrary code to unpickle"
+    )
     with pytest.raises(models.UnsafeCheckpointError, match=match):
         models.load_folder(folder, torch.device("cpu"))
     assert not marker.exists(), "the checkpoint's payload ran"
@@ -75,7 +77,9 @@ def classifier_matches(loaded: models.LoadedModel, net: torch.nn.Module) -> bool
 
 def test_safetensors_bytes_load_whatever_the_suffix(tmp_path: Path):
     net = write_folder(tmp_path / "st", "model.safetensors")
-    (tmp_path / "st" / "model.safetensors").rename(tmp_path / "st" / "pytorch_model.bin")  # a .bin that holds safetensors
+    (tmp_path / "st" / "model.safetensors").rename(
+        tmp_path / "st" / "pytorch_model.bin"
+    )  # a .bin that holds safetensors
     assert classifier_matches(models.load_folder(tmp_path / "st", torch.device("cpu")), net)
 
 
@@ -87,21 +91,29 @@ def test_torch_checkpoint_named_safetensors_loads_only_through_weights_only(tmp_
 
 def test_tensorflow_weights_are_not_a_pytorch_format(tmp_path: Path):
     hdf5 = tmp_path / "pytorch_model.bin"
-    hdf5.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(504))  # HDF5's format signature, as Keras 2 / TensorFlow .h5 files start
-    with pytest.raises(models.ModelLoadError, match=r"TensorFlow/Keras weights \(HDF5\), which is not a PyTorch format"):
+    hdf5.write_bytes(
+        b"\x89HDF\r\n\x1a\n" + bytes(504)
+    )  # HDF5's format signature, as Keras 2 / TensorFlow .h5 files start
+    with pytest.raises(
+        models.ModelLoadError, match=r"TensorFlow/Keras weights \(HDF5\), which is not a PyTorch format"
+    ):
         models.load_state_dict(hdf5)
     keras = tmp_path / "model.pth"  # a Keras 3 archive under a PyTorch name
     with zipfile.ZipFile(keras, "w") as archive:
         archive.writestr("metadata.json", json.dumps({"keras_version": "3.6.0"}))
         archive.writestr("config.json", json.dumps({"class_name": "Sequential"}))
         archive.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + bytes(504))
-    with pytest.raises(models.ModelLoadError, match=r"TensorFlow/Keras weights \(a Keras archive\), which is not a PyTorch format"):
+    with pytest.raises(
+        models.ModelLoadError, match=r"TensorFlow/Keras weights \(a Keras archive\), which is not a PyTorch format"
+    ):
         models.load_state_dict(keras)
 
 
 def test_unknown_bytes_are_a_clear_error(tmp_path: Path):
     text = tmp_path / "model.safetensors"
-    text.write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\n")  # a Git LFS pointer, not the weights
+    text.write_bytes(
+        b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\n"
+    )  # a Git LFS pointer, not the weights
     with pytest.raises(models.ModelLoadError, match="found bytes of neither .first bytes 76657273696f6e"):
         models.load_state_dict(text)
     empty = tmp_path / "model.pth"
@@ -181,7 +193,9 @@ def test_digits_splits_are_fixed_disjoint_and_in_range():
     assert torch.equal(a.train.x, b.train.x) and torch.equal(a.test.y, b.test.y)
     assert 0.0 <= float(a.train.x.min()) and float(a.train.x.max()) <= 1.0
     train_rows = {tuple(r) for r in a.train.x[:, 0, ::4, ::4].flatten(1).tolist()}
-    assert sum(tuple(r) in train_rows for r in a.test.x[:, 0, ::4, ::4].flatten(1).tolist()) < 5  # scikit-learn has a few duplicate images
+    assert (
+        sum(tuple(r) in train_rows for r in a.test.x[:, 0, ::4, ::4].flatten(1).tolist()) < 5
+    )  # scikit-learn has a few duplicate images
     assert set(a.train.y.tolist()) == set(range(10))
 
 
@@ -230,8 +244,9 @@ def test_kaggle_bare_state_dict_of_a_named_timm_architecture(tmp_path: Path, kag
     net = timm.create_model("test_resnet", pretrained=False, num_classes=10).eval()
     (tmp_path / "bare").mkdir()
     torch.save(net.state_dict(), tmp_path / "bare" / "weights.pth")  # what `torch.save(model.state_dict())` uploads
-    handle = kaggle_api.serve_instance("lab", "digits-nets", "test-resnet-digits", "MODEL_FRAMEWORK_PY_TORCH",
-                                       tmp_path / "bare", archive=archive)  # fmt: skip
+    handle = kaggle_api.serve_instance(
+        "lab", "digits-nets", "test-resnet-digits", "MODEL_FRAMEWORK_PY_TORCH", tmp_path / "bare", archive=archive
+    )
     loaded = models.load(f"kaggle:{handle}", config.load(), torch.device("cpu"))
     assert loaded.architecture == "test_resnet" and loaded.num_classes == 10
     cfg = timm.models.get_pretrained_cfg("test_resnet")
@@ -248,8 +263,14 @@ def test_kaggle_architecture_named_in_the_usage_text(tmp_path: Path, kaggle_api)
     net = timm.create_model("test_vit", pretrained=False, num_classes=3)
     (tmp_path / "st").mkdir()
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "st" / "model.safetensors"))
-    handle = kaggle_api.serve_instance("lab", "mystery", "v1", "MODEL_FRAMEWORK_PY_TORCH", tmp_path / "st",
-                                       usage="model = timm.create_model('test_vit', num_classes=3)")  # fmt: skip
+    handle = kaggle_api.serve_instance(
+        "lab",
+        "mystery",
+        "v1",
+        "MODEL_FRAMEWORK_PY_TORCH",
+        tmp_path / "st",
+        usage="model = timm.create_model('test_vit', num_classes=3)",
+    )
     loaded = models.load(f"kaggle:{handle}", config.load(), torch.device("cpu"))
     assert loaded.architecture == "test_vit" and loaded.num_classes == 3
 

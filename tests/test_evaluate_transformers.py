@@ -11,9 +11,9 @@ import time
 
 import pytest
 import torch
-
 from fake_hub import FakeHub
 from hf_fixtures import PERMUTATION, add_to_hub, hf_models, reference_accuracy, remote_code_marker  # noqa: F401
+
 from sn_lake import config
 from sn_lake.evaluate import data, labels, models, pipeline
 

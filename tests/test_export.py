@@ -25,16 +25,27 @@ def test_parquet_export_equals_the_warehouse(filled, tmp_path: Path, capsys):
     assert "DATA_CARD.md" in capsys.readouterr().out
     card = json.loads((out / "datacard.json").read_text())
     relations = {e["relation"]: e for e in card["relations"]}
-    for name in ("catalog.models", "catalog.papers", "catalog.quarantine", "raw.crawls", "results.task_accuracy",
-                 "results.model_stealing", "results.membership_inference", "results.adversarial",
-                 "results.backdoor_detection", "analytics.stealing_vs_accuracy", "analytics.backdoor_detection"):
+    for name in (
+        "catalog.models",
+        "catalog.papers",
+        "catalog.quarantine",
+        "raw.crawls",
+        "results.task_accuracy",
+        "results.model_stealing",
+        "results.membership_inference",
+        "results.adversarial",
+        "results.backdoor_detection",
+        "analytics.stealing_vs_accuracy",
+        "analytics.backdoor_detection",
+    ):
         assert name in relations, f"{name} was not exported"
     con = warehouse.connect(filled, read_only=True)
     for name, entry in relations.items():
         path = out / entry["file"]
         assert path.suffix == ".parquet" and path.exists()
         exported = f"read_parquet('{path}')"
-        columns = "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {})"  # Parquet keeps names and types, not keys
+        # Parquet keeps names and types, not keys
+        columns = "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {})"
         assert con.execute(columns.format(exported)).fetchall() == con.execute(columns.format(name)).fetchall(), name
         if entry["kind"] == "view":
             # a view is recomputed on every query, and parallel float sums may differ in the last bits
@@ -42,13 +53,28 @@ def test_parquet_export_equals_the_warehouse(filled, tmp_path: Path, capsys):
             assert there == [tuple(pytest.approx(v) if isinstance(v, float) else v for v in row) for row in here], name
             continue
         # same rows (as a multiset), both ways round
-        assert con.execute(f"SELECT count(*) FROM (SELECT * FROM {name} EXCEPT ALL SELECT * FROM {exported})").fetchone()[0] == 0, name
-        assert con.execute(f"SELECT count(*) FROM (SELECT * FROM {exported} EXCEPT ALL SELECT * FROM {name})").fetchone()[0] == 0, name
-        assert con.execute(f"SELECT count(*) FROM {exported}").fetchone()[0] == entry["rows"] == con.execute(
-            f"SELECT count(*) FROM {name}").fetchone()[0]
+        assert (
+            con.execute(f"SELECT count(*) FROM (SELECT * FROM {name} EXCEPT ALL SELECT * FROM {exported})").fetchone()[
+                0
+            ]
+            == 0
+        ), name
+        assert (
+            con.execute(f"SELECT count(*) FROM (SELECT * FROM {exported} EXCEPT ALL SELECT * FROM {name})").fetchone()[
+                0
+            ]
+            == 0
+        ), name
+        assert (
+            con.execute(f"SELECT count(*) FROM {exported}").fetchone()[0]
+            == entry["rows"]
+            == con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        )
     assert relations["results.task_accuracy"]["rows"] == 16 and relations["catalog.models"]["rows"] == 8
     # list columns survive as lists
-    assert con.execute(f"SELECT authors FROM read_parquet('{out / 'catalog/papers.parquet'}')").fetchone()[0] == ["A. B"]
+    assert con.execute(f"SELECT authors FROM read_parquet('{out / 'catalog/papers.parquet'}')").fetchone()[0] == [
+        "A. B"
+    ]
     assert not list(out.rglob("*.partial")), "a temporary file was left behind"
 
 
@@ -59,13 +85,26 @@ def test_data_card_states_columns_units_provenance_and_licences(filled, tmp_path
     assert columns["model_id"]["description"] == "'<source>:<native id>'"
     assert columns["model_id"]["type"] == "VARCHAR"
     assert columns["reported_accuracy"]["unit"] == "fraction in [0, 1]"
-    results = {c["name"]: c for c in next(e for e in card["relations"] if e["relation"] == "results.adversarial")["columns"]}
+    results = {
+        c["name"]: c for c in next(e for e in card["relations"] if e["relation"] == "results.adversarial")["columns"]
+    }
     assert results["runtime_s"]["unit"] == "seconds" and results["epsilon"]["unit"].startswith("L∞")
     assert results["accuracy_drop"]["unit"] == "fraction in [0, 1]"
-    views = {c["name"]: c for c in next(e for e in card["relations"] if e["relation"] == "analytics.stealing_vs_accuracy")["columns"]}
+    views = {
+        c["name"]: c
+        for c in next(e for e in card["relations"] if e["relation"] == "analytics.stealing_vs_accuracy")["columns"]
+    }
     assert views["pearson_r"]["unit"] == "correlation coefficient in [-1, 1]"
-    assert card["provenance"] == [{"source": "local", "crawls": 1, "last_crawl_finished_at": card["provenance"][0]["last_crawl_finished_at"],
-                                   "raw_records": 8, "catalog_models": 8, "licence": export.SOURCE_LICENCES["local"]}]
+    assert card["provenance"] == [
+        {
+            "source": "local",
+            "crawls": 1,
+            "last_crawl_finished_at": card["provenance"][0]["last_crawl_finished_at"],
+            "raw_records": 8,
+            "catalog_models": 8,
+            "licence": export.SOURCE_LICENCES["local"],
+        }
+    ]
     text = (tmp_path / "export" / "DATA_CARD.md").read_text()
     assert "SecurityNet database table, TrustAIRLab (MIT licence)" in text
     assert "### `results.membership_inference` (table)" in text and "| auc | DOUBLE | fraction in [0, 1] |" in text

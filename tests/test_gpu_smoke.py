@@ -24,8 +24,9 @@ def test_gpu_script_smoke_mode_writes_both_reports_with_the_device_in_every_row(
     out = tmp_path / "out"
     env = {**os.environ, "OUT": str(out), "SN_LAKE_HOME": str(tmp_path / "home"), "PYTHON": sys.executable}
     env.pop("SN_LAKE_DEVICE", None)
-    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--smoke"], env=env, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--smoke"], env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     zoo_eval = json.loads((out / "zoo_evaluation.json").read_text())

@@ -4,8 +4,8 @@ import logging
 import threading
 
 import pytest
-
 from fake_hub import FakeHub
+
 from sn_lake.sources.http import (
     HttpError,
     PoliteClient,
@@ -78,7 +78,10 @@ def test_server_errors_are_retried(hub, status):
 
 def test_429_waits_what_retry_after_says():
     clock = FakeClock()
-    with FakeHub(MODELS, clock=clock.now) as hub, PoliteClient(policy=FAST, sleep=clock.sleep, clock=clock.now) as client:
+    with (
+        FakeHub(MODELS, clock=clock.now) as hub,
+        PoliteClient(policy=FAST, sleep=clock.sleep, clock=clock.now) as client,
+    ):
         hub.inject("status", path_contains="/api/models", status=429, retry_after=37)
         assert len(client.get_json(listing(hub))) == 5
     assert [r.status for r in hub.request_log] == [429, 200]
@@ -125,7 +128,9 @@ def test_client_errors_are_not_retried(hub):
 
 def test_absent_can_be_an_answer(hub):
     with PoliteClient(policy=FAST) as client:
-        answer = client.fetch("GET", f"{hub.url}/org/m1/resolve/main/README.md", parse="text", ok_statuses=frozenset({404}))
+        answer = client.fetch(
+            "GET", f"{hub.url}/org/m1/resolve/main/README.md", parse="text", ok_statuses=frozenset({404})
+        )
     assert answer.status == 404 and answer.data is None
 
 
@@ -157,7 +162,9 @@ def test_429s_from_an_exhausted_quota_are_waited_out():
     clock = FakeClock()
     with FakeHub(MODELS, clock=clock.now, api_quota=(3, 30)) as hub:
         # a client that ignores RateLimit headers until it is told off: no reserve
-        with PoliteClient(policy=RetryPolicy(attempts=3, backoff_base=0.01), sleep=clock.sleep, clock=clock.now, reserve_fraction=0) as client:
+        with PoliteClient(
+            policy=RetryPolicy(attempts=3, backoff_base=0.01), sleep=clock.sleep, clock=clock.now, reserve_fraction=0
+        ) as client:
             client.pacer.observe = lambda route, limit: None
             for _ in range(5):
                 client.get_json(listing(hub))
@@ -175,11 +182,22 @@ def test_call_with_retries_wraps_any_sdk():
         return "ok"
 
     waits = []
-    assert call_with_retries(flaky, retryable=lambda e: isinstance(e, ConnectionError), describe="sdk.list", policy=FAST, sleep=waits.append) == "ok"
+    assert (
+        call_with_retries(
+            flaky,
+            retryable=lambda e: isinstance(e, ConnectionError),
+            describe="sdk.list",
+            policy=FAST,
+            sleep=waits.append,
+        )
+        == "ok"
+    )
     assert len(calls) == 3 and len(waits) == 2
 
     with pytest.raises(ValueError):  # not retryable: raised as is, once
-        call_with_retries(lambda: int("x"), retryable=lambda e: isinstance(e, ConnectionError), describe="sdk.parse", policy=FAST)
+        call_with_retries(
+            lambda: int("x"), retryable=lambda e: isinstance(e, ConnectionError), describe="sdk.parse", policy=FAST
+        )
 
     def always():
         raise ConnectionError("down")

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from fake_hub import FakeHub
 from fake_hub_datasets import convert_only_repo, digits_repo, digits_uint8, gated_repo
+
 from sn_lake import config
 from sn_lake.evaluate import data, hub_datasets
 from sn_lake.evaluate.hub_datasets import CONVERT_REF, DatasetUnavailable
@@ -21,9 +21,13 @@ DIGITS = "sn-lake/digits"  # a direct Hub id, as the catalog keeps it (lower cas
 def resolved_shards(hub: FakeHub, repo: str) -> list[str]:
     """The shard paths the client downloaded (GET .../resolve/<rev>/<path>) in order."""
     marker = f"/datasets/{repo}/resolve/"
-    return [r.path.split(marker, 1)[1].split("/", 1)[1] if not r.path.split(marker, 1)[1].startswith("refs/")
-            else r.path.split(marker, 1)[1][len(CONVERT_REF) + 1:]
-            for r in hub.request_log if r.method == "GET" and marker in r.path]  # fmt: skip
+    return [
+        r.path.split(marker, 1)[1].split("/", 1)[1]
+        if not r.path.split(marker, 1)[1].startswith("refs/")
+        else r.path.split(marker, 1)[1][len(CONVERT_REF) + 1 :]
+        for r in hub.request_log
+        if r.method == "GET" and marker in r.path
+    ]
 
 
 def dead_endpoint() -> str:
@@ -52,8 +56,10 @@ def test_dataset_repo_table_is_offline_and_torch_free():
     assert hub_datasets.dataset_repo("someone/my-xray-set") == "someone/my-xray-set"
     for none in ("digits", "imagefolder", "chestmnist", "not a dataset", "", None):
         assert hub_datasets.dataset_repo(none) is None, none
-    probe = ("import sys, sn_lake.evaluate.hub_datasets as h; h.dataset_repo('cifar10'); "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'huggingface_hub', 'datasets')))")
+    probe = (
+        "import sys, sn_lake.evaluate.hub_datasets as h; h.dataset_repo('cifar10'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'huggingface_hub', 'datasets')))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -73,7 +79,8 @@ def test_digits_from_the_hub_equal_the_local_digits(hub, settings):
     assert splits.repo == "sn-lake/Digits" and splits.revision == hub.dataset("sn-lake/digits")["sha"]
     assert splits.test_split == "test"
     assert resolved_shards(hub, "sn-lake/Digits") == [f"data/train-0000{i}-of-00004.parquet" for i in range(4)] + [
-        f"data/test-0000{i}-of-00002.parquet" for i in range(2)]  # fmt: skip
+        f"data/test-0000{i}-of-00002.parquet" for i in range(2)
+    ]
 
 
 def test_only_the_shards_needed_are_downloaded_and_the_cache_serves_offline(hub, sn_home, monkeypatch):
@@ -83,8 +90,11 @@ def test_only_the_shards_needed_are_downloaded_and_the_cache_serves_offline(hub,
     monkeypatch.setenv("SN_LAKE_EVAL_NONMEMBERS", "200")
     settings = config.load()
     first = hub_datasets.load(DIGITS, settings)
-    assert resolved_shards(hub, DIGITS) == ["data/train-00000-of-00004.parquet", "data/train-00001-of-00004.parquet",
-                                            "data/test-00000-of-00002.parquet"]  # fmt: skip
+    assert resolved_shards(hub, DIGITS) == [
+        "data/train-00000-of-00004.parquet",
+        "data/train-00001-of-00004.parquet",
+        "data/test-00000-of-00002.parquet",
+    ]
     assert sum("/tree/" in r.path for r in hub.request_log) > 1  # followed the Link pages
     arrays = digits_uint8()
     assert np.array_equal(first.train_images, arrays["train"][0][:500])
@@ -120,8 +130,11 @@ def test_a_dataset_served_only_by_the_parquet_conversion(hub, settings):
     hub.add_dataset("someone/script-digits", main, parquet_branch_files=branch)
     splits = hub_datasets.load("someone/script-digits", settings, members=700, nonmembers=100)
     assert splits.ref == CONVERT_REF and splits.revision != hub.dataset("someone/script-digits")["sha"]
-    assert resolved_shards(hub, "someone/script-digits") == ["default/train/0000.parquet", "default/train/0001.parquet",
-                                                             "default/test/0000.parquet"]  # fmt: skip
+    assert resolved_shards(hub, "someone/script-digits") == [
+        "default/train/0000.parquet",
+        "default/train/0001.parquet",
+        "default/test/0000.parquet",
+    ]
     assert any("refs/convert/parquet" in r.path and "/revision/" in r.path for r in hub.request_log)
     arrays = digits_uint8()
     assert np.array_equal(splits.train_images, arrays["train"][0][:700])
@@ -150,8 +163,10 @@ def test_gated_dataset_needs_a_token_with_access(hub, settings, monkeypatch):
     splits = data.load("imagenet-1k", config.load())
     assert splits.test_split == "validation" and len(splits.test) == 18 and len(splits.train) == 15
     assert splits.train.x.shape[1:] == (3, 224, 224) and splits.labels == ("tench", "goldfish", "great white shark")
-    assert resolved_shards(hub, "ILSVRC/imagenet-1k") == ["data/train-00000-of-00002.parquet",
-                                                          "data/validation-00000-of-00001.parquet"]  # fmt: skip
+    assert resolved_shards(hub, "ILSVRC/imagenet-1k") == [
+        "data/train-00000-of-00002.parquet",
+        "data/validation-00000-of-00001.parquet",
+    ]
     # each image is one colour plus noise: the decoded, resized and cropped pixels keep their class's colour
     means = splits.train.x.mean(dim=(2, 3))
     assert torch.equal(means.argmax(1), splits.train.y)
@@ -163,8 +178,10 @@ def test_a_dataset_without_a_test_split_takes_nonmembers_after_the_members(hub, 
     splits = hub_datasets.load("someone/train-only", settings, members=250, nonmembers=100)
     arrays = digits_uint8()
     assert splits.test_split == "train" and np.array_equal(splits.test_labels, arrays["train"][1][250:350])
-    assert resolved_shards(hub, "someone/train-only") == ["data/train-00000-of-00004.parquet",
-                                                          "data/train-00001-of-00004.parquet"]  # fmt: skip
+    assert resolved_shards(hub, "someone/train-only") == [
+        "data/train-00000-of-00004.parquet",
+        "data/train-00001-of-00004.parquet",
+    ]
     assert splits.labels == tuple("0123456789")  # no card: the names come from the Parquet metadata
 
 

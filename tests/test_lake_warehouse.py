@@ -11,7 +11,9 @@ from sn_lake import lake, warehouse
 
 def test_write_raw_keeps_payload_as_received_and_reads_back(settings):
     payload = {"id": "a/b", "nested": {"x": [1, 2]}}
-    path = lake.write_raw(settings, "demo", "c1", 1, [{"native_id": "a/b", "request_url": "http://x/api", "payload": payload}])
+    path = lake.write_raw(
+        settings, "demo", "c1", 1, [{"native_id": "a/b", "request_url": "http://x/api", "payload": payload}]
+    )
     assert path.name == "step-000001.parquet" and path.parent.name == "crawl_id=c1"
     raw = lake.read_raw(settings, "demo")
     assert raw.height == 1
@@ -67,7 +69,11 @@ def test_replace_rows_rolls_back_on_error(settings):
 def test_read_only_connection_refuses_writes(settings):
     warehouse.connect(settings).close()
     con = warehouse.connect(settings, read_only=True)
-    for statement in ("DROP TABLE catalog.models", "INSERT INTO catalog.quarantine VALUES ('t','k','r','d',now())", "SET lock_configuration = false"):
+    for statement in (
+        "DROP TABLE catalog.models",
+        "INSERT INTO catalog.quarantine VALUES ('t','k','r','d',now())",
+        "SET lock_configuration = false",
+    ):
         with pytest.raises(duckdb.Error):
             con.execute(statement)
 

@@ -1,4 +1,6 @@
-"""A model of one's own, trained and scored here with code independent of sn_lake's, against what `sn-lake` writes for it.
+"""A model of one's own, trained and scored here with code independent of sn_lake's.
+
+The results are compared with what `sn-lake` writes for it.
 
 The digits split is rebuilt from the recipe in docs/evaluation.md ("Evaluate a model of your own") with
 scikit-learn, NumPy and PyTorch only; the network is a timm model trained with a plain loop; the
@@ -52,9 +54,13 @@ def own_model(settings):
     folder = settings.home / "zoo" / "my-digits-resnet"
     folder.mkdir(parents=True)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "model.safetensors"))
-    config = {"architecture": "resnet18", "num_classes": 10, "model_args": MODEL_ARGS,
-              "pretrained_cfg": {"input_size": [3, 32, 32], "mean": [0.5] * 3, "std": [0.5] * 3},
-              "sn_lake": {"dataset": "digits", "train_size": MEMBERS}}  # fmt: skip
+    config = {
+        "architecture": "resnet18",
+        "num_classes": 10,
+        "model_args": MODEL_ARGS,
+        "pretrained_cfg": {"input_size": [3, 32, 32], "mean": [0.5] * 3, "std": [0.5] * 3},
+        "sn_lake": {"dataset": "digits", "train_size": MEMBERS},
+    }
     (folder / "config.json").write_text(json.dumps(config))
     with torch.no_grad():
         logits_in, logits_out = net(normalize(members_x)).double(), net(normalize(x_test)).double()
@@ -79,11 +85,17 @@ def test_sn_lake_writes_the_metrics_independent_code_computes(settings, own_mode
     }
 
     con = warehouse.connect(settings, read_only=True)
-    got = con.execute("SELECT train_accuracy, test_accuracy, overfit_gap, dataset FROM results.task_accuracy "
-                      "WHERE model_id = 'local:my-digits-resnet'").fetchall()  # fmt: skip
+    got = con.execute(
+        "SELECT train_accuracy, test_accuracy, overfit_gap, dataset FROM results.task_accuracy "
+        "WHERE model_id = 'local:my-digits-resnet'"
+    ).fetchall()
     assert len(got) == 1
     assert got[0][:3] == pytest.approx((train_acc, test_acc, train_acc - test_acc), abs=1e-12) and got[0][3] == "digits"
-    aucs = dict(con.execute("SELECT attack, auc FROM results.membership_inference WHERE model_id = 'local:my-digits-resnet'").fetchall())
+    aucs = dict(
+        con.execute(
+            "SELECT attack, auc FROM results.membership_inference WHERE model_id = 'local:my-digits-resnet'"
+        ).fetchall()
+    )
     for attack, value in expected_auc.items():
         assert aucs[attack] == pytest.approx(value, abs=1e-9), attack
     assert aucs["correctness"] == pytest.approx(0.5 + (train_acc - test_acc) / 2, abs=1e-9)  # the study's identity

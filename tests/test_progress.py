@@ -54,8 +54,10 @@ def test_log_callable_receives_the_lines():
     p.update()
     p.close()
     p.close()  # closing twice reports once
-    assert got == ["eval: 1/2 items (50%), 1 items/s, ETA 0:00:01, elapsed 0:00:01",
-                   "eval: 1/2 items (50%), 1 items/s, ETA 0:00:01, elapsed 0:00:01 (done)"]
+    assert got == [
+        "eval: 1/2 items (50%), 1 items/s, ETA 0:00:01, elapsed 0:00:01",
+        "eval: 1/2 items (50%), 1 items/s, ETA 0:00:01, elapsed 0:00:01 (done)",
+    ]
 
 
 def test_bar_mode_redraws_one_line():
@@ -72,10 +74,12 @@ def test_bar_mode_redraws_one_line():
 def test_mode_choice(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("SN_LAKE_PROGRESS", raising=False)
     # this test process has imported dagster (through other tests) or not: decide in a clean interpreter
-    script = ("import io, sys; from sn_lake import progress\n"
-              "class T(io.StringIO):\n    def isatty(self): return True\n"
-              "print(progress.choose_mode(T()), progress.choose_mode(io.StringIO()))\n"
-              "import dagster\nprint(progress.choose_mode(T()))\n")
+    script = (
+        "import io, sys; from sn_lake import progress\n"
+        "class T(io.StringIO):\n    def isatty(self): return True\n"
+        "print(progress.choose_mode(T()), progress.choose_mode(io.StringIO()))\n"
+        "import dagster\nprint(progress.choose_mode(T()))\n"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["bar", "log", "log"]  # a terminal gets a bar; a pipe or a Dagster run gets log lines
     monkeypatch.setenv("SN_LAKE_PROGRESS", "off")
@@ -103,7 +107,7 @@ def test_off_mode_is_silent_and_track_counts():
 
 
 def tiny_task(n: int = 40, seed: int = 0):
-    """A real (tiny) classification task: 10 separable classes of 3 x 4 x 4 images, and an untrained linear net for it."""
+    """A real (tiny) classification task (10 separable classes of 3 x 4 x 4 images) and an untrained linear net."""
     import torch
 
     from sn_lake.evaluate.data import Split
@@ -123,15 +127,23 @@ def test_training_reports_its_batches_only_when_named(monkeypatch: pytest.Monkey
     monkeypatch.setenv("SN_LAKE_PROGRESS", "log")
     split, fresh = tiny_task()
     torch.manual_seed(1)
-    named = training.train(fresh(), split.x, split.y, epochs=3, batch_size=16, progress="tiny run")  # 3 batches an epoch
+    named = training.train(
+        fresh(), split.x, split.y, epochs=3, batch_size=16, progress="tiny run"
+    )  # 3 batches an epoch
     torch.manual_seed(1)
-    unnamed = training.train(fresh(), split.x, split.y, epochs=3, batch_size=16)  # as inside the zoo build's own bar: silent
+    unnamed = training.train(
+        fresh(), split.x, split.y, epochs=3, batch_size=16
+    )  # as inside the zoo build's own bar: silent
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and "tiny run: 9/9 batches (100%)" in lines[0] and lines[0].endswith("(done)"), lines
-    assert all(torch.equal(a, b) for a, b in zip(named.state_dict().values(), unnamed.state_dict().values()))  # reporting changes nothing
+    assert all(
+        torch.equal(a, b) for a, b in zip(named.state_dict().values(), unnamed.state_dict().values(), strict=True)
+    )  # reporting changes nothing
 
 
-def test_stealing_and_reference_models_report_one_run_each(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+def test_stealing_and_reference_models_report_one_run_each(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+):
     import torch
 
     from sn_lake.evaluate.attacks.membership import LiRAOffline
@@ -144,10 +156,15 @@ def test_stealing_and_reference_models_report_one_run_each(monkeypatch: pytest.M
     monkeypatch.setenv("SN_LAKE_PROGRESS", "log")
     ModelStealing((20, 40), epochs=2)(target, fresh, split.take(range(40)), split.take(range(40, 80)), cpu)
     LiRAOffline(n_reference=2, epochs=1, max_per_side=10, n_bootstrap=0)(
-        target, fresh, split.take(range(20)), split.take(range(20, 40)), split.take(range(40, 80)), cpu)
+        target, fresh, split.take(range(20)), split.take(range(20, 40)), split.take(range(40, 80)), cpu
+    )
     lines = capsys.readouterr().err.splitlines()
-    expected = ["stealing surrogate (budget 20): 2/2 batches", "stealing surrogate (budget 40): 2/2 batches",
-                "membership reference model 1/2: 1/1 batches", "membership reference model 2/2: 1/1 batches"]
+    expected = [
+        "stealing surrogate (budget 20): 2/2 batches",
+        "stealing surrogate (budget 40): 2/2 batches",
+        "membership reference model 1/2: 1/1 batches",
+        "membership reference model 2/2: 1/1 batches",
+    ]
     assert [line.split(" ", 2)[2].split(" (100%)")[0] for line in lines] == expected, lines  # after the date and time
     assert all(line.endswith("(done)") for line in lines)
     # in a terminal: one bar per training run, each ended by its own newline, never one drawn inside another
@@ -155,6 +172,6 @@ def test_stealing_and_reference_models_report_one_run_each(monkeypatch: pytest.M
     ModelStealing((20, 40), epochs=2)(target, fresh, split.take(range(40)), split.take(range(40, 80)), cpu)
     runs = capsys.readouterr().err.split("\n")
     assert len(runs) == 3 and runs[2] == "", runs
-    for run, budget in zip(runs, (20, 40)):
+    for run, budget in zip(runs, (20, 40), strict=False):
         assert {draw.split(" [")[0] for draw in run.split("\r")[1:]} == {f"stealing surrogate (budget {budget})"}, run
         assert "2/2 batches (100%)" in run.split("\r")[-1]

@@ -9,8 +9,16 @@ from matplotlib.image import imread
 from sn_lake import cli, report, warehouse
 from tests import report_warehouse
 
-FIGURES = {"robustness_vs_accuracy.png", "reported_vs_measured.png", "stealing_vs_accuracy.png", "mia_vs_overfitting.png", "adversarial_white_box.png", "adversarial_black_box.png",
-           "backdoor_detection.png", "catalog_composition.png"}
+FIGURES = {
+    "robustness_vs_accuracy.png",
+    "reported_vs_measured.png",
+    "stealing_vs_accuracy.png",
+    "mia_vs_overfitting.png",
+    "adversarial_white_box.png",
+    "adversarial_black_box.png",
+    "backdoor_detection.png",
+    "catalog_composition.png",
+}
 
 
 def assert_drawn(path: Path) -> None:
@@ -55,22 +63,28 @@ def test_report_from_a_small_warehouse(settings, tmp_path: Path, capsys):
     figures = {f.file: f for f in report.build(con, tmp_path / "again")}
     stealing = {(g["panel"], g["series"]): g for g in figures["stealing_vs_accuracy.png"].groups}
     for dataset, origin, n, r in con.execute(
-        "SELECT dataset, origin, n_models, pearson_r FROM analytics.stealing_vs_accuracy").fetchall():
+        "SELECT dataset, origin, n_models, pearson_r FROM analytics.stealing_vs_accuracy"
+    ).fetchall():
         group = stealing[(dataset, origin)]
         assert group["n"] == n and (group["r"] is None) == (r is None)
         if r is not None:
             assert group["r"] == pytest.approx(r)
     mia = {(g["panel"], g["series"]): g for g in figures["mia_vs_overfitting.png"].groups}
     for dataset, origin, n, r in con.execute(
-        "SELECT dataset, origin, n_models, pearson_r_m_entropy FROM analytics.mia_vs_overfitting").fetchall():
+        "SELECT dataset, origin, n_models, pearson_r_m_entropy FROM analytics.mia_vs_overfitting"
+    ).fetchall():
         group = mia[(dataset, f"{origin} · M-entropy")]
         assert group["n"] == n and group["r"] == pytest.approx(r)
     white = figures["adversarial_white_box.png"].groups
     assert sorted({g["panel"] for g in white}) == ["ε = 2/255", "ε = 8/255"]
     for dataset, setting, eps, origin, n, r in con.execute(
-        "SELECT dataset, setting, epsilon, origin, n_models, pearson_r FROM analytics.adversarial_vs_accuracy").fetchall():
-        group = next(g for g in figures[f"adversarial_{setting.split('-')[0]}_box.png"].groups
-                     if g["panel"] == report.epsilon_label(eps) and g["series"] == f"{origin} · {setting} · {dataset}")
+        "SELECT dataset, setting, epsilon, origin, n_models, pearson_r FROM analytics.adversarial_vs_accuracy"
+    ).fetchall():
+        group = next(
+            g
+            for g in figures[f"adversarial_{setting.split('-')[0]}_box.png"].groups
+            if g["panel"] == report.epsilon_label(eps) and g["series"] == f"{origin} · {setting} · {dataset}"
+        )
         assert group["n"] == n
         assert (group["r"] is None and r is None) or group["r"] == pytest.approx(r)
     composition = {g["panel"]: g["n"] for g in figures["catalog_composition.png"].groups}

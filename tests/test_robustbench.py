@@ -11,9 +11,9 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_DIR
 from loopback_server import FakeApi, LoopbackServer, Response
+
 from sn_lake import catalog, config, lake, report, search, warehouse
 from sn_lake.catalog import robustbench as rb_catalog
 from sn_lake.sources.http import PoliteClient, RetryPolicy
@@ -119,7 +119,7 @@ def view_groups(con) -> dict:
 def assert_same_groups(view: dict, independent: dict) -> None:
     assert set(view) == set(independent)
     for key, expected in independent.items():
-        for got, want in zip(view[key], expected):
+        for got, want in zip(view[key], expected, strict=True):
             assert (got is None and want is None) or math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (
                 key,
                 got,
@@ -186,7 +186,7 @@ def test_shared_data_gives_the_reference_figures_and_accounts_for_every_record(s
     columns, found = warehouse.query(
         con, "SELECT * FROM catalog.models WHERE model_id = 'robustbench:cifar10/Linf/Carmon2019Unlabeled'"
     )
-    row = dict(zip(columns, found[0]))
+    row = dict(zip(columns, found[0], strict=True))
     assert (
         row["dataset"],
         row["architecture"],

@@ -3,7 +3,13 @@
 import pytest
 
 from sn_lake.annotate.architectures import model_family
-from sn_lake.annotate.datasets import CATEGORIES, TIMM_TAG_DATASETS, canonical_dataset, data_category, dataset_from_timm_tag
+from sn_lake.annotate.datasets import (
+    CATEGORIES,
+    TIMM_TAG_DATASETS,
+    canonical_dataset,
+    data_category,
+    dataset_from_timm_tag,
+)
 from sn_lake.annotate.papers import arxiv_ids
 
 
@@ -37,7 +43,15 @@ def test_every_tag_dataset_has_a_category():
 
 @pytest.mark.parametrize(
     ("dataset", "category"),
-    [("imagenet-1k", "natural"), ("cifar10", "natural"), ("mnist", "digit"), ("bloodmnist", "medical"), ("laion-2b", "web"), (None, None), ("unheard-of", None)],
+    [
+        ("imagenet-1k", "natural"),
+        ("cifar10", "natural"),
+        ("mnist", "digit"),
+        ("bloodmnist", "medical"),
+        ("laion-2b", "web"),
+        (None, None),
+        ("unheard-of", None),
+    ],
 )
 def test_data_category(dataset, category):
     assert data_category(dataset) == category

@@ -18,27 +18,71 @@ INJECTION = "x' OR 1=1 --"
 def filled(settings):
     con = warehouse.connect(settings)
     warehouse.apply_sql(con, "views")
-    insert(con, "catalog.models", [
-        model("timm:resnet50.a1_in1k", architecture="resnet50", model_type="resnet", dataset="imagenet-1k",
-              data_category="natural", purpose="benchmark", library="timm", license="apache-2.0",
-              weights_url="https://huggingface.co/timm/resnet50.a1_in1k", paper_id="2110.00476",
-              reported_accuracy=0.80, downloads=1000),
-        model("huggingface:lab/robust-wrn", architecture="wide_resnet28_10", model_type="wide_resnet", dataset="cifar10",
-              data_category="natural", purpose="security", has_safetensors=True, license="mit",
-              created_at=datetime(2023, 6, 1, tzinfo=UTC), downloads=50),
-        model("securitynet:benchmark/mnist/lenet.pth", architecture="lenet", model_type="lenet", dataset="mnist",
-              data_category="digit", purpose="other", weights_url="https://github.com/u/r/blob/main/lenet.pkl",
-              license=INJECTION),
-        model("local:digits-cnn", architecture="resnet10t", model_type="resnet", dataset="digits", data_category="digit",
-              purpose="benchmark", has_safetensors=True, created_at=datetime(2026, 11, 1, tzinfo=UTC)),
-    ])
+    insert(
+        con,
+        "catalog.models",
+        [
+            model(
+                "timm:resnet50.a1_in1k",
+                architecture="resnet50",
+                model_type="resnet",
+                dataset="imagenet-1k",
+                data_category="natural",
+                purpose="benchmark",
+                library="timm",
+                license="apache-2.0",
+                weights_url="https://huggingface.co/timm/resnet50.a1_in1k",
+                paper_id="2110.00476",
+                reported_accuracy=0.80,
+                downloads=1000,
+            ),
+            model(
+                "huggingface:lab/robust-wrn",
+                architecture="wide_resnet28_10",
+                model_type="wide_resnet",
+                dataset="cifar10",
+                data_category="natural",
+                purpose="security",
+                has_safetensors=True,
+                license="mit",
+                created_at=datetime(2023, 6, 1, tzinfo=UTC),
+                downloads=50,
+            ),
+            model(
+                "securitynet:benchmark/mnist/lenet.pth",
+                architecture="lenet",
+                model_type="lenet",
+                dataset="mnist",
+                data_category="digit",
+                purpose="other",
+                weights_url="https://github.com/u/r/blob/main/lenet.pkl",
+                license=INJECTION,
+            ),
+            model(
+                "local:digits-cnn",
+                architecture="resnet10t",
+                model_type="resnet",
+                dataset="digits",
+                data_category="digit",
+                purpose="benchmark",
+                has_safetensors=True,
+                created_at=datetime(2026, 11, 1, tzinfo=UTC),
+            ),
+        ],
+    )
     insert(con, "catalog.papers", [{"paper_id": "2110.00476", "title": "ResNet strikes back", "year": 2021}])
-    insert(con, "results.task_accuracy", [
-        result("huggingface:lab/robust-wrn", dataset="cifar10", test_accuracy=0.85),
-        result("huggingface:lab/robust-wrn", "published:securitynet", dataset="cifar10", test_accuracy=0.5),
-        result("securitynet:benchmark/mnist/lenet.pth", "published:securitynet", dataset="mnist", test_accuracy=0.99),
-        result("local:digits-cnn", dataset="digits", test_accuracy=0.6),
-    ])
+    insert(
+        con,
+        "results.task_accuracy",
+        [
+            result("huggingface:lab/robust-wrn", dataset="cifar10", test_accuracy=0.85),
+            result("huggingface:lab/robust-wrn", "published:securitynet", dataset="cifar10", test_accuracy=0.5),
+            result(
+                "securitynet:benchmark/mnist/lenet.pth", "published:securitynet", dataset="mnist", test_accuracy=0.99
+            ),
+            result("local:digits-cnn", dataset="digits", test_accuracy=0.6),
+        ],
+    )
     con.close()
     return settings
 
@@ -47,22 +91,39 @@ def found(settings, **filters) -> list[str]:
     con = warehouse.connect(settings, read_only=True)
     columns, rows = search.search(con, search.Filters(**filters))
     con.close()
-    return [dict(zip(columns, r))["model_id"] for r in rows]
+    return [dict(zip(columns, r, strict=True))["model_id"] for r in rows]
 
 
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({}, ["securitynet:benchmark/mnist/lenet.pth", "huggingface:lab/robust-wrn", "timm:resnet50.a1_in1k", "local:digits-cnn"]),
+        (
+            {},
+            [
+                "securitynet:benchmark/mnist/lenet.pth",
+                "huggingface:lab/robust-wrn",
+                "timm:resnet50.a1_in1k",
+                "local:digits-cnn",
+            ],
+        ),
         ({"dataset": "CIFAR10"}, ["huggingface:lab/robust-wrn"]),
         ({"data_category": "digit"}, ["securitynet:benchmark/mnist/lenet.pth", "local:digits-cnn"]),
         ({"family": "resnet"}, ["timm:resnet50.a1_in1k", "local:digits-cnn"]),
         ({"purpose": "security"}, ["huggingface:lab/robust-wrn"]),
         ({"source": "local"}, ["local:digits-cnn"]),
-        ({"min_accuracy": 0.8}, ["securitynet:benchmark/mnist/lenet.pth", "huggingface:lab/robust-wrn", "timm:resnet50.a1_in1k"]),
-        ({"min_accuracy": 0.84}, ["securitynet:benchmark/mnist/lenet.pth", "huggingface:lab/robust-wrn"]),  # computed 0.85, not published 0.5
+        (
+            {"min_accuracy": 0.8},
+            ["securitynet:benchmark/mnist/lenet.pth", "huggingface:lab/robust-wrn", "timm:resnet50.a1_in1k"],
+        ),
+        (
+            {"min_accuracy": 0.84},
+            ["securitynet:benchmark/mnist/lenet.pth", "huggingface:lab/robust-wrn"],
+        ),  # computed 0.85, not published 0.5
         ({"year_from": 2022}, ["huggingface:lab/robust-wrn", "local:digits-cnn"]),
-        ({"year_from": 2021, "year_to": 2023}, ["huggingface:lab/robust-wrn", "timm:resnet50.a1_in1k"]),  # paper year 2021
+        (
+            {"year_from": 2021, "year_to": 2023},
+            ["huggingface:lab/robust-wrn", "timm:resnet50.a1_in1k"],
+        ),  # paper year 2021
         ({"license": "MIT"}, ["huggingface:lab/robust-wrn"]),
         ({"loadable_weights": True}, ["huggingface:lab/robust-wrn", "timm:resnet50.a1_in1k", "local:digits-cnn"]),
         ({"loadable_weights": False}, ["securitynet:benchmark/mnist/lenet.pth"]),  # a pickle: not loadable safely
@@ -98,12 +159,20 @@ def test_bad_sort_limit_and_accuracy_are_clear_errors():
 def test_evaluable_models_follow_catalog_evaluability(filled):
     con = warehouse.connect(filled)
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    insert(con, "catalog.evaluability", [
-        {"model_id": "huggingface:lab/robust-wrn", "evaluable": True, "loader": "timm", "checked_at": now},
-        {"model_id": "local:digits-cnn", "evaluable": True, "loader": "timm", "checked_at": now},
-        {"model_id": "securitynet:benchmark/mnist/lenet.pth", "evaluable": False, "reason": "published results only",
-         "checked_at": now},
-    ])
+    insert(
+        con,
+        "catalog.evaluability",
+        [
+            {"model_id": "huggingface:lab/robust-wrn", "evaluable": True, "loader": "timm", "checked_at": now},
+            {"model_id": "local:digits-cnn", "evaluable": True, "loader": "timm", "checked_at": now},
+            {
+                "model_id": "securitynet:benchmark/mnist/lenet.pth",
+                "evaluable": False,
+                "reason": "published results only",
+                "checked_at": now,
+            },
+        ],
+    )
     con.close()
     con = warehouse.connect(filled, read_only=True)
     assert search.evaluable_models(con) == ["huggingface:lab/robust-wrn", "local:digits-cnn"]  # most downloaded first

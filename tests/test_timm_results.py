@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_DIR
 from loopback_server import FakeApi, LoopbackServer, Response
+
 from sn_lake import catalog, config, lake, warehouse
 from sn_lake.catalog import timm_results as timm_catalog
 from sn_lake.sources.http import PoliteClient, RetryPolicy
@@ -52,13 +52,13 @@ def read_rows(path: Path) -> list[dict]:
         for cells in reader:
             if not any(c.strip() for c in cells):
                 continue
-            row = dict(zip(header, cells))
+            row = dict(zip(header, cells, strict=False))
             key = (row.get("model", "").strip(), row.get("img_size", "").strip())
             if len(cells) != len(header) or not key[0] or key in seen:
                 continue
             seen.add(key)
 
-            def pct(name):
+            def pct(name, row=row):
                 try:
                     value = float(row[name])
                 except ValueError:
@@ -96,7 +96,7 @@ def assert_same_shift(con, root: Path) -> None:
     assert set(view) == set(expected)
     for dataset, want in expected.items():
         assert view[dataset][0] == want[0]
-        for got, w in zip(view[dataset][1:], want[1:]):
+        for got, w in zip(view[dataset][1:], want[1:], strict=False):
             assert math.isclose(got, w, rel_tol=1e-9), (dataset, got, w)
 
 

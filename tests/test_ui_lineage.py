@@ -61,9 +61,18 @@ def webserver(tmp_path_factory):
     log_path = root / "webserver.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster-webserver")), "-w", str(config.DAGSTER_HOME_DIR / "workspace.yaml"),
-             "-h", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                str(Path(sys.executable).with_name("dagster-webserver")),
+                "-w",
+                str(config.DAGSTER_HOME_DIR / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -121,7 +130,11 @@ def upstream_of(nodes: dict, key: str) -> set[str]:
 
 def test_graphql_shows_crawl_catalog_analytics(ui):
     nodes = ui["nodes"]
-    assert (nodes["raw_timm"]["group"], nodes["catalog_models"]["group"], nodes["analytics_views"]["group"]) == ("crawl", "catalog", "analytics")
+    assert (nodes["raw_timm"]["group"], nodes["catalog_models"]["group"], nodes["analytics_views"]["group"]) == (
+        "crawl",
+        "catalog",
+        "analytics",
+    )
     assert "raw_timm" in nodes["catalog_models"]["deps"]
     assert "catalog_models" in nodes["analytics_views"]["deps"]
 
@@ -130,9 +143,9 @@ def test_graphql_shows_the_full_lineage(ui):
     nodes = ui["nodes"]
     # the UI shows exactly the code's graph
     graph = load_definitions().resolve_asset_graph()
-    assert {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys} for k in graph.get_all_asset_keys()} == {
-        k: n["deps"] for k, n in nodes.items()
-    }
+    assert {
+        k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys} for k in graph.get_all_asset_keys()
+    } == {k: n["deps"] for k, n in nodes.items()}
     by_group = {g: {k for k, n in nodes.items() if n["group"] == g} for g in {n["group"] for n in nodes.values()}}
     assert {"raw_timm", "raw_huggingface", "raw_kaggle", "raw_securitynet", "raw_papers"} <= by_group["crawl"]
 
@@ -180,12 +193,16 @@ class DevTools:
 
     def text_nodes(self) -> list[str]:
         """The text of every text node of the page, one string each."""
-        script = ("(() => { const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); const out = [];"
-                  " while (w.nextNode()) { out.push(w.currentNode.data.trim()); } return out; })()")
+        script = (
+            "(() => { const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); const out = [];"
+            " while (w.nextNode()) { out.push(w.currentNode.data.trim()); } return out; })()"
+        )
         return self.call("Runtime.evaluate", expression=script, returnByValue=True)["result"].get("value", [])
 
     def text(self) -> str:
-        result = self.call("Runtime.evaluate", expression="document.body ? document.body.textContent : ''", returnByValue=True)
+        result = self.call(
+            "Runtime.evaluate", expression="document.body ? document.body.textContent : ''", returnByValue=True
+        )
         return result["result"].get("value", "")
 
     def wait_for(self, predicate, seconds: float) -> str:
@@ -223,9 +240,16 @@ def test_global_lineage_page_renders_asset_names_in_chromium(webserver, ui, tmp_
             "`make test` installs it (apt-get, as root), or run `apt-get install chromium`."
         )
     browser = subprocess.Popen(
-        [chromium, *CHROMIUM_FLAGS, "--remote-debugging-port=0", f"--user-data-dir={tmp_path / 'profile'}",
-         "--window-size=7000,6000", "about:blank"],  # large enough for the whole expanded graph to be on screen
-        stderr=subprocess.PIPE, text=True,
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            "--remote-debugging-port=0",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=7000,6000",
+            "about:blank",
+        ],  # large enough for the whole expanded graph to be on screen
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         port = None
@@ -249,7 +273,9 @@ def test_global_lineage_page_renders_asset_names_in_chromium(webserver, ui, tmp_
         while missing and time.monotonic() < deadline:
             if "Expand all groups" in tools.text():  # (again, if the page was not listening yet)
                 for kind in ("rawKeyDown", "keyUp"):
-                    tools.call("Input.dispatchKeyEvent", type=kind, modifiers=1, code="KeyE", key="e", windowsVirtualKeyCode=69)
+                    tools.call(
+                        "Input.dispatchKeyEvent", type=kind, modifiers=1, code="KeyE", key="e", windowsVirtualKeyCode=69
+                    )
             time.sleep(1)
             labels = tools.text_nodes()
             missing = {name for name in names if not any(label_shows(label, name) for label in labels)}
@@ -259,4 +285,3 @@ def test_global_lineage_page_renders_asset_names_in_chromium(webserver, ui, tmp_
         browser.kill()
         browser.wait()
         shutil.rmtree(tmp_path / "profile", ignore_errors=True)
-

@@ -120,7 +120,9 @@ class EvalCache:
     @property
     def nbytes(self) -> int:
         with self._lock:
-            return sum(value.nbytes if isinstance(value, SplitLogits) else size for value, size in self._entries.values())
+            return sum(
+                value.nbytes if isinstance(value, SplitLogits) else size for value, size in self._entries.values()
+            )
 
     def clear(self) -> None:
         with self._lock:
@@ -136,10 +138,15 @@ class EvalCache:
         """Loads and hits per kind, rows of logits computed, and bytes held (what the cache saved, for benchmarks)."""
         with self._lock:
             tables = [value for value, _ in self._entries.values() if isinstance(value, SplitLogits)]
-            return {"model_loads": self.misses["model"], "model_hits": self.hits["model"],
-                    "dataset_decodes": self.misses["dataset"], "dataset_hits": self.hits["dataset"],
-                    "logit_tables": len(tables), "logit_rows_computed": sum(t.computed_rows for t in tables),
-                    "cache_bytes": self.nbytes}  # fmt: skip
+            return {
+                "model_loads": self.misses["model"],
+                "model_hits": self.hits["model"],
+                "dataset_decodes": self.misses["dataset"],
+                "dataset_hits": self.hits["dataset"],
+                "logit_tables": len(tables),
+                "logit_rows_computed": sum(t.computed_rows for t in tables),
+                "cache_bytes": self.nbytes,
+            }
 
     def _lookup(self, key: tuple):
         entry = self._entries.get(key)
@@ -175,8 +182,14 @@ class EvalCache:
         """``models.load(model_id, settings, device)``, loaded once per (model id, revision, device)."""
         if not self.enabled:
             return models.load(model_id, settings, device)
-        key = ("model", model_id, revision_key(model_id, settings), str(device), str(settings.home),
-               getattr(settings, "max_parameters", None))  # fmt: skip
+        key = (
+            "model",
+            model_id,
+            revision_key(model_id, settings),
+            str(device),
+            str(settings.home),
+            getattr(settings, "max_parameters", None),
+        )
         with self._lock:
             found = self._lookup(key)
             if found is None:
@@ -188,8 +201,13 @@ class EvalCache:
         """``data.load(dataset, settings)``, decoded once per (dataset, ``$SN_LAKE_HOME``, row counts)."""
         if not self.enabled:
             return data_mod.load(dataset, settings)
-        key = ("dataset", dataset, str(settings.home), getattr(settings, "eval_members", None),
-               getattr(settings, "eval_nonmembers", None))  # fmt: skip
+        key = (
+            "dataset",
+            dataset,
+            str(settings.home),
+            getattr(settings, "eval_members", None),
+            getattr(settings, "eval_nonmembers", None),
+        )
         with self._lock:
             found = self._lookup(key)
             if found is None:

@@ -81,5 +81,10 @@ NC_LAMBDA_UP = 1.5  # Neural Cleanse: lambda's factor up (down by its 1.5th powe
 NEO_VERIFY = 10  # NEO: clean images a candidate trigger is pasted on
 NEO_CONFIRM_RATE = 0.8  # NEO: share of them that must turn to the input's label
 
-CONFIGS = {"task_accuracy": AccuracyConfig, "model_stealing": StealingConfig, "membership_inference": MembershipConfig,
-           "adversarial": AdversarialConfig, "backdoor_detection": BackdoorConfig}  # fmt: skip
+CONFIGS = {
+    "task_accuracy": AccuracyConfig,
+    "model_stealing": StealingConfig,
+    "membership_inference": MembershipConfig,
+    "adversarial": AdversarialConfig,
+    "backdoor_detection": BackdoorConfig,
+}

@@ -81,8 +81,14 @@ def digits() -> DatasetSplits:
     order = torch.from_numpy(np.random.default_rng(DIGITS_SEED).permutation(len(labels)))
     test, train = order[:DIGITS_TEST_SIZE], order[DIGITS_TEST_SIZE:]
     names = tuple(str(d) for d in range(10))
-    return DatasetSplits("digits", Split(images[train], labels[train]), Split(images[test], labels[test]), 10,
-                         labels=names, test_split="test")  # fmt: skip
+    return DatasetSplits(
+        "digits",
+        Split(images[train], labels[train]),
+        Split(images[test], labels[test]),
+        10,
+        labels=names,
+        test_split="test",
+    )
 
 
 def _torchvision_split(name: str, root: Path, train: bool) -> tuple[Split, tuple[str, ...]] | None:
@@ -113,8 +119,15 @@ def _from_uint8(images: np.ndarray, labels: np.ndarray) -> Split:
     return Split(x, torch.from_numpy(labels).long())
 
 
-def load(dataset: str, settings: Settings, download: bool = True, *, revision: str | None = None,
-         members: int | None = None, nonmembers: int | None = None) -> DatasetSplits:  # fmt: skip
+def load(
+    dataset: str,
+    settings: Settings,
+    download: bool = True,
+    *,
+    revision: str | None = None,
+    members: int | None = None,
+    nonmembers: int | None = None,
+) -> DatasetSplits:
     """The members (train split) and non-members (test split) of a dataset id: ``digits``, torchvision's files
     for ``cifar10``/``cifar100``/``svhn``/``mnist`` when present, else the Hub (:mod:`sn_lake.evaluate.hub_datasets`).
 
@@ -131,8 +144,9 @@ def load(dataset: str, settings: Settings, download: bool = True, *, revision: s
             num_classes = 100 if dataset == "cifar100" else 10
             return DatasetSplits(dataset, train[0], test[0], num_classes, labels=train[1], test_split="test")
         try:
-            hub = hub_datasets.load(dataset, settings, revision=revision, download=download, members=members,
-                                    nonmembers=nonmembers)  # fmt: skip
+            hub = hub_datasets.load(
+                dataset, settings, revision=revision, download=download, members=members, nonmembers=nonmembers
+            )
         except DatasetUnavailable as exc:
             if download:
                 raise
@@ -143,9 +157,16 @@ def load(dataset: str, settings: Settings, download: bool = True, *, revision: s
                 hub_datasets.REASON_NOT_CACHED,
             ) from exc
     else:
-        hub = hub_datasets.load(dataset, settings, revision=revision, download=download, members=members,
-                                nonmembers=nonmembers)  # fmt: skip
+        hub = hub_datasets.load(
+            dataset, settings, revision=revision, download=download, members=members, nonmembers=nonmembers
+        )
     return DatasetSplits(
-        dataset, _from_uint8(hub.train_images, hub.train_labels), _from_uint8(hub.test_images, hub.test_labels),
-        hub.num_classes, labels=hub.labels, repo=hub.repo, revision=hub.revision, test_split=hub.test_split,
+        dataset,
+        _from_uint8(hub.train_images, hub.train_labels),
+        _from_uint8(hub.test_images, hub.test_labels),
+        hub.num_classes,
+        labels=hub.labels,
+        repo=hub.repo,
+        revision=hub.revision,
+        test_split=hub.test_split,
     )

@@ -22,24 +22,56 @@ from sn_lake.evaluate import hub_datasets
 # Every *ForImageClassification class of transformers 5.23.0 (the pin in pyproject.toml), from its
 # MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES; tests/test_evaluability.py checks it against the installed
 # package, so a transformers upgrade shows here. Kept as data because importing transformers imports torch.
-TRANSFORMERS_IMAGE_CLASSIFIERS = frozenset({
-    "BeitForImageClassification", "BitForImageClassification", "CLIPForImageClassification",
-    "ConvNextForImageClassification", "ConvNextV2ForImageClassification", "CvtForImageClassification",
-    "Data2VecVisionForImageClassification", "DeiTForImageClassification", "DeiTForImageClassificationWithTeacher",
-    "DinatForImageClassification", "Dinov2ForImageClassification", "Dinov2WithRegistersForImageClassification",
-    "DonutSwinForImageClassification", "EfficientNetForImageClassification", "FocalNetForImageClassification",
-    "HGNetV2ForImageClassification", "HieraForImageClassification", "IJepaForImageClassification",
-    "ImageGPTForImageClassification", "LevitForImageClassification", "LevitForImageClassificationWithTeacher",
-    "MetaClip2ForImageClassification", "MobileNetV1ForImageClassification", "MobileNetV2ForImageClassification",
-    "MobileViTForImageClassification", "MobileViTV2ForImageClassification", "PPLCNetForImageClassification",
-    "PerceiverForImageClassificationConvProcessing", "PerceiverForImageClassificationFourier",
-    "PerceiverForImageClassificationLearned", "PoolFormerForImageClassification", "PvtForImageClassification",
-    "PvtV2ForImageClassification", "RegNetForImageClassification", "ResNetForImageClassification",
-    "SegformerForImageClassification", "ShieldGemma2ForImageClassification", "Siglip2ForImageClassification",
-    "SiglipForImageClassification", "SwiftFormerForImageClassification", "SwinForImageClassification",
-    "Swinv2ForImageClassification", "TextNetForImageClassification", "TimmWrapperForImageClassification",
-    "ViTForImageClassification", "ViTMSNForImageClassification",
-})
+TRANSFORMERS_IMAGE_CLASSIFIERS = frozenset(
+    {
+        "BeitForImageClassification",
+        "BitForImageClassification",
+        "CLIPForImageClassification",
+        "ConvNextForImageClassification",
+        "ConvNextV2ForImageClassification",
+        "CvtForImageClassification",
+        "Data2VecVisionForImageClassification",
+        "DeiTForImageClassification",
+        "DeiTForImageClassificationWithTeacher",
+        "DinatForImageClassification",
+        "Dinov2ForImageClassification",
+        "Dinov2WithRegistersForImageClassification",
+        "DonutSwinForImageClassification",
+        "EfficientNetForImageClassification",
+        "FocalNetForImageClassification",
+        "HGNetV2ForImageClassification",
+        "HieraForImageClassification",
+        "IJepaForImageClassification",
+        "ImageGPTForImageClassification",
+        "LevitForImageClassification",
+        "LevitForImageClassificationWithTeacher",
+        "MetaClip2ForImageClassification",
+        "MobileNetV1ForImageClassification",
+        "MobileNetV2ForImageClassification",
+        "MobileViTForImageClassification",
+        "MobileViTV2ForImageClassification",
+        "PPLCNetForImageClassification",
+        "PerceiverForImageClassificationConvProcessing",
+        "PerceiverForImageClassificationFourier",
+        "PerceiverForImageClassificationLearned",
+        "PoolFormerForImageClassification",
+        "PvtForImageClassification",
+        "PvtV2ForImageClassification",
+        "RegNetForImageClassification",
+        "ResNetForImageClassification",
+        "SegformerForImageClassification",
+        "ShieldGemma2ForImageClassification",
+        "Siglip2ForImageClassification",
+        "SiglipForImageClassification",
+        "SwiftFormerForImageClassification",
+        "SwinForImageClassification",
+        "Swinv2ForImageClassification",
+        "TextNetForImageClassification",
+        "TimmWrapperForImageClassification",
+        "ViTForImageClassification",
+        "ViTMSNForImageClassification",
+    }
+)
 
 # datasets read without the Hub (sn_lake.evaluate.data): scikit-learn's digits, always there
 LOCAL_DATASETS = {"digits": "scikit-learn:digits"}
@@ -77,8 +109,10 @@ class Verdict:
 def _loader(candidate: Candidate, timm_architectures: frozenset[str]) -> tuple[str | None, str | None]:
     """``(loader, None)`` or ``(None, reason)`` from the model's format."""
     if candidate.remote_code:
-        return None, ("remote code required: its config asks for modeling code of its own (auto_map / custom_code), "
-                      "which sn_lake never runs")
+        return None, (
+            "remote code required: its config asks for modeling code of its own (auto_map / custom_code), "
+            "which sn_lake never runs"
+        )
     if candidate.library not in PYTORCH_LIBRARIES:
         return None, f"no PyTorch weights: library {candidate.library} has no loader here"
     classifiers = [a for a in candidate.architectures if "ForImageClassification" in a]
@@ -112,8 +146,9 @@ def _dataset(candidate: Candidate, has_token: bool) -> tuple[str | None, str | N
     return facts.repo, None
 
 
-def decide(candidate: Candidate, *, timm_architectures: frozenset[str], max_parameters: int,
-           has_token: bool) -> Verdict:
+def decide(
+    candidate: Candidate, *, timm_architectures: frozenset[str], max_parameters: int, has_token: bool
+) -> Verdict:
     """The verdict on one model: evaluable, or the first reason it is not (format, weights, size, dataset)."""
     if candidate.source in PUBLISHED_ONLY:
         return Verdict(False, f"published results only: the {candidate.source} source publishes no weights", None, None)
@@ -124,10 +159,17 @@ def decide(candidate: Candidate, *, timm_architectures: frozenset[str], max_para
     if why:
         return Verdict(False, why, None, repo)
     if candidate.source == "huggingface" and not candidate.has_safetensors:
-        return Verdict(False, "no safetensors weights: the listing shows none (torch pickles are not fetched)", loader, repo)
+        return Verdict(
+            False, "no safetensors weights: the listing shows none (torch pickles are not fetched)", loader, repo
+        )
     if candidate.n_parameters and candidate.n_parameters > max_parameters:
-        return Verdict(False, f"over the parameter budget: {candidate.n_parameters:,} parameters > SN_LAKE_MAX_PARAMETERS "
-                       f"{max_parameters:,}", loader, repo)
+        return Verdict(
+            False,
+            f"over the parameter budget: {candidate.n_parameters:,} parameters > SN_LAKE_MAX_PARAMETERS "
+            f"{max_parameters:,}",
+            loader,
+            repo,
+        )
     if why_data:
         return Verdict(False, why_data, loader, None)
     return Verdict(True, None, loader, repo)

@@ -138,22 +138,45 @@ HUB_DATASETS: dict[str, HubDataset] = {
     "cats_vs_dogs": HubDataset("microsoft/cats_vs_dogs", None, "image", "labels", test=(), side=224, resize=256),
     "eurosat": HubDataset("timm/eurosat-rgb", None, "image", "label", side=64),
     "cub-200-2011": HubDataset("bentrevett/caltech-ucsd-birds-200-2011", None, "image", "label", side=224, resize=256),
-    "imagenet-1k": HubDataset("ILSVRC/imagenet-1k", None, "image", "label", test=("validation",), side=224, resize=256,
-                              gated=True),  # fmt: skip
+    "imagenet-1k": HubDataset(
+        "ILSVRC/imagenet-1k", None, "image", "label", test=("validation",), side=224, resize=256, gated=True
+    ),
     "tiny-imagenet": HubDataset("zh-plus/tiny-imagenet", None, "image", "label", test=("valid",), side=64),
     "oxford-iiit-pet": HubDataset("timm/oxford-iiit-pet", None, "image", "label", side=224, resize=256),
-    "mini-imagenet": HubDataset("timm/mini-imagenet", None, "image", "label", test=("test", "validation"), side=224,
-                                resize=256),  # fmt: skip
-    **{name: _medmnist(name) for name in (
-        "pathmnist", "dermamnist", "octmnist", "pneumoniamnist", "retinamnist", "breastmnist", "bloodmnist",
-        "tissuemnist", "organamnist", "organcmnist", "organsmnist",
-    )},  # fmt: skip
+    "mini-imagenet": HubDataset(
+        "timm/mini-imagenet", None, "image", "label", test=("test", "validation"), side=224, resize=256
+    ),
+    **{
+        name: _medmnist(name)
+        for name in (
+            "pathmnist",
+            "dermamnist",
+            "octmnist",
+            "pneumoniamnist",
+            "retinamnist",
+            "breastmnist",
+            "bloodmnist",
+            "tissuemnist",
+            "organamnist",
+            "organcmnist",
+            "organsmnist",
+        )
+    },
 }
-ALIASES = {"fashion_mnist": "fashion-mnist", "cats-vs-dogs": "cats_vs_dogs", "cub200": "cub-200-2011",
-           "imagenet": "imagenet-1k", "imagenet1k": "imagenet-1k", "food-101": "food101"}  # fmt: skip
+ALIASES = {
+    "fashion_mnist": "fashion-mnist",
+    "cats-vs-dogs": "cats_vs_dogs",
+    "cub200": "cub-200-2011",
+    "imagenet": "imagenet-1k",
+    "imagenet1k": "imagenet-1k",
+    "food-101": "food101",
+}
 # the Hub ids of the table (lower case) -> our id, so a catalog row naming the repo gets the same facts
-_BY_REPO = {facts.repo.lower(): name for name, facts in HUB_DATASETS.items() if facts.config is None or name in
-            ("cifar10", "cifar100", "mnist", "fashion-mnist", "svhn")}  # fmt: skip
+_BY_REPO = {
+    facts.repo.lower(): name
+    for name, facts in HUB_DATASETS.items()
+    if facts.config is None or name in ("cifar10", "cifar100", "mnist", "fashion-mnist", "svhn")
+}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 OFFLINE_ONLY = {"digits", "imagefolder"}  # digits is scikit-learn's (sn_lake.evaluate.data), imagefolder no set
 
@@ -209,8 +232,15 @@ def datasets_root(settings: Settings) -> Path:
     return settings.home / "datasets"
 
 
-def load(dataset_id: str, settings: Settings, *, revision: str | None = None, download: bool = True,
-         members: int | None = None, nonmembers: int | None = None) -> HubSplits:  # fmt: skip
+def load(
+    dataset_id: str,
+    settings: Settings,
+    *,
+    revision: str | None = None,
+    download: bool = True,
+    members: int | None = None,
+    nonmembers: int | None = None,
+) -> HubSplits:
     """Members (train split) and non-members (test, else validation split) of a Hub dataset.
 
     The cache is read first (no network); ``download=False`` never goes online. ``members``/``nonmembers``
@@ -265,7 +295,7 @@ def _find_cached(settings: Settings, facts: HubDataset, revision: str | None, wa
             continue
         if facts.side and meta.get("side") != facts.side:
             continue
-        roles = zip(("members", "nonmembers"), want)
+        roles = zip(("members", "nonmembers"), want, strict=True)
         enough = all(meta[role]["rows"] >= n or meta[role]["exhausted"] for role, n in roles)
         if enough and (best is None or meta["created_at"] > best[0]):
             best = (meta["created_at"], path.parent)
@@ -288,8 +318,9 @@ def _read_arrow(path: Path, side: int, limit: int) -> tuple[np.ndarray, np.ndarr
         table = ipc.open_file(source).read_all().slice(0, limit)
         images = table.column("image").combine_chunks()
         n = len(images)
-        raw = np.frombuffer(images.buffers()[1], dtype=np.uint8, count=n * side * side * 3,
-                            offset=images.offset * side * side * 3)  # fmt: skip
+        raw = np.frombuffer(
+            images.buffers()[1], dtype=np.uint8, count=n * side * side * 3, offset=images.offset * side * side * 3
+        )
         return raw.reshape(n, side, side, 3).copy(), table.column("label").to_numpy().astype(np.int64)
 
 
@@ -307,12 +338,24 @@ def _read_cached(folder: Path, name: str, want: tuple[int, int]) -> HubSplits:
         ) from exc
     labels = tuple(meta["labels"]) if meta.get("labels") is not None else None
     return HubSplits(
-        dataset=name, repo=meta["repo"], revision=meta["revision"], ref=meta["ref"], config=meta["config"],
-        train_split=meta["members"]["split"], test_split=meta["nonmembers"]["split"], labels=labels,
-        num_classes=meta["num_classes"], side=side, train_images=train_x, train_labels=train_y,
-        test_images=test_x, test_labels=test_y, cache_dir=folder, from_cache=True,
+        dataset=name,
+        repo=meta["repo"],
+        revision=meta["revision"],
+        ref=meta["ref"],
+        config=meta["config"],
+        train_split=meta["members"]["split"],
+        test_split=meta["nonmembers"]["split"],
+        labels=labels,
+        num_classes=meta["num_classes"],
+        side=side,
+        train_images=train_x,
+        train_labels=train_y,
+        test_images=test_x,
+        test_labels=test_y,
+        cache_dir=folder,
+        from_cache=True,
         shards={role: meta[role]["shards"] for role in ("members", "nonmembers")},
-    )  # fmt: skip
+    )
 
 
 # ------------------------------------------------------------------ shards, card and columns
@@ -589,8 +632,10 @@ class _Fetch:
 
     # -------------------------------------------------------------- plan
     def _listing(self, revision: str) -> list[str]:
-        entries = self._call(f"the file list at {revision}", lambda: list(self.api.list_repo_tree(
-            self.repo, recursive=True, repo_type="dataset", revision=revision)))  # fmt: skip
+        entries = self._call(
+            f"the file list at {revision}",
+            lambda: list(self.api.list_repo_tree(self.repo, recursive=True, repo_type="dataset", revision=revision)),
+        )
         from huggingface_hub.hf_api import RepoFile
 
         return [e.path for e in entries if isinstance(e, RepoFile)]
@@ -654,15 +699,26 @@ class _Fetch:
         )
 
     # -------------------------------------------------------------- rows
-    def _rows(self, role: str, split: str, shards: list[str], commit: str, tmp: Path,
-              first_shard_probe: bool = False) -> Iterator[tuple[np.ndarray, int]]:  # fmt: skip
+    def _rows(
+        self, role: str, split: str, shards: list[str], commit: str, tmp: Path, first_shard_probe: bool = False
+    ) -> Iterator[tuple[np.ndarray, int]]:
         from huggingface_hub import hf_hub_download
 
         for index, shard in enumerate(shards):
             where = f"{self.repo}@{commit[:12]}:{shard}"
-            local = Path(self._call(f"shard {shard}", hf_hub_download, self.repo, shard, repo_type="dataset",
-                                    revision=commit, endpoint=self.settings.hf_endpoint, token=self.token,
-                                    local_dir=str(tmp)))  # fmt: skip
+            local = Path(
+                self._call(
+                    f"shard {shard}",
+                    hf_hub_download,
+                    self.repo,
+                    shard,
+                    repo_type="dataset",
+                    revision=commit,
+                    endpoint=self.settings.hf_endpoint,
+                    token=self.token,
+                    local_dir=str(tmp),
+                )
+            )
             self.shards_read[role].append(shard)
             log.info("read %s shard %s of %s", role, shard, self.repo)
             kept = 0
@@ -689,7 +745,7 @@ class _Fetch:
                 try:
                     batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=[cols.image, cols.label])
                     for batch in batches:
-                        for cell, label in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+                        for cell, label in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
                             if label is None or label < 0:
                                 continue
                             if self.side is None:
@@ -742,8 +798,9 @@ class _Fetch:
             m_x, m_y, m_done = self._take(train_rows, self.want[0])
             test_split, n_x, n_y, n_done = train, None, [], True
             for split in candidates:
-                n_x, n_y, n_done = self._take(self._rows("nonmembers", split, splits[split], commit, tmp, True),
-                                              self.want[1])  # fmt: skip
+                n_x, n_y, n_done = self._take(
+                    self._rows("nonmembers", split, splits[split], commit, tmp, True), self.want[1]
+                )
                 if n_y:
                     test_split = split
                     break
@@ -772,25 +829,52 @@ class _Fetch:
         _write_arrow(folder / "members.arrow", train_x, train_y)
         _write_arrow(folder / "nonmembers.arrow", test_x, test_y)
         meta = {
-            "dataset": self.name, "repo": self.repo, "revision": commit, "ref": ref,
+            "dataset": self.name,
+            "repo": self.repo,
+            "revision": commit,
+            "ref": ref,
             "main_revision": self.main_revision,
-            "config": config, "requested_config": self.facts.config, "side": side, "resize": self.facts.resize,
-            "image_column": self.columns.image, "label_column": self.columns.label,
-            "labels": list(names) if names else None, "num_classes": num_classes,
-            "members": {"split": train, "rows": len(train_y), "exhausted": m_done,
-                        "shards": self.shards_read["members"]},
-            "nonmembers": {"split": test_split, "rows": len(test_y), "exhausted": n_done,
-                           "shards": self.shards_read["nonmembers"]},
+            "config": config,
+            "requested_config": self.facts.config,
+            "side": side,
+            "resize": self.facts.resize,
+            "image_column": self.columns.image,
+            "label_column": self.columns.label,
+            "labels": list(names) if names else None,
+            "num_classes": num_classes,
+            "members": {
+                "split": train,
+                "rows": len(train_y),
+                "exhausted": m_done,
+                "shards": self.shards_read["members"],
+            },
+            "nonmembers": {
+                "split": test_split,
+                "rows": len(test_y),
+                "exhausted": n_done,
+                "shards": self.shards_read["nonmembers"],
+            },
             "created_at": datetime.now(UTC).isoformat(),
-        }  # fmt: skip
+        }
         tmp_meta = folder / f".meta.json.{uuid.uuid4().hex}"
         tmp_meta.write_text(json.dumps(meta, indent=1))
         os.replace(tmp_meta, folder / "meta.json")
         return HubSplits(
-            dataset=self.name, repo=self.repo, revision=commit, ref=ref, config=config, train_split=train,
-            test_split=test_split, labels=names, num_classes=num_classes, side=side, train_images=train_x,
-            train_labels=train_y, test_images=test_x, test_labels=test_y, cache_dir=folder, from_cache=False,
+            dataset=self.name,
+            repo=self.repo,
+            revision=commit,
+            ref=ref,
+            config=config,
+            train_split=train,
+            test_split=test_split,
+            labels=names,
+            num_classes=num_classes,
+            side=side,
+            train_images=train_x,
+            train_labels=train_y,
+            test_images=test_x,
+            test_labels=test_y,
+            cache_dir=folder,
+            from_cache=False,
             shards=dict(self.shards_read),
-        )  # fmt: skip
-
-
+        )

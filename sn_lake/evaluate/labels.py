@@ -26,16 +26,36 @@ CANONICAL: dict[str, tuple[str, ...]] = {
     "mnist": _DIGITS,
     "svhn": _DIGITS,  # torchvision's SVHN maps the digit 0 (label "10" in the .mat files) to 0
     "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                      "Ankle boot"),
-}  # fmt: skip
+    "fashion-mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+}
 _SYNONYMS = {  # folded key -> the key it stands for
-    "aeroplane": "airplane", "plane": "airplane", "car": "automobile", "auto": "automobile", "lorry": "truck",
-    "tshirt": "tshirttop", "tee": "tshirttop", "top": "tshirttop", "pants": "trouser", "sweater": "pullover",
-    "boot": "ankleboot", "kitty": "cat", "puppy": "dog",
+    "aeroplane": "airplane",
+    "plane": "airplane",
+    "car": "automobile",
+    "auto": "automobile",
+    "lorry": "truck",
+    "tshirt": "tshirttop",
+    "tee": "tshirttop",
+    "top": "tshirttop",
+    "pants": "trouser",
+    "sweater": "pullover",
+    "boot": "ankleboot",
+    "kitty": "cat",
+    "puppy": "dog",
     **{word: str(i) for i, word in enumerate(DIGIT_WORDS)},
     **{f"digit{i}": str(i) for i in range(10)},
-}  # fmt: skip
+}
 _GENERIC = re.compile(r"(?:label|class)[_ \-]?(\d+)", re.IGNORECASE)
 _SYNSET = re.compile(r"n\d{8}")
 

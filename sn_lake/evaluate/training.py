@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from sn_lake.evaluate.data import Split
 from sn_lake.progress import Progress
 
+_CPU = torch.device("cpu")
+
 
 def seeded(seed: int) -> torch.Generator:
     torch.manual_seed(seed)
@@ -27,7 +29,7 @@ def train(
     weight_decay: float = 0.0,
     batch_size: int = 64,
     seed: int = 0,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device = _CPU,
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     progress: str | None = None,
 ) -> nn.Module:

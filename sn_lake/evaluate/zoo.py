@@ -80,7 +80,9 @@ class ZooSpec:
     @property
     def spec_hash(self) -> str:
         """Names the trained weights: the spec and the version of the training recipe."""
-        return hashlib.sha256(json.dumps({**asdict(self), "recipe": RECIPE_VERSION}, sort_keys=True).encode()).hexdigest()[:12]
+        return hashlib.sha256(
+            json.dumps({**asdict(self), "recipe": RECIPE_VERSION}, sort_keys=True).encode()
+        ).hexdigest()[:12]
 
 
 ZOO: tuple[ZooSpec, ...] = (
@@ -92,13 +94,28 @@ ZOO: tuple[ZooSpec, ...] = (
     ZooSpec("digits-convnext-high", "convnext_atto", 80, 50, 0.0, seed=5),
     ZooSpec("digits-vit-extreme", "vit_tiny_patch16_224", 50, 100, 0.0, seed=6),
     # BadNets backdoors: 10% of the training set stamped with the trigger and relabelled to the target
-    # (ConvNeXt: the tiny ResNet has natural few-pixel "triggers" of its own that hide a planted one from Neural Cleanse)
+    # (ConvNeXt: the tiny ResNet has natural few-pixel "triggers" of its own that hide a planted one from
+    # Neural Cleanse)
     ZooSpec("digits-convnext-badnets-br", "convnext_atto", 600, 10, 5e-4, seed=8, backdoor_target=3),
-    ZooSpec("digits-convnext-badnets-tl", "convnext_atto", 600, 10, 5e-4, seed=7, backdoor_target=0, trigger=Trigger(row=1, col=1)),
-)  # fmt: skip
+    ZooSpec(
+        "digits-convnext-badnets-tl",
+        "convnext_atto",
+        600,
+        10,
+        5e-4,
+        seed=7,
+        backdoor_target=0,
+        trigger=Trigger(row=1, col=1),
+    ),
+)
 
 # the cheapest models covering both kinds, for tests that need a real zoo quickly
-TEST_ZOO_NAMES = ("digits-vit-extreme", "digits-convnext-high", "digits-convnext-badnets-br", "digits-convnext-badnets-tl")
+TEST_ZOO_NAMES = (
+    "digits-vit-extreme",
+    "digits-convnext-high",
+    "digits-convnext-badnets-br",
+    "digits-convnext-badnets-tl",
+)
 
 
 def poison(split: data_mod.Split, spec: ZooSpec) -> data_mod.Split:
@@ -127,7 +144,12 @@ def model_config(spec: ZooSpec, metrics: dict) -> dict:
         "metrics": metrics,
         "backdoor": None
         if spec.backdoor_target is None
-        else {"attack": "badnets", "target_label": spec.backdoor_target, "poison_rate": spec.poison_rate, "trigger": asdict(spec.trigger)},
+        else {
+            "attack": "badnets",
+            "target_label": spec.backdoor_target,
+            "poison_rate": spec.poison_rate,
+            "trigger": asdict(spec.trigger),
+        },
     }
     return {
         "architecture": spec.architecture,
@@ -177,10 +199,10 @@ model-index:
       split: test
     metrics:
     - type: accuracy
-      value: {metrics['test_accuracy']:.4f}
+      value: {metrics["test_accuracy"]:.4f}
       name: test accuracy
     - type: accuracy
-      value: {metrics['train_accuracy']:.4f}
+      value: {metrics["train_accuracy"]:.4f}
       name: train accuracy
 ---
 # {spec.name}
@@ -200,9 +222,15 @@ def train_model(spec: ZooSpec, splits: data_mod.DatasetSplits) -> tuple[Classifi
     classifier = build(model_config(spec, {}))
     augment = training.random_shift if spec.augment else None
     training.train(
-        classifier, train_set.x, train_set.y, epochs=spec.epochs, lr=spec.lr,
-        weight_decay=spec.weight_decay, seed=spec.seed, augment=augment,
-    )  # fmt: skip
+        classifier,
+        train_set.x,
+        train_set.y,
+        epochs=spec.epochs,
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        seed=spec.seed,
+        augment=augment,
+    )
     device = torch.device("cpu")
     metrics = {
         "train_accuracy": training.accuracy(classifier, members, device),
@@ -238,13 +266,18 @@ def is_built(folder: Path, spec: ZooSpec) -> bool:
 
 
 def build_zoo(root: Path, names: tuple[str, ...] | None = None, log=print, threads: int | None = None) -> list[dict]:
-    """Build (or reuse) the zoo's models under ``root`` (on the CPU, ``threads`` PyTorch threads); returns one summary per model."""
+    """Build (or reuse) the zoo's models under ``root``; returns one summary per model.
+
+    Models are built on the CPU, with ``threads`` PyTorch threads.
+    """
     if threads:
         torch.set_num_threads(threads)
     specs = [s for s in ZOO if names is None or s.name in names]
     unknown = set(names or ()) - {s.name for s in ZOO}
     if unknown:
-        raise ValueError(f"Expected zoo model names from {[s.name for s in ZOO]}, found {sorted(unknown)}: pick existing ones.")
+        raise ValueError(
+            f"Expected zoo model names from {[s.name for s in ZOO]}, found {sorted(unknown)}: pick existing ones."
+        )
     splits = data_mod.digits()
     summaries = []
     bar = progress.Progress("zoo build", total=len(specs), unit="models", log=log)
@@ -257,10 +290,13 @@ def build_zoo(root: Path, names: tuple[str, ...] | None = None, log=print, threa
             write_repo(folder, spec, classifier, metrics)
         record = json.loads((folder / "config.json").read_text())["sn_lake"]
         summary = {
-            "name": spec.name, "architecture": spec.architecture, "cached": cached,
-            "seconds": round(time.monotonic() - started, 2), **record["metrics"],
+            "name": spec.name,
+            "architecture": spec.architecture,
+            "cached": cached,
+            "seconds": round(time.monotonic() - started, 2),
+            **record["metrics"],
             "backdoor_target": spec.backdoor_target,
-        }  # fmt: skip
+        }
         log(f"zoo {spec.name}: {'cached' if cached else 'trained'} {summary}")
         summaries.append(summary)
         bar.update()

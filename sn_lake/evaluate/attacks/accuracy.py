@@ -22,8 +22,19 @@ class TaskAccuracy:
     membership inference shares, :mod:`sn_lake.evaluate.cache`); without them the model runs here.
     """
 
-    def __call__(self, model: nn.Module, members: Split, nonmembers: Split, device: torch.device,
-                 member_logits: RowLogits | None = None, nonmember_logits: RowLogits | None = None) -> dict:  # fmt: skip
+    def __call__(
+        self,
+        model: nn.Module,
+        members: Split,
+        nonmembers: Split,
+        device: torch.device,
+        member_logits: RowLogits | None = None,
+        nonmember_logits: RowLogits | None = None,
+    ) -> dict:
         train_accuracy = _accuracy(model, members, device, member_logits)
         test_accuracy = _accuracy(model, nonmembers, device, nonmember_logits)
-        return {"train_accuracy": train_accuracy, "test_accuracy": test_accuracy, "overfit_gap": train_accuracy - test_accuracy}
+        return {
+            "train_accuracy": train_accuracy,
+            "test_accuracy": test_accuracy,
+            "overfit_gap": train_accuracy - test_accuracy,
+        }

@@ -34,7 +34,10 @@ def _ball(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """d CE(model(x), y) / dx and the logits of ``x``, whatever the caller's grad mode (the model's parameters stay frozen)."""
+    """d CE(model(x), y) / dx and the logits of ``x``, whatever the caller's grad mode.
+
+    The model's parameters stay frozen.
+    """
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         logits = model(x)
@@ -65,8 +68,15 @@ class PGD:
     through every step: it turns this off.
     """
 
-    def __init__(self, eps: float, steps: int = _ADV.pgd_steps, alpha: float | None = _ADV.pgd_alpha,
-                 random_start: bool = True, seed: int = _ADV.seed, stop_when_fooled: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        eps: float,
+        steps: int = _ADV.pgd_steps,
+        alpha: float | None = _ADV.pgd_alpha,
+        random_start: bool = True,
+        seed: int = _ADV.seed,
+        stop_when_fooled: bool = True,
+    ):
         self.eps, self.steps, self.random_start, self.seed = eps, steps, random_start, seed
         self.alpha = alpha if alpha is not None else 2.5 * eps / max(steps, 1)
         self.stop_when_fooled = stop_when_fooled
@@ -132,12 +142,24 @@ class Square:
     same signs, or pixels clipped alike) would score its current margin again and is not queried.
     """
 
-    def __init__(self, eps: float, n_queries: int = _ADV.square_queries, p_init: float = SQUARE_P_INIT, seed: int = _ADV.seed):
+    def __init__(
+        self, eps: float, n_queries: int = _ADV.square_queries, p_init: float = SQUARE_P_INIT, seed: int = _ADV.seed
+    ):
         self.eps, self.n_queries, self.p_init, self.seed = eps, n_queries, p_init, seed
 
     def _p(self, it: int) -> float:
         scaled = int(it / self.n_queries * 10000)
-        for bound, factor in ((10, 1), (50, 2), (200, 4), (500, 8), (1000, 16), (2000, 32), (4000, 64), (6000, 128), (8000, 256)):
+        for bound, factor in (
+            (10, 1),
+            (50, 2),
+            (200, 4),
+            (500, 8),
+            (1000, 16),
+            (2000, 32),
+            (4000, 64),
+            (6000, 128),
+            (8000, 256),
+        ):
             if scaled <= bound:
                 return self.p_init / factor
         return self.p_init / 512
@@ -177,18 +199,27 @@ class Square:
 
 @torch.no_grad()
 def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size] for i in range(0, len(x), batch_size)])
+    return torch.cat(
+        [model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size] for i in range(0, len(x), batch_size)]
+    )
 
 
 def attack_batched(attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([attack(model, x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    return torch.cat(
+        [attack(model, x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    )
 
 
 def robustness(
-    model: nn.Module, split: Split, attacks: dict[tuple[str, str], callable], epsilons: list[float],
-    device: torch.device, batch_size: int = 128, clean_logits: torch.Tensor | None = None,
+    model: nn.Module,
+    split: Split,
+    attacks: dict[tuple[str, str], callable],
+    epsilons: list[float],
+    device: torch.device,
+    batch_size: int = 128,
+    clean_logits: torch.Tensor | None = None,
 ) -> list[dict]:
-    """Rows of (setting, attack, epsilon, clean/robust accuracy, drop); ``attacks[(setting, name)](eps)`` builds one attack.
+    """Rows of (setting, attack, epsilon, clean/robust accuracy, drop); ``attacks[(setting, name)](eps)`` builds one.
 
     Robust at epsilon means correct clean and under every budget up to it, so each budget attacks only the
     examples still robust at the budgets below it (the others count as broken whatever it does).
@@ -211,14 +242,23 @@ def robustness(
                 x_adv = attack_batched(make(eps), model, x_todo, y_todo, batch_size)
                 distance = float((x_adv - x_todo).abs_().max())  # the one check every attack must pass: one reduction
                 if distance > eps + BALL_TOLERANCE:
-                    raise AssertionError(f"Expected {name} to stay within the eps={eps} ball, found a distance of {distance}: "
-                                         "this is a bug in the attack.")  # fmt: skip
+                    raise AssertionError(
+                        f"Expected {name} to stay within the eps={eps} ball, found a distance of {distance}: "
+                        "this is a bug in the attack."
+                    )
                 still_correct[todo] = _correct(model, x_adv, y_todo, batch_size)
             robust = float(still_correct.double().mean())
-            rows.append({
-                "setting": setting, "attack": name, "epsilon": float(eps), "clean_accuracy": clean_accuracy,
-                "robust_accuracy": robust, "accuracy_drop": clean_accuracy - robust, "n_samples": len(y),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "setting": setting,
+                    "attack": name,
+                    "epsilon": float(eps),
+                    "clean_accuracy": clean_accuracy,
+                    "robust_accuracy": robust,
+                    "accuracy_drop": clean_accuracy - robust,
+                    "n_samples": len(y),
+                }
+            )
             bar.update()
     bar.close()
     return rows

@@ -49,16 +49,28 @@ class NeuralCleanse:
     label's mask. Verdict: anomaly index (MAD) of the smallest norm above ``threshold``.
     """
 
-    def __init__(self, steps: int = _BD.nc_steps, lr: float = _BD.nc_lr, lambda_l1: float = _BD.nc_lambda,
-                 batch_size: int = _BD.nc_batch_size, threshold: float = _BD.nc_threshold, labels_per_pass: int | None = None,
-                 success: float = NC_SUCCESS, patience: int = NC_PATIENCE, lambda_up: float = NC_LAMBDA_UP,
-                 seed: int = _BD.seed):  # fmt: skip
+    def __init__(
+        self,
+        steps: int = _BD.nc_steps,
+        lr: float = _BD.nc_lr,
+        lambda_l1: float = _BD.nc_lambda,
+        batch_size: int = _BD.nc_batch_size,
+        threshold: float = _BD.nc_threshold,
+        labels_per_pass: int | None = None,
+        success: float = NC_SUCCESS,
+        patience: int = NC_PATIENCE,
+        lambda_up: float = NC_LAMBDA_UP,
+        seed: int = _BD.seed,
+    ):
         self.steps, self.lr, self.lambda_l1, self.batch_size = steps, lr, lambda_l1, batch_size
         self.threshold, self.labels_per_pass, self.seed = threshold, labels_per_pass, seed
         self.success, self.patience, self.lambda_up = success, patience, lambda_up
 
-    def reverse_engineer(self, model: nn.Module, clean: Split, labels: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per label of ``labels``: the smallest mask L1 norm reached at the target attack success, and the final masks."""
+    def reverse_engineer(
+        self, model: nn.Module, clean: Split, labels: list[int], device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per label of ``labels``: the smallest mask L1 norm reached at the target attack success, and the final
+        masks."""
         _, c, h, w = clean.x.shape
         n = len(labels)
         gen = torch.Generator().manual_seed(self.seed)
@@ -109,15 +121,27 @@ class NeuralCleanse:
         norms = torch.cat(norms).cpu().double().numpy()
         index = anomaly_indices(norms)
         target = int(np.argmin(norms))
-        return {"detector": "neural_cleanse", "flagged": bool(index[target] > self.threshold), "score": float(index[target]),
-                "target_label": target, "per_label_norms": norms.tolist()}  # fmt: skip
+        return {
+            "detector": "neural_cleanse",
+            "flagged": bool(index[target] > self.threshold),
+            "score": float(index[target]),
+            "target_label": target,
+            "per_label_norms": norms.tolist(),
+        }
 
 
-def stream_verdict(detector: str, clean_rejected: np.ndarray, triggered_rejected: np.ndarray | None, flag_rate: float) -> dict:
+def stream_verdict(
+    detector: str, clean_rejected: np.ndarray, triggered_rejected: np.ndarray | None, flag_rate: float
+) -> dict:
     """The model-level row of an input-level detector from its per-input rejections (see the module docstring)."""
     stream = clean_rejected if triggered_rejected is None else np.concatenate([clean_rejected, triggered_rejected])
     score = float(stream.mean())
-    row = {"detector": detector, "flagged": bool(score > flag_rate), "score": score, "false_rejection_rate": float(clean_rejected.mean())}
+    row = {
+        "detector": detector,
+        "flagged": bool(score > flag_rate),
+        "score": score,
+        "false_rejection_rate": float(clean_rejected.mean()),
+    }
     if triggered_rejected is not None:
         row["detection_rate"] = float(triggered_rejected.mean())
     return row
@@ -137,8 +161,13 @@ class STRIP:
     verdict: more than ``flag_rate`` of the model's input stream rejected (see the module docstring).
     """
 
-    def __init__(self, n_superimpose: int = _BD.strip_superimpose, frr: float = _BD.strip_frr, flag_rate: float = _BD.flag_rate,
-                 seed: int = _BD.seed):  # fmt: skip
+    def __init__(
+        self,
+        n_superimpose: int = _BD.strip_superimpose,
+        frr: float = _BD.strip_frr,
+        flag_rate: float = _BD.flag_rate,
+        seed: int = _BD.seed,
+    ):
         self.n_superimpose, self.frr, self.flag_rate, self.seed = n_superimpose, frr, flag_rate, seed
 
     @torch.no_grad()
@@ -151,12 +180,21 @@ class STRIP:
             out.append(float(_entropy(model(blended)).mean()))
         return np.array(out)
 
-    def __call__(self, model: nn.Module, calibration: Split, overlay: Split, evaluation: Split, device: torch.device,
-                 triggered: torch.Tensor | None = None) -> dict:  # fmt: skip
+    def __call__(
+        self,
+        model: nn.Module,
+        calibration: Split,
+        overlay: Split,
+        evaluation: Split,
+        device: torch.device,
+        triggered: torch.Tensor | None = None,
+    ) -> dict:
         """``calibration`` sets the threshold, ``evaluation`` (clean, held out) measures false rejections."""
         threshold = float(np.quantile(self.entropies(model, calibration.x, overlay.x, device), self.frr))
         rejected = lambda x: self.entropies(model, x, overlay.x, device) < threshold  # noqa: E731
-        row = stream_verdict("strip", rejected(evaluation.x), None if triggered is None else rejected(triggered), self.flag_rate)
+        row = stream_verdict(
+            "strip", rejected(evaluation.x), None if triggered is None else rejected(triggered), self.flag_rate
+        )
         return {**row, "threshold": threshold}
 
 
@@ -170,13 +208,22 @@ class NEO:
     more than ``flag_rate`` of the model's input stream confirmed trojaned (see the module docstring).
     """
 
-    def __init__(self, window: int = _BD.neo_window, stride: int = _BD.neo_stride, n_verify: int = NEO_VERIFY,
-                 confirm_rate: float = NEO_CONFIRM_RATE, flag_rate: float = _BD.flag_rate, seed: int = _BD.seed):  # fmt: skip
+    def __init__(
+        self,
+        window: int = _BD.neo_window,
+        stride: int = _BD.neo_stride,
+        n_verify: int = NEO_VERIFY,
+        confirm_rate: float = NEO_CONFIRM_RATE,
+        flag_rate: float = _BD.flag_rate,
+        seed: int = _BD.seed,
+    ):
         self.window, self.stride, self.n_verify, self.confirm_rate = window, stride, n_verify, confirm_rate
         self.flag_rate, self.seed = flag_rate, seed
 
     @torch.no_grad()
-    def locate(self, model: nn.Module, x: torch.Tensor, verify: Split, device: torch.device) -> list[tuple[int, int] | None]:
+    def locate(
+        self, model: nn.Module, x: torch.Tensor, verify: Split, device: torch.device
+    ) -> list[tuple[int, int] | None]:
         """Per input, the (row, col) of a confirmed trigger window, or None."""
         _, c, h, w = x.shape
         rows = sorted({*range(0, h - self.window + 1, self.stride), h - self.window})  # the last row/column band too
@@ -199,19 +246,36 @@ class NEO:
                 r, s = positions[int(changed[int(drop.argmax())])]
                 others = verify.take(torch.nonzero(verify.y != label).flatten())
                 pick = others.x[torch.randint(0, len(others), (self.n_verify,), generator=gen)].to(device)
-                pick[:, :, r : r + self.window, s : s + self.window] = image[:, r : r + self.window, s : s + self.window]
+                pick[:, :, r : r + self.window, s : s + self.window] = image[
+                    :, r : r + self.window, s : s + self.window
+                ]
                 if float((model(pick).argmax(1) == label).double().mean()) >= self.confirm_rate:
                     location = (r, s)
             found.append(location)
         return found
 
-    def __call__(self, model: nn.Module, evaluation: Split, verify: Split, device: torch.device,
-                 triggered: torch.Tensor | None = None, trigger_mask: torch.Tensor | None = None) -> dict:  # fmt: skip
+    def __call__(
+        self,
+        model: nn.Module,
+        evaluation: Split,
+        verify: Split,
+        device: torch.device,
+        triggered: torch.Tensor | None = None,
+        trigger_mask: torch.Tensor | None = None,
+    ) -> dict:
         found = lambda locations: np.array([loc is not None for loc in locations])  # noqa: E731
         locations = None if triggered is None else self.locate(model, triggered, verify, device)
-        row = stream_verdict("neo", found(self.locate(model, evaluation.x, verify, device)), None if locations is None else found(locations), self.flag_rate)
+        row = stream_verdict(
+            "neo",
+            found(self.locate(model, evaluation.x, verify, device)),
+            None if locations is None else found(locations),
+            self.flag_rate,
+        )
         if locations is not None and trigger_mask is not None:
-            on_trigger = [loc is not None and bool(trigger_mask[loc[0] : loc[0] + self.window, loc[1] : loc[1] + self.window].any())
-                          for loc in locations]  # fmt: skip
+            on_trigger = [
+                loc is not None
+                and bool(trigger_mask[loc[0] : loc[0] + self.window, loc[1] : loc[1] + self.window].any())
+                for loc in locations
+            ]
             row["trigger_located_rate"] = float(np.mean(on_trigger))
         return row

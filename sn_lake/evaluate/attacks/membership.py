@@ -92,10 +92,15 @@ def bootstrap(member_scores: np.ndarray, nonmember_scores: np.ndarray, n: int, s
         stats.append((auc(m, o), tpr_at_fpr(fpr, tpr, 0.01), tpr_at_fpr(fpr, tpr, 0.001)))
     low, high = np.percentile(np.array(stats), [2.5, 97.5], axis=0)
     names = ("auc", "tpr_at_1pct_fpr", "tpr_at_01pct_fpr")
-    return {**{f"{k}_ci_low": float(v) for k, v in zip(names, low)}, **{f"{k}_ci_high": float(v) for k, v in zip(names, high)}}
+    return {
+        **{f"{k}_ci_low": float(v) for k, v in zip(names, low, strict=True)},
+        **{f"{k}_ci_high": float(v) for k, v in zip(names, high, strict=True)},
+    }
 
 
-def balanced_index(n_members: int, n_nonmembers: int, max_per_side: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def balanced_index(
+    n_members: int, n_nonmembers: int, max_per_side: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The rows :func:`balanced` keeps of each side."""
     n = min(n_members, n_nonmembers, max_per_side)
     return sample_index(n_members, n, seed), sample_index(n_nonmembers, n, seed + 1)
@@ -125,17 +130,30 @@ class MetricAttacks:
     the correctness attack's AUC equals 0.5 + gap / 2 exactly).
     """
 
-    def __init__(self, attacks=_MIA.attacks, max_per_side: int = _MIA.max_per_side, balance: bool = True,
-                 n_bootstrap: int = _MIA.n_bootstrap, seed: int = _MIA.seed):  # fmt: skip
+    def __init__(
+        self,
+        attacks=_MIA.attacks,
+        max_per_side: int = _MIA.max_per_side,
+        balance: bool = True,
+        n_bootstrap: int = _MIA.n_bootstrap,
+        seed: int = _MIA.seed,
+    ):
         unknown = set(attacks) - set(METRIC_ATTACKS)
         if unknown:
             raise ValueError(f"Expected metric attacks from {METRIC_ATTACKS}, found {sorted(unknown)}: drop them.")
         self.attacks, self.max_per_side, self.balance = tuple(attacks), max_per_side, balance
         self.n_bootstrap, self.seed = n_bootstrap, seed
 
-    def __call__(self, model: nn.Module, members: Split, nonmembers: Split, device: torch.device,
-                 member_logits: RowLogits | None = None, nonmember_logits: RowLogits | None = None) -> list[dict]:  # fmt: skip
-        """``member_logits`` / ``nonmember_logits`` give the model's logits of rows of each side (shared forward passes)."""
+    def __call__(
+        self,
+        model: nn.Module,
+        members: Split,
+        nonmembers: Split,
+        device: torch.device,
+        member_logits: RowLogits | None = None,
+        nonmember_logits: RowLogits | None = None,
+    ) -> list[dict]:
+        """``member_logits`` / ``nonmember_logits``: the model's logits of rows of each side (shared forward passes)."""
         m_index = n_index = None  # balance=False: every example, in order
         if self.balance:
             m_index, n_index = balanced_index(len(members), len(nonmembers), self.max_per_side, self.seed)
@@ -163,14 +181,26 @@ class LiRAOffline:
     al.'s choice for few reference models) give the score log Phi((phi_target - mu_out) / sigma).
     """
 
-    def __init__(self, n_reference: int = _MIA.lira_reference_models, epochs: int = _MIA.lira_epochs, lr: float = LIRA_LR,
-                 max_per_side: int = _MIA.max_per_side, n_bootstrap: int = _MIA.n_bootstrap, seed: int = _MIA.seed):  # fmt: skip
+    def __init__(
+        self,
+        n_reference: int = _MIA.lira_reference_models,
+        epochs: int = _MIA.lira_epochs,
+        lr: float = LIRA_LR,
+        max_per_side: int = _MIA.max_per_side,
+        n_bootstrap: int = _MIA.n_bootstrap,
+        seed: int = _MIA.seed,
+    ):
         self.n_reference, self.epochs, self.lr = n_reference, epochs, lr
         self.max_per_side, self.n_bootstrap, self.seed = max_per_side, n_bootstrap, seed
 
     def __call__(
-        self, model: nn.Module, fresh_model: Callable[[], nn.Module], members: Split, nonmembers: Split,
-        reference_data: Split, device: torch.device,
+        self,
+        model: nn.Module,
+        fresh_model: Callable[[], nn.Module],
+        members: Split,
+        nonmembers: Split,
+        reference_data: Split,
+        device: torch.device,
     ) -> list[dict]:
         """``fresh_model()`` builds an untrained network of the target's architecture."""
         members, nonmembers = balanced(members, nonmembers, self.max_per_side, self.seed)
@@ -182,15 +212,25 @@ class LiRAOffline:
             torch.manual_seed(self.seed + 300 + k)
             reference = fresh_model()
             training.train(
-                reference, half.x, half.y, epochs=self.epochs, lr=self.lr, seed=self.seed + 200 + k, device=device,
+                reference,
+                half.x,
+                half.y,
+                epochs=self.epochs,
+                lr=self.lr,
+                seed=self.seed + 200 + k,
+                device=device,
                 progress=f"membership reference model {k + 1}/{self.n_reference}",
-            )  # fmt: skip
+            )
             out_phis.append(logit_scaled_confidence(training.logits_of(reference, both.x, device), both.y))
         out = np.stack(out_phis)
         mu = out.mean(0)
         sigma = max(float((out - mu).std()), 1e-6)
         score = norm.logcdf((target_phi - mu) / sigma)
-        rows = score_rows({"lira_offline": score[: len(members)]}, {"lira_offline": score[len(members) :]}, self.n_bootstrap, self.seed)
+        rows = score_rows(
+            {"lira_offline": score[: len(members)]},
+            {"lira_offline": score[len(members) :]},
+            self.n_bootstrap,
+            self.seed,
+        )
         rows[0]["n_reference"] = self.n_reference
         return rows
-

@@ -26,9 +26,13 @@ def sample_index(n_items: int, n: int, seed: int) -> torch.Tensor:
     return torch.randperm(n_items, generator=torch.Generator().manual_seed(seed))[:n]
 
 
-def logits_at(model: nn.Module, split: Split, index: torch.Tensor | None, device: torch.device,
-              rows: RowLogits | None) -> torch.Tensor:  # fmt: skip
-    """The logits of ``split``'s rows ``index`` (None: all, in order): from ``rows`` when given, else by running ``model``."""
+def logits_at(
+    model: nn.Module, split: Split, index: torch.Tensor | None, device: torch.device, rows: RowLogits | None
+) -> torch.Tensor:
+    """The logits of ``split``'s rows ``index`` (None: all, in order).
+
+    From ``rows`` when given, else by running ``model``.
+    """
     if rows is not None:
         return rows(torch.arange(len(split)) if index is None else index)
     return training.logits_of(model, split.x if index is None else split.x[index], device)

@@ -35,8 +35,14 @@ class ModelStealing:
     schedule; the saved weights are plain tensors either way.
     """
 
-    def __init__(self, query_budgets=_STEAL.query_budgets, label_only: bool = _STEAL.label_only, epochs: int = _STEAL.epochs,
-                 lr: float = STEALING_LR, seed: int = _STEAL.seed):  # fmt: skip
+    def __init__(
+        self,
+        query_budgets=_STEAL.query_budgets,
+        label_only: bool = _STEAL.label_only,
+        epochs: int = _STEAL.epochs,
+        lr: float = STEALING_LR,
+        seed: int = _STEAL.seed,
+    ):
         self.query_budgets, self.label_only = tuple(sorted(query_budgets)), label_only
         self.epochs, self.lr, self.seed = epochs, lr, seed
 
@@ -52,8 +58,14 @@ class ModelStealing:
         return self.answers_from_logits(training.logits_of(model, x, device))
 
     def __call__(
-        self, model: nn.Module, fresh_surrogate: Callable[[], nn.Module], aux: Split, test: Split, device: torch.device,
-        aux_logits: RowLogits | None = None, test_logits: RowLogits | None = None,
+        self,
+        model: nn.Module,
+        fresh_surrogate: Callable[[], nn.Module],
+        aux: Split,
+        test: Split,
+        device: torch.device,
+        aux_logits: RowLogits | None = None,
+        test_logits: RowLogits | None = None,
     ) -> tuple[list[dict], dict[int, nn.Module]]:
         """Rows per budget (budgets above the auxiliary set's size use all of it) and the surrogates by budget.
 
@@ -71,14 +83,24 @@ class ModelStealing:
             torch.manual_seed(self.seed + budget)
             surrogate = channels_last(fresh_surrogate())
             training.train(
-                surrogate, x[:n], answers[:n], epochs=self.epochs, lr=self.lr, seed=self.seed + budget, device=device,
+                surrogate,
+                x[:n],
+                answers[:n],
+                epochs=self.epochs,
+                lr=self.lr,
+                seed=self.seed + budget,
+                device=device,
                 progress=f"stealing surrogate (budget {budget})",
-            )  # fmt: skip
+            )
             predicted = training.logits_of(surrogate, test.x, device).argmax(1)
-            rows.append({
-                "query_budget": budget, "queries_used": n, "label_only": self.label_only,
-                "stealing_accuracy": float((predicted == test.y).double().mean()),
-                "agreement": float((predicted == target_test).double().mean()),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "query_budget": budget,
+                    "queries_used": n,
+                    "label_only": self.label_only,
+                    "stealing_accuracy": float((predicted == test.y).double().mean()),
+                    "agreement": float((predicted == target_test).double().mean()),
+                }
+            )
             surrogates[budget] = surrogate
         return rows, surrogates
