@@ -38,7 +38,11 @@ SOURCE_LICENCES = {
     ),
     "weights": "GitHub and Zenodo API file listings (metadata only; the files keep their owners' licences)",
     "local": "models this project trained (the demo zoo), MIT like the project",
+    "robustbench": "RobustBench's leaderboard records (model_info/, MIT licence); weights keep their owners' licences",
+    "timm_results": "timm's published result tables (results/, Apache-2.0 like timm)",
     "computed": "results.* rows with origin 'computed': measured by this project (MIT)",
+    "published:robustbench": "results.* rows with origin 'published:robustbench': RobustBench's figures (MIT)",
+    "published:timm": "results.* rows with origin 'published:timm': timm's result tables (Apache-2.0)",
     "published:securitynet": (
         "results.* rows with origin 'published:securitynet': figures from the SecurityNet table (MIT)"
     ),
