@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from sn_lake import lake
 from sn_lake.config import Settings
 from sn_lake.evaluate import data as data_mod
 from sn_lake.evaluate import models, training
@@ -57,7 +58,7 @@ def revision_key(model_id: str, settings: Settings) -> str | None:
     """The revision part of a model's cache key (see the module docstring), without loading the model."""
     source, _, native = model_id.partition(":")
     if source == "local":
-        folder = models.zoo_dir(settings) / native
+        folder = lake.zoo_root(settings) / native
         if not native or "/" in native or native.startswith(".") or not folder.is_dir():
             return None  # models.load refuses it with its own message
         digest = hashlib.sha256()

@@ -23,7 +23,8 @@ import torch
 from sn_lake import progress
 from sn_lake.evaluate import data as data_mod
 from sn_lake.evaluate import training
-from sn_lake.evaluate.models import Classifier, build
+from sn_lake.evaluate.classifier import Classifier
+from sn_lake.evaluate.timm_loader import build
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
