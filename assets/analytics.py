@@ -11,7 +11,12 @@ from assets.weights import catalog_weight_files
 from sn_lake import warehouse
 
 
-@dg.asset(group_name="analytics", deps=[catalog_models, catalog_evaluability, catalog_papers, catalog_weight_files, results_tables], pool=DUCKDB_WRITE_POOL, kinds={"duckdb", "sql"})
+@dg.asset(
+    group_name="analytics",
+    deps=[catalog_models, catalog_evaluability, catalog_papers, catalog_weight_files, results_tables],
+    pool=DUCKDB_WRITE_POOL,
+    kinds={"duckdb", "sql"},
+)
 def analytics_views(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """The analytics.* views (one question per file in sql/views/), applied over catalog and results."""
     with sn_lake.warehouse() as con:

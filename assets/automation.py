@@ -9,6 +9,8 @@ import duckdb
 from assets.partitions import models_partitions
 from assets.resources import SnLake
 from sn_lake import config, search, warehouse
+from sn_lake.catalog import CRAWLS
+from sn_lake.catalog.contract import crawl_asset
 
 MAX_NEW_MODELS_PER_TICK = 25  # a large first crawl is queued over several ticks, not all at once
 EVALUATION = dg.AssetSelection.groups("evaluation")
@@ -48,8 +50,9 @@ def crawl_schedule(crawl_asset: dg.AssetsDefinition) -> dg.ScheduleDefinition:
 
 
 def crawl_schedules(assets) -> list[dg.ScheduleDefinition]:
-    """One daily re-crawl schedule per crawl asset (group ``crawl``) among ``assets``."""
-    return [crawl_schedule(a) for a in assets if isinstance(a, dg.AssetsDefinition) and a.group_names_by_key.get(a.key) == "crawl"]
+    """One daily re-crawl schedule per crawl of the registry (``sn_lake.catalog.CRAWLS``) among ``assets``."""
+    crawls = {dg.AssetKey(crawl_asset(name)) for name in CRAWLS}
+    return [crawl_schedule(a) for a in assets if isinstance(a, dg.AssetsDefinition) and a.key in crawls]
 
 
 @dg.sensor(

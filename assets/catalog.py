@@ -3,14 +3,19 @@
 import dagster as dg
 
 from assets.constants import DUCKDB_WRITE_POOL
-from assets.crawl import raw_huggingface, raw_kaggle, raw_local, raw_robustbench, raw_securitynet, raw_timm, raw_timm_results
 from assets.resources import SnLake
 from sn_lake import catalog, warehouse
 from sn_lake.catalog import evaluability
+from sn_lake.catalog.contract import crawl_asset
 from sn_lake.quality import validate
 
 
-@dg.asset(group_name="catalog", deps=[raw_timm, raw_securitynet, raw_huggingface, raw_kaggle, raw_local, raw_robustbench, raw_timm_results], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
+@dg.asset(
+    group_name="catalog",
+    deps=[crawl_asset(name) for name in catalog.SOURCES],  # every source's crawl asset (assets/crawl.py)
+    pool=DUCKDB_WRITE_POOL,
+    kinds={"duckdb"},
+)
 def catalog_models(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """catalog.models: one annotated row per model, rebuilt per source from the raw records."""
     with sn_lake.warehouse() as con:
@@ -19,18 +24,24 @@ def catalog_models(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Mat
         _, rows = warehouse.query(con, "SELECT count(*) FROM catalog.models")
     context.log.info(f"catalog.models rebuilt: {counts}; {refused.n_rejected} rows quarantined")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": rows[0][0], "rows_quarantined": refused.n_rejected,
-                  **{f"rows_{source}": n for source, n in counts.items()}}
+        metadata={
+            "dagster/row_count": rows[0][0],
+            "rows_quarantined": refused.n_rejected,
+            **{f"rows_{source}": n for source, n in counts.items()},
+        }
     )
 
 
 @dg.asset(group_name="catalog", deps=[catalog_models], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
 def catalog_evaluability(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
-    """catalog.evaluability: which catalog models the evaluation can load (loader, dataset repo), and why not the others."""
+    """catalog.evaluability: which catalog models the evaluation can load (loader, dataset repo), and why not the
+    others."""
     with sn_lake.warehouse() as con:
         rows = evaluability.build(sn_lake.settings(), con)
         summary = con.execute(
             "SELECT count(*) FILTER (WHERE evaluable), count(*) FILTER (WHERE NOT evaluable) FROM catalog.evaluability"
         ).fetchone()
     context.log.info(f"catalog.evaluability rebuilt: {summary[0]} evaluable, {summary[1]} not")
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "evaluable": summary[0], "not_evaluable": summary[1]})
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": rows, "evaluable": summary[0], "not_evaluable": summary[1]}
+    )

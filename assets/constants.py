@@ -1,4 +1,5 @@
 """Names shared by the asset modules."""
 
 DUCKDB_WRITE_POOL = "duckdb_write"  # one writer of the DuckDB file at a time (limit set in dagster.yaml)
-GPU_POOL = "gpu"  # the evaluation assets' accelerator (limit 1 by default in dagster.yaml; CPU-only machines use it too)
+# the evaluation assets' accelerator (limit 1 by default in dagster.yaml; CPU-only machines use it too)
+GPU_POOL = "gpu"

@@ -4,6 +4,8 @@ import dagster as dg
 
 from assets.resources import SnLake
 from sn_lake import lake
+from sn_lake.catalog.contract import crawl_asset
+from sn_lake.config import Settings
 from sn_lake.sources.http import HttpError, RetryPolicy
 from sn_lake.sources.huggingface import crawl as huggingface
 from sn_lake.sources.kaggle import crawl as kaggle
@@ -12,6 +14,32 @@ from sn_lake.sources.robustbench import crawl as robustbench_crawl
 from sn_lake.sources.securitynet import crawl as securitynet
 from sn_lake.sources.timm_registry import crawl as timm_registry
 from sn_lake.sources.timm_results import crawl as timm_results_crawl
+
+
+def reachable_check(source: str, description: str) -> dg.AssetCheckSpec:
+    """The WARN check ``<source>_reachable`` of the crawl asset ``raw_<source>``: did the source answer this run."""
+    return dg.AssetCheckSpec(f"{source}_reachable", asset=crawl_asset(source), description=description)
+
+
+def location_check(source: str, setting: str) -> dg.AssetCheckSpec:
+    """The reachable check of a source read from one location setting (``SN_LAKE_<SOURCE>_URL``)."""
+    return reachable_check(
+        source, f"WARN when {setting} could not be fetched; the catalog then keeps what the lake holds."
+    )
+
+
+def unreachable_status(settings: Settings, source: str, exc: Exception, **where: str) -> dict:
+    """What a crawl that could not reach its source reports: where it looked, the error, and how many finished
+    crawls the lake holds (the catalog keeps building from them)."""
+    held = len(lake.finished_crawls(settings, source))
+    return {"status": "unreachable", **where, "error": str(exc)[:500], "crawls_in_lake": held}
+
+
+def unreachable(check: str, status: dict) -> dg.MaterializeResult:
+    """A crawl's result when its source could not be reached: ``status`` as metadata, and the failed WARN check."""
+    warn = dg.AssetCheckSeverity.WARN
+    failed = dg.AssetCheckResult(check_name=check, passed=False, severity=warn, metadata=status)
+    return dg.MaterializeResult(metadata=status, check_results=[failed])
 
 
 @dg.asset(group_name="crawl", kinds={"python", "parquet"})
@@ -25,13 +53,7 @@ def raw_timm(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Materiali
 @dg.asset(
     group_name="crawl",
     kinds={"python", "parquet"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "securitynet_reachable",
-            asset="raw_securitynet",
-            description="WARN when SN_LAKE_SECURITYNET_URL could not be fetched; the catalog then keeps what the lake holds.",
-        )
-    ],
+    check_specs=[location_check("securitynet", "SN_LAKE_SECURITYNET_URL")],
 )
 def raw_securitynet(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """The SecurityNet database table (benchmark, security-research and new models) kept whole in the lake."""
@@ -41,21 +63,20 @@ def raw_securitynet(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.Ma
     except securitynet.SourceUnreachable as exc:
         if not securitynet.is_url(settings.securitynet_url):
             raise  # a local path that is not there is a configuration error, not an outage
-        held = len(lake.finished_crawls(settings, securitynet.SOURCE))
-        context.log.warning(f"{exc} Nothing new was crawled; the catalog keeps the {held} earlier crawl(s) the lake holds.")
-        status = {"status": "unreachable", "url": settings.securitynet_url, "error": str(exc)[:500], "crawls_in_lake": held}
-        return dg.MaterializeResult(
-            metadata=status,
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name="securitynet_reachable", passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=status
-                )
-            ],
+        status = unreachable_status(settings, securitynet.SOURCE, exc, url=settings.securitynet_url)
+        held = status["crawls_in_lake"]
+        context.log.warning(
+            f"{exc} Nothing new was crawled; the catalog keeps the {held} earlier crawl(s) the lake holds."
         )
-    context.log.info(f"securitynet crawl {summary['crawl_id']}: {summary['table_rows']} table rows from {summary['url']}")
+        return unreachable("securitynet_reachable", status)
+    context.log.info(
+        f"securitynet crawl {summary['crawl_id']}: {summary['table_rows']} table rows from {summary['url']}"
+    )
     return dg.MaterializeResult(
         metadata={"status": "fetched", **summary},
-        check_results=[dg.AssetCheckResult(check_name="securitynet_reachable", passed=True, metadata={"url": summary["url"]})],
+        check_results=[
+            dg.AssetCheckResult(check_name="securitynet_reachable", passed=True, metadata={"url": summary["url"]})
+        ],
     )
 
 
@@ -63,8 +84,8 @@ _HF = huggingface.CrawlConfig()  # the crawl's defaults, set once in sn_lake.sou
 
 
 class HuggingFaceCrawlConfig(dg.Config):
-    """Run config of ``raw_huggingface`` (``sn-lake crawl huggingface --limit N --full --max-requests N --max-minutes M``
-    sets limit, full, max_requests and max_seconds)."""
+    """Run config of ``raw_huggingface`` (``sn-lake crawl huggingface --limit N --full --max-requests N
+    --max-minutes M`` sets limit, full, max_requests and max_seconds)."""
 
     limit: int | None = _HF.limit  # stop the listing after this many models
     full: bool = _HF.full  # start a new sweep and re-fetch cards already in the lake
@@ -86,15 +107,16 @@ class HuggingFaceCrawlConfig(dg.Config):
     kinds={"huggingface", "parquet"},
     retry_policy=dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
     check_specs=[
-        dg.AssetCheckSpec(
-            "huggingface_reachable",
-            asset="raw_huggingface",
-            description="WARN when HF_ENDPOINT could not be reached; the catalog then keeps what the lake holds.",
+        reachable_check(
+            "huggingface", "WARN when HF_ENDPOINT could not be reached; the catalog then keeps what the lake holds."
         )
     ],
 )
-def raw_huggingface(context: dg.AssetExecutionContext, sn_lake: SnLake, config: HuggingFaceCrawlConfig) -> dg.MaterializeResult:
-    """Public Hugging Face models (listing metadata, and model cards where the listing lacks facts) crawled into the lake; resumes a killed crawl."""
+def raw_huggingface(
+    context: dg.AssetExecutionContext, sn_lake: SnLake, config: HuggingFaceCrawlConfig
+) -> dg.MaterializeResult:
+    """Public Hugging Face models (listing metadata, and model cards where the listing lacks facts) crawled into the
+    lake; resumes a killed crawl."""
     settings = sn_lake.settings()
     options = config.model_dump()
     retry = RetryPolicy(attempts=options.pop("retry_attempts"))
@@ -103,23 +125,29 @@ def raw_huggingface(context: dg.AssetExecutionContext, sn_lake: SnLake, config: 
         summary = huggingface.crawl(settings, crawl_config, logger=context.log)
     except HttpError as exc:
         if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429):
-            raise dg.Failure(description=str(exc), allow_retries=False) from exc  # a bad filter or token: retrying cannot help
+            # a bad filter or token: retrying cannot help
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         if exc.status is not None:
             raise  # the Hub kept failing (5xx, 429): fail so the retry policy resumes the crawl
-        held = len(lake.finished_crawls(settings, huggingface.SOURCE))
-        context.log.warning(f"{exc} The crawl resumes next run; the catalog keeps the {held} finished crawl(s) the lake holds.")
-        status = {"status": "unreachable", "endpoint": settings.hf_endpoint, "error": str(exc)[:500], "crawls_in_lake": held}
+        status = unreachable_status(settings, huggingface.SOURCE, exc, endpoint=settings.hf_endpoint)
+        held = status["crawls_in_lake"]
+        context.log.warning(
+            f"{exc} The crawl resumes next run; the catalog keeps the {held} finished crawl(s) the lake holds."
+        )
         if (pending := huggingface.pending_cards(settings)["pending"]) is not None:
             status["cards_pending"] = pending
-        return dg.MaterializeResult(
-            metadata=status,
-            check_results=[
-                dg.AssetCheckResult(check_name="huggingface_reachable", passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=status)
-            ],
-        )
+        return unreachable("huggingface_reachable", status)
     return dg.MaterializeResult(
-        metadata={"status": "fetched", **{k: v for k, v in summary.items() if v is not None}, **huggingface.config_summary(crawl_config)},
-        check_results=[dg.AssetCheckResult(check_name="huggingface_reachable", passed=True, metadata={"endpoint": summary["endpoint"]})],
+        metadata={
+            "status": "fetched",
+            **{k: v for k, v in summary.items() if v is not None},
+            **huggingface.config_summary(crawl_config),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="huggingface_reachable", passed=True, metadata={"endpoint": summary["endpoint"]}
+            )
+        ],
     )
 
 
@@ -134,10 +162,10 @@ class KaggleCrawlConfig(dg.Config):
     group_name="crawl",
     kinds={"kaggle", "parquet"},
     check_specs=[
-        dg.AssetCheckSpec(
-            "kaggle_reachable",
-            asset="raw_kaggle",
-            description="WARN when Kaggle's public API could not be reached, kept failing or refused an anonymous crawl; the catalog keeps what the lake holds.",
+        reachable_check(
+            "kaggle",
+            "WARN when Kaggle's public API could not be reached, kept failing or refused an anonymous crawl; "
+            "the catalog keeps what the lake holds.",
         )
     ],
 )
@@ -152,16 +180,23 @@ def raw_kaggle(context: dg.AssetExecutionContext, sn_lake: SnLake, config: Kaggl
         if not public or refused_token:
             raise  # a configured environment or token that fails is a mistake to fix, not an outage
         # the public API refused an anonymous crawl or kept failing: warn, keep the page token, resume next run
-        summary = {"status": "unauthenticated" if exc.status in (401, 403) else "failed", "endpoint": "https://api.kaggle.com", "detail": str(exc)}
+        summary = {
+            "status": "unauthenticated" if exc.status in (401, 403) else "failed",
+            "endpoint": "https://api.kaggle.com",
+            "detail": str(exc),
+        }
     if summary["status"] != "ok":
         held = len(lake.finished_crawls(settings, kaggle.SOURCE))
-        context.log.warning(f"Kaggle crawl skipped ({summary['status']}): {summary.get('detail')} The catalog keeps the {held} crawl(s) the lake holds.")
-        status = {**{k: str(v)[:500] for k, v in summary.items()}, "crawls_in_lake": held}
-        return dg.MaterializeResult(
-            metadata=status,
-            check_results=[dg.AssetCheckResult(check_name="kaggle_reachable", passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=status)],
+        context.log.warning(
+            f"Kaggle crawl skipped ({summary['status']}): {summary.get('detail')} "
+            f"The catalog keeps the {held} crawl(s) the lake holds."
         )
-    context.log.info(f"kaggle crawl {summary['crawl_id']}: {summary['records']} variations, {summary['skipped_other_task']} models of other tasks")
+        status = {**{k: str(v)[:500] for k, v in summary.items()}, "crawls_in_lake": held}
+        return unreachable("kaggle_reachable", status)
+    context.log.info(
+        f"kaggle crawl {summary['crawl_id']}: {summary['records']} variations, "
+        f"{summary['skipped_other_task']} models of other tasks"
+    )
     return dg.MaterializeResult(
         metadata={k: (v if not isinstance(v, list) else ", ".join(v)) for k, v in summary.items()},
         check_results=[dg.AssetCheckResult(check_name="kaggle_reachable", passed=True)],
@@ -170,7 +205,8 @@ def raw_kaggle(context: dg.AssetExecutionContext, sn_lake: SnLake, config: Kaggl
 
 @dg.asset(group_name="crawl", kinds={"pytorch", "parquet"})
 def raw_local(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
-    """The demo zoo (tiny timm digits classifiers, two with a planted BadNets backdoor) built or reused under $SN_LAKE_HOME/zoo, and every local model folder there snapshotted into the lake."""
+    """The demo zoo (tiny timm digits classifiers, two with a planted BadNets backdoor) built or reused under
+    $SN_LAKE_HOME/zoo, and every local model folder there snapshotted into the lake."""
     from sn_lake.evaluate import zoo
 
     settings = sn_lake.settings()
@@ -191,12 +227,10 @@ def _published_tables(
     except (crawler.SourceUnreachable, HttpError) as exc:
         if not crawler.is_url(location):
             raise  # a local folder that is not there is a configuration error, not an outage
-        held = len(lake.finished_crawls(settings, source))
+        status = unreachable_status(settings, source, exc, url=location)
+        held = status["crawls_in_lake"]
         context.log.warning(f"{exc} Nothing new was crawled; the catalog keeps the lake's {held} earlier crawl(s).")
-        status = {"status": "unreachable", "url": location, "error": str(exc)[:500], "crawls_in_lake": held}
-        warn = dg.AssetCheckSeverity.WARN
-        failed = dg.AssetCheckResult(check_name=check, passed=False, severity=warn, metadata=status)
-        return dg.MaterializeResult(metadata=status, check_results=[failed])
+        return unreachable(check, status)
     context.log.info(f"{source} crawl {summary['crawl_id']}: {summary['records']} records from {summary['url']}")
     return dg.MaterializeResult(
         metadata={"status": "fetched", **{k: v for k, v in summary.items() if v is not None}},
@@ -204,24 +238,22 @@ def _published_tables(
     )
 
 
-def _reachable(source: str, setting: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        f"{source}_reachable",
-        asset=f"raw_{source}",
-        description=f"WARN when {setting} could not be fetched; the catalog then keeps what the lake holds.",
-    )
-
-
-@dg.asset(group_name="crawl", kinds={"python", "parquet"},
-          check_specs=[_reachable("robustbench", "SN_LAKE_ROBUSTBENCH_URL")])  # fmt: skip
+@dg.asset(
+    group_name="crawl",
+    kinds={"python", "parquet"},
+    check_specs=[location_check("robustbench", "SN_LAKE_ROBUSTBENCH_URL")],
+)
 def raw_robustbench(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """RobustBench's leaderboard records (model_info/: clean, AutoAttack and claimed robust accuracy, threat model,
     paper) and its per-corruption tables, one raw record per file."""
     return _published_tables(context, sn_lake, robustbench_crawl, "robustbench", sn_lake.settings().robustbench_url)
 
 
-@dg.asset(group_name="crawl", kinds={"python", "parquet"},
-          check_specs=[_reachable("timm_results", "SN_LAKE_TIMM_RESULTS_URL")])  # fmt: skip
+@dg.asset(
+    group_name="crawl",
+    kinds={"python", "parquet"},
+    check_specs=[location_check("timm_results", "SN_LAKE_TIMM_RESULTS_URL")],
+)
 def raw_timm_results(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
     """timm's published result tables (results/: ImageNet-1k top-1/top-5 and five shifted test sets), one raw
     record per table."""

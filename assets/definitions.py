@@ -11,8 +11,11 @@ all_assets = dg.load_assets_from_modules([crawl, catalog, papers, weights, evalu
 # build_reconstructable_job at code_location_job below). It is the implicit asset job under a name of our own:
 # the implicit one's reserved name cannot be rebuilt from a pointer.
 SN_LAKE_JOB = "sn_lake_assets"
-sn_lake_assets = dg.define_asset_job(SN_LAKE_JOB, selection=dg.AssetSelection.all(),
-                                     description="Every asset and check of sn_lake; `sn-lake` runs select from it.")
+sn_lake_assets = dg.define_asset_job(
+    SN_LAKE_JOB,
+    selection=dg.AssetSelection.all(),
+    description="Every asset and check of sn_lake; `sn-lake` runs select from it.",
+)
 
 defs = dg.Definitions(
     assets=all_assets,

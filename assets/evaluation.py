@@ -118,8 +118,11 @@ def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, c
     except pipeline.NOT_EVALUABLE as exc:
         if pipeline.is_lasting(exc):  # the model's files, labels or data: kept, so nothing queues it again
             results.record_failure(settings, model_id, revision, family, str(exc))
-        raise dg.Failure(description=f"{model_id} could not be evaluated with {family}: {exc}", allow_retries=False,
-                         metadata={"model_id": model_id, "reason": str(exc)[:2000]}) from exc
+        raise dg.Failure(
+            description=f"{model_id} could not be evaluated with {family}: {exc}",
+            allow_retries=False,
+            metadata={"model_id": model_id, "reason": str(exc)[:2000]},
+        ) from exc
     results.clear_failure(settings, model_id, family)
     frame = summary.pop("frame")
     for note in summary["notes"]:
@@ -138,8 +141,12 @@ def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, c
     )
 
 
-_EVAL = {"group_name": "evaluation", "partitions_def": models_partitions, "pool": GPU_POOL,
-         "kinds": {"pytorch", "parquet"}}
+_EVAL = {
+    "group_name": "evaluation",
+    "partitions_def": models_partitions,
+    "pool": GPU_POOL,
+    "kinds": {"pytorch", "parquet"},
+}
 
 # The Dagster face of each family's configuration (sn_lake.evaluate.families): the run config its asset takes
 # in the UI and in `sn-lake evaluate --config`, and how it becomes the family's dataclass. A family missing
@@ -187,19 +194,28 @@ LOAD_WHEN_EVALUATED = dg.AutomationCondition.eager().without(~dg.AutomationCondi
 
 
 @dg.asset(
-    group_name="analytics", deps=EVALUATION_ASSETS, pool=DUCKDB_WRITE_POOL, kinds={"duckdb", "parquet"},
+    group_name="analytics",
+    deps=EVALUATION_ASSETS,
+    pool=DUCKDB_WRITE_POOL,
+    kinds={"duckdb", "parquet"},
     automation_condition=LOAD_WHEN_EVALUATED,
 )
 def results_tables(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
-    """results.* loaded from the lake's results Parquet (a model's rows for a config replace that config's earlier rows)."""
+    """results.* loaded from the lake's results Parquet (a model's rows for a config replace that config's earlier
+    rows)."""
     with sn_lake.warehouse() as con:
         counts = results.load_into_warehouse(sn_lake.settings(), con)
         catalog_evaluability_rules.apply_failures(sn_lake.settings(), con)
         # each results table's rules refuse their rows here; the checks of results_tables observe what remains
         refused = {f.table: validate.quarantine_table(con, f.table).n_rejected for f in families.FAMILIES.values()}
-        totals = {f.table: con.execute(f"SELECT count(*) FROM {f.table}").fetchone()[0]
-                  for f in families.FAMILIES.values()}
+        totals = {
+            f.table: con.execute(f"SELECT count(*) FROM {f.table}").fetchone()[0] for f in families.FAMILIES.values()
+        }
     context.log.info(f"results loaded: {counts}; quarantined: {refused}")
-    return dg.MaterializeResult(metadata={**{f"loaded {t}": n for t, n in counts.items()},
-                                          **{f"rows {t}": n for t, n in totals.items()},
-                                          **{f"quarantined {t}": n for t, n in refused.items()}})
+    return dg.MaterializeResult(
+        metadata={
+            **{f"loaded {t}": n for t, n in counts.items()},
+            **{f"rows {t}": n for t, n in totals.items()},
+            **{f"quarantined {t}": n for t, n in refused.items()},
+        }
+    )

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.catalog import catalog_models
 from assets.constants import DUCKDB_WRITE_POOL
+from assets.crawl import reachable_check
 from assets.resources import SnLake
 from sn_lake import lake
 from sn_lake.catalog import papers as papers_catalog
@@ -22,15 +23,16 @@ class PapersCrawlConfig(dg.Config):
     deps=[catalog_models],
     kinds={"python", "parquet"},
     check_specs=[
-        dg.AssetCheckSpec(
-            "papers_reachable",
-            asset="raw_papers",
-            description="WARN when a public paper API (arXiv, Semantic Scholar, OpenAlex, DBLP, Papers with Code) could not be reached.",
+        reachable_check(
+            "papers",
+            "WARN when a public paper API (arXiv, Semantic Scholar, OpenAlex, DBLP, Papers with Code) could not be "
+            "reached.",
         )
     ],
 )
 def raw_papers(context: dg.AssetExecutionContext, sn_lake: SnLake, config: PapersCrawlConfig) -> dg.MaterializeResult:
-    """arXiv, Semantic Scholar, Papers with Code, OpenAlex and DBLP answers for catalog.models' paper ids (only ids not asked yet)."""
+    """arXiv, Semantic Scholar, Papers with Code, OpenAlex and DBLP answers for catalog.models' paper ids (only ids
+    not asked yet)."""
     settings = sn_lake.settings()
     ids, other = papers_catalog.catalog_paper_ids(settings)  # the crawl takes its ids from the catalog, as arguments
     summary = crawl.crawl(settings, ids, full=config.full)
@@ -48,7 +50,10 @@ def raw_papers(context: dg.AssetExecutionContext, sn_lake: SnLake, config: Paper
     if other:
         context.log.info(f"{len(other)} paper ids are not arXiv ids and are not looked up, e.g. {other[:3]}")
     if summary["unreachable"]:
-        context.log.warning(f"paper APIs unreachable, skipped this run: {summary['unreachable']}; catalog.papers keeps what the lake holds.")
+        context.log.warning(
+            f"paper APIs unreachable, skipped this run: {summary['unreachable']}; "
+            "catalog.papers keeps what the lake holds."
+        )
     check = dg.AssetCheckResult(
         check_name="papers_reachable",
         passed=not summary["unreachable"],
@@ -60,11 +65,18 @@ def raw_papers(context: dg.AssetExecutionContext, sn_lake: SnLake, config: Paper
 
 @dg.asset(group_name="catalog", deps=[raw_papers], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
 def catalog_papers(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
-    """catalog.paper_candidates (every value every API states) and catalog.papers (the resolution chain's pick), from the lake."""
+    """catalog.paper_candidates (every value every API states) and catalog.papers (the resolution chain's pick),
+    from the lake."""
     with sn_lake.warehouse() as con:
         counts = papers_catalog.build_papers(sn_lake.settings(), con)
         refused = validate.quarantine_table(con, "catalog.papers")  # its check then observes what remains
         n_papers, with_venue = con.execute("SELECT count(*), count(venue) FROM catalog.papers").fetchone()
     context.log.info(f"catalog papers rebuilt: {counts}; {refused.n_rejected} rows quarantined")
-    return dg.MaterializeResult(metadata={**counts, "dagster/row_count": n_papers, "with_venue": with_venue,
-                                          "rows_quarantined": refused.n_rejected})
+    return dg.MaterializeResult(
+        metadata={
+            **counts,
+            "dagster/row_count": n_papers,
+            "with_venue": with_venue,
+            "rows_quarantined": refused.n_rejected,
+        }
+    )

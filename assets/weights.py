@@ -21,17 +21,23 @@ class WeightsCrawlConfig(dg.Config):
     deps=[catalog_models],
     kinds={"github", "parquet"},
     check_specs=[
-        dg.AssetCheckSpec("weights_hosts_reachable", asset="raw_weights", description="WARN when GitHub's or Zenodo's public API could not be reached.")
+        dg.AssetCheckSpec(
+            "weights_hosts_reachable",
+            asset="raw_weights",
+            description="WARN when GitHub's or Zenodo's public API could not be reached.",
+        )
     ],
 )
 def raw_weights(context: dg.AssetExecutionContext, sn_lake: SnLake, config: WeightsCrawlConfig) -> dg.MaterializeResult:
-    """GitHub (releases, repository contents) and Zenodo (records) answers for catalog.models' weights links, each link asked once."""
+    """GitHub (releases, repository contents) and Zenodo (records) answers for catalog.models' weights links, each
+    link asked once."""
     settings = sn_lake.settings()
     links = weights_catalog.catalog_links(settings)  # the crawl takes its links from the catalog, as an argument
     summary = weights.crawl(settings, links, full=config.full, sniff_bytes=config.sniff_bytes)
     if summary["unreachable"]:
         context.log.warning(
-            f"skipped this run: {summary['errors']}; the links not asked yet are asked next run, catalog.weight_files keeps what the lake holds."
+            f"skipped this run: {summary['errors']}; the links not asked yet are asked next run, "
+            "catalog.weight_files keeps what the lake holds."
         )
     unreachable = ", ".join(summary["unreachable"]) or "none"
     return dg.MaterializeResult(
@@ -42,17 +48,22 @@ def raw_weights(context: dg.AssetExecutionContext, sn_lake: SnLake, config: Weig
         },
         check_results=[
             dg.AssetCheckResult(
-                check_name="weights_hosts_reachable", passed=not summary["unreachable"],
-                severity=dg.AssetCheckSeverity.WARN, metadata={"unreachable": unreachable},
+                check_name="weights_hosts_reachable",
+                passed=not summary["unreachable"],
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"unreachable": unreachable},
             )
         ],
-    )  # fmt: skip
+    )
 
 
 @dg.asset(group_name="catalog", deps=[raw_weights], pool=DUCKDB_WRITE_POOL, kinds={"duckdb"})
 def catalog_weight_files(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
-    """catalog.weight_files: per model, the files behind its GitHub/Zenodo link (or why there is none), with size, checksum and format."""
+    """catalog.weight_files: per model, the files behind its GitHub/Zenodo link (or why there is none), with size,
+    checksum and format."""
     with sn_lake.warehouse() as con:
         counts = weights_catalog.build_weight_files(sn_lake.settings(), con)
     context.log.info(f"catalog.weight_files rebuilt: {counts}")
-    return dg.MaterializeResult(metadata={"dagster/row_count": counts["rows"], **{k: v for k, v in counts.items() if k != "rows"}})
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": counts["rows"], **{k: v for k, v in counts.items() if k != "rows"}}
+    )

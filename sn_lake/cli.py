@@ -22,19 +22,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from sn_lake import config, lake, run_guard, search, warehouse
+from sn_lake.catalog import CRAWLS, SOURCES
+from sn_lake.catalog.contract import crawl_asset
 from sn_lake.evaluate import families
 
-# source name -> the asset key of its crawl
-CRAWL_ASSETS = {
-    "timm": "raw_timm",
-    "local": "raw_local",
-    "securitynet": "raw_securitynet",
-    "huggingface": "raw_huggingface",
-    "kaggle": "raw_kaggle",
-    "papers": "raw_papers",
-    "weights": "raw_weights",
-}
-CRAWL_ASSETS |= {"robustbench": "raw_robustbench", "timm_results": "raw_timm_results"}  # published result tables
+# source name -> the asset key of its crawl, for every crawl of the registry (sn_lake.catalog.CRAWLS)
+CRAWL_ASSETS = {name: crawl_asset(name) for name in CRAWLS}
 # source -> the `sn-lake crawl` options its crawl asset takes
 CRAWL_OPTIONS = {
     "huggingface": {"limit", "full", "max_requests", "max_seconds"},
@@ -45,7 +38,8 @@ CRAWL_FLAGS = {"limit": "--limit", "full": "--full", "max_requests": "--max-requ
 
 
 def _dagster_home() -> str:
-    """DAGSTER_HOME as an absolute path, defaulting to the profile's folder (dagster_home/ or dagster_home/distributed/)."""
+    """DAGSTER_HOME as an absolute path, defaulting to the profile's folder (dagster_home/ or
+    dagster_home/distributed/)."""
     settings = config.load()
     home = os.environ.get("DAGSTER_HOME")
     if not home or (settings.profile == "distributed" and os.path.abspath(home) == str(config.DAGSTER_HOME_DIR)):
@@ -89,7 +83,8 @@ def _reconstructable_asset_job(selection):
 
 
 def materialize(selection, ops_config: dict | None = None, partition_key: str | None = None) -> bool:
-    """Materialize an asset selection (Dagster's selection syntax, or an AssetSelection) against the DAGSTER_HOME instance.
+    """Materialize an asset selection (Dagster's selection syntax, or an AssetSelection) against the DAGSTER_HOME
+    instance.
 
     ``ops_config`` is run config per asset, e.g. ``{"raw_huggingface": {"config": {"limit": 100}}}``;
     ``partition_key`` picks the partition of partitioned assets (e.g. a model id of ``models``). The run executes the
@@ -331,7 +326,7 @@ def _jsonable(value):
 
 def print_rows(columns: Sequence[str], rows: Sequence[tuple], fmt: str) -> None:
     if fmt == "json":
-        print(json.dumps([dict(zip(columns, map(_jsonable, row))) for row in rows], indent=2))
+        print(json.dumps([dict(zip(columns, map(_jsonable, row), strict=True)) for row in rows], indent=2))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
@@ -339,10 +334,10 @@ def print_rows(columns: Sequence[str], rows: Sequence[tuple], fmt: str) -> None:
     else:
         cells = [[("" if v is None else str(_jsonable(v))) for v in row] for row in rows]
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-        print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
         print("  ".join("-" * w for w in widths))
         for row in cells:
-            print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
@@ -388,7 +383,8 @@ def evaluate_models(model_ids: Sequence[str], family_names: Sequence[str], ops_c
 
 
 def run_everything() -> int:
-    """`sn-lake run`: zoo, crawls, catalog and checks; then the zoo models' evaluation per partition; then results and views."""
+    """`sn-lake run`: zoo, crawls, catalog and checks; then the zoo models' evaluation per partition; then results
+    and views."""
     import time
 
     import dagster as dg
@@ -405,7 +401,8 @@ def run_everything() -> int:
         f"local:{name}" for name in set(local_raw["native_id"]) if (lake.zoo_root(settings) / name).is_dir()
     )
     print(
-        f"== 2/3 evaluate the {len(zoo_models)} zoo models with every attack family, then load results and apply the views"
+        f"== 2/3 evaluate the {len(zoo_models)} zoo models with every attack family, "
+        "then load results and apply the views"
     )
     if zoo_models:
         ok = evaluate_models(zoo_models, list(families.NAMES)) and ok
@@ -638,7 +635,8 @@ def _print_pending_cards(settings: config.Settings) -> None:
         return
     if pending["pending"] and pending["phase"] == "cards":
         print(
-            f"huggingface: {pending['pending']} cards pending in crawl {pending['crawl_id']}, stopped in its card pass; "
+            f"huggingface: {pending['pending']} cards pending in crawl {pending['crawl_id']}, "
+            "stopped in its card pass; "
             "`sn-lake crawl huggingface` resumes it."
         )
     elif pending["pending"]:
@@ -873,7 +871,8 @@ def cmd_worker(args) -> int:
         *pool,
     ]
     print(
-        f"Celery worker {args.name} on {config.redact(settings.celery_broker)} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})",
+        f"Celery worker {args.name} on {config.redact(settings.celery_broker)} "
+        f"(DAGSTER_HOME={os.environ['DAGSTER_HOME']})",
         flush=True,
     )
     os.chdir(config.PROJECT_ROOT)
@@ -952,7 +951,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_run_config,
         default=None,
         metavar="JSON|YAML|FILE",
-        help='run config per evaluation asset, e.g. \'{"eval_membership_inference": {"config": {"max_per_side": 1000}}}\' '
+        help="run config per evaluation asset, e.g. "
+        '\'{"eval_membership_inference": {"config": {"max_per_side": 1000}}}\' '
         "(fields and defaults: docs/evaluation.md)",
     )
     p.set_defaults(func=cmd_evaluate)
@@ -1001,7 +1001,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category", help="data category, e.g. natural, medical, digit")
     p.add_argument("--family", help="architecture family, e.g. resnet")
     p.add_argument("--purpose", choices=["benchmark", "security", "other"])
-    p.add_argument("--source", help="e.g. huggingface, kaggle, timm, securitynet, local")
+    p.add_argument("--source", help=f"one of {', '.join(SOURCES)}")
     p.add_argument("--min-accuracy", type=float, help="reported or measured accuracy at least this fraction, e.g. 0.8")
     p.add_argument(
         "--min-robust-accuracy",

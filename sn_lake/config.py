@@ -45,7 +45,8 @@ DEFAULT_DUCKLAKE_CATALOG = "postgres:dbname=test host=127.0.0.1 user=postgres"
 # Celery broker and result backend of the distributed profile's executor, and its Dagster storage.
 DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
 DEFAULT_CELERY_BACKEND = "redis://127.0.0.1:6379/1"
-DEFAULT_DAGSTER_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"  # +psycopg2: SQLAlchemy 2.1 would pick psycopg 3
+# +psycopg2: SQLAlchemy 2.1 would pick psycopg 3
+DEFAULT_DAGSTER_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class Settings:
     # rows of a Hub dataset's train split (members) and test/validation split (non-members) to read (SN_LAKE_EVAL_*)
     eval_members: int = 5000
     eval_nonmembers: int = 5000
-    # the largest model (in parameters, from its safetensors header or listing) the evaluation loads (SN_LAKE_MAX_PARAMETERS)
+    # the largest model (in parameters, from its safetensors header or listing) the evaluation loads
+    # (SN_LAKE_MAX_PARAMETERS)
     max_parameters: int = 1_000_000_000
     # How long a writer of the warehouse file waits for other processes' connections to close (SN_LAKE_WRITE_WAIT_S)
     write_wait_s: float = 120.0
@@ -111,7 +113,9 @@ class Settings:
         return path if path.endswith("/") else path + "/"
 
     def __repr__(self) -> str:  # tokens never reach logs, even through a repr
-        shown = {k: redact(v) if isinstance(v, str) else v for k, v in self.__dict__.items() if not k.endswith("_token")}
+        shown = {
+            k: redact(v) if isinstance(v, str) else v for k, v in self.__dict__.items() if not k.endswith("_token")
+        }
         return f"Settings({shown})"
 
 
@@ -148,7 +152,10 @@ def load() -> Settings:
         raise ValueError(f"SN_LAKE_DEVICE must be 'auto', 'cpu' or 'cuda', found {device!r}: set one of those.")
     profile = env("SN_LAKE_PROFILE", "embedded").lower()
     if profile not in PROFILES:
-        raise ValueError(f"SN_LAKE_PROFILE must be one of {sorted(PROFILES)}, found {profile!r}: set one of those (docs/scale_out.md).")
+        raise ValueError(
+            f"SN_LAKE_PROFILE must be one of {sorted(PROFILES)}, found {profile!r}: "
+            "set one of those (docs/scale_out.md)."
+        )
     return Settings(
         home=Path(env("SN_LAKE_HOME") or Path.cwd() / "lake_home").resolve(),
         hf_endpoint=(env("HF_ENDPOINT") or PUBLIC_HF_ENDPOINT).rstrip("/"),
@@ -195,7 +202,8 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
-DEFAULT_CRAWL_CRON = "17 3 * * *"  # every day at 03:17 UTC: off the hour, so the sources do not see us with everyone else's cron jobs
+# every day at 03:17 UTC: off the hour, so the sources do not see us with everyone else's cron jobs
+DEFAULT_CRAWL_CRON = "17 3 * * *"
 
 
 def crawl_cron(source: str) -> str:

@@ -70,52 +70,125 @@ def _model(mid, owner, slug, title, subtitle, tags, description, published, inst
 # Listed in this order (the API's "hotness" order); ids are stable.
 MODELS = [
     _model(
-        1, "google", "efficientnet-v2", "EfficientNet V2", "Image classifiers from EfficientNetV2",
+        1,
+        "google",
+        "efficientnet-v2",
+        "EfficientNet V2",
+        "Image classifiers from EfficientNetV2",
         ["Image Classification", "Computer Vision"],
-        "EfficientNetV2: Smaller Models and Faster Training (arXiv:2104.00298).", "2023-05-02T10:00:00.000Z",
+        "EfficientNetV2: Smaller Models and Faster Training (arXiv:2104.00298).",
+        "2023-05-02T10:00:00.000Z",
         [
-            _instance("google", "efficientnet-v2", "imagenet1k-b0-classification", "MODEL_FRAMEWORK_TENSOR_FLOW_2", 2,
-                      ["ImageNet-1k"], "Apache 2.0"),
-            _instance("google", "efficientnet-v2", "imagenet21k-ft1k-s-classification", "MODEL_FRAMEWORK_TENSOR_FLOW_2", 1,
-                      ["ImageNet-21k", "ImageNet-1k"], "Apache 2.0"),
-            _instance("google", "efficientnet-v2", "efficientnetv2_b0_imagenet", "MODEL_FRAMEWORK_KERAS", 3,
-                      ["imagenet"], "Apache 2.0"),
+            _instance(
+                "google",
+                "efficientnet-v2",
+                "imagenet1k-b0-classification",
+                "MODEL_FRAMEWORK_TENSOR_FLOW_2",
+                2,
+                ["ImageNet-1k"],
+                "Apache 2.0",
+            ),
+            _instance(
+                "google",
+                "efficientnet-v2",
+                "imagenet21k-ft1k-s-classification",
+                "MODEL_FRAMEWORK_TENSOR_FLOW_2",
+                1,
+                ["ImageNet-21k", "ImageNet-1k"],
+                "Apache 2.0",
+            ),
+            _instance(
+                "google",
+                "efficientnet-v2",
+                "efficientnetv2_b0_imagenet",
+                "MODEL_FRAMEWORK_KERAS",
+                3,
+                ["imagenet"],
+                "Apache 2.0",
+            ),
         ],
     ),
     _model(
-        2, "google", "bert", "BERT", "Bidirectional encoder for text", ["Text Classification", "NLP"],
-        "BERT (arXiv:1810.04805).", "2023-03-01T08:00:00.000Z",
+        2,
+        "google",
+        "bert",
+        "BERT",
+        "Bidirectional encoder for text",
+        ["Text Classification", "NLP"],
+        "BERT (arXiv:1810.04805).",
+        "2023-03-01T08:00:00.000Z",
         [_instance("google", "bert", "en-uncased", "MODEL_FRAMEWORK_TENSOR_FLOW_2", 1, ["Wikipedia"], "Apache 2.0")],
     ),
     _model(
-        3, "timm", "resnet", "ResNet", "timm ResNet weights", ["Image Classification"],
+        3,
+        "timm",
+        "resnet",
+        "ResNet",
+        "timm ResNet weights",
+        ["Image Classification"],
         "Deep Residual Learning, https://arxiv.org/abs/1512.03385v1 and ResNet strikes back arXiv:2110.00476.",
         "2023-07-11T09:30:00.000Z",
         [
-            _instance("timm", "resnet", "resnet18-a1-in1k", "MODEL_FRAMEWORK_PY_TORCH", 1, ["imagenet-1k"], "Apache 2.0"),
-            _instance("timm", "resnet", "resnet50-a1-in1k", "MODEL_FRAMEWORK_PY_TORCH", 1, ["imagenet-1k"], "Apache 2.0"),
+            _instance(
+                "timm", "resnet", "resnet18-a1-in1k", "MODEL_FRAMEWORK_PY_TORCH", 1, ["imagenet-1k"], "Apache 2.0"
+            ),
+            _instance(
+                "timm", "resnet", "resnet50-a1-in1k", "MODEL_FRAMEWORK_PY_TORCH", 1, ["imagenet-1k"], "Apache 2.0"
+            ),
         ],
     ),
     _model(
-        4, "someone", "cifar-resnet", "CIFAR ResNet", "A CIFAR-10 image classification model", [],
-        "Trained from scratch.", "2023-09-20T00:00:00.000Z",
+        4,
+        "someone",
+        "cifar-resnet",
+        "CIFAR ResNet",
+        "A CIFAR-10 image classification model",
+        [],
+        "Trained from scratch.",
+        "2023-09-20T00:00:00.000Z",
         [_instance("someone", "cifar-resnet", "default", "MODEL_FRAMEWORK_PY_TORCH", 1, ["CIFAR-10"])],  # no licence
     ),
     _model(
-        5, "ghost", "vanished", "Vanished classifier", "image classification", ["Image Classification"],
-        "", "2023-01-01T00:00:00.000Z", [],
+        5,
+        "ghost",
+        "vanished",
+        "Vanished classifier",
+        "image classification",
+        ["Image Classification"],
+        "",
+        "2023-01-01T00:00:00.000Z",
+        [],
     ),  # listed, but GetModel answers 404: it was deleted between the two calls
     _model(
-        6, "keras", "vit", "Vision Transformer", "ViT image classifiers", ["Image Classification"],
-        "An Image is Worth 16x16 Words, arXiv 2010.11929.", "2023-11-05T12:00:00.000Z",
+        6,
+        "keras",
+        "vit",
+        "Vision Transformer",
+        "ViT image classifiers",
+        ["Image Classification"],
+        "An Image is Worth 16x16 Words, arXiv 2010.11929.",
+        "2023-11-05T12:00:00.000Z",
         [
-            _instance("keras", "vit", "vit_base_patch16_224_imagenet", "MODEL_FRAMEWORK_KERAS", 2, ["ImageNet"], "Apache 2.0"),
-            _instance("keras", "vit", "vit_large_patch16_224_imagenet", "MODEL_FRAMEWORK_KERAS", 2, ["ImageNet"], "Apache 2.0"),
-            _instance("keras", "vit", "vit_base_patch16_224_cifar", "MODEL_FRAMEWORK_JAX", 1, [], "Apache 2.0"),  # no data
+            _instance(
+                "keras", "vit", "vit_base_patch16_224_imagenet", "MODEL_FRAMEWORK_KERAS", 2, ["ImageNet"], "Apache 2.0"
+            ),
+            _instance(
+                "keras", "vit", "vit_large_patch16_224_imagenet", "MODEL_FRAMEWORK_KERAS", 2, ["ImageNet"], "Apache 2.0"
+            ),
+            _instance(
+                "keras", "vit", "vit_base_patch16_224_cifar", "MODEL_FRAMEWORK_JAX", 1, [], "Apache 2.0"
+            ),  # no data
         ],
     ),
     _model(
-        7, "google", "gemma", "Gemma", "Open LLM", ["Text Generation"], "Gemma.", "2024-02-21T00:00:00.000Z",
+        7,
+        "google",
+        "gemma",
+        "Gemma",
+        "Open LLM",
+        ["Text Generation"],
+        "Gemma.",
+        "2024-02-21T00:00:00.000Z",
         [_instance("google", "gemma", "2b", "MODEL_FRAMEWORK_KERAS", 1, [], "Gemma")],
     ),
 ]
@@ -160,17 +233,38 @@ class FakeKaggle(FakeApi):
             self.route("POST", f"{SERVICE}/{method}", self._authorized(handler))
         self.route("GET", STORAGE, self.storage, prefix=True)
 
-    def serve_instance(self, owner: str, model: str, slug: str, framework: str, folder: Path | None, *,
-                       version: int = 1, training: tuple[str, ...] = (), overview: str = "", usage: str = "",
-                       title: str | None = None, archive: str = "tar.gz") -> str:  # fmt: skip
+    def serve_instance(
+        self,
+        owner: str,
+        model: str,
+        slug: str,
+        framework: str,
+        folder: Path | None,
+        *,
+        version: int = 1,
+        training: tuple[str, ...] = (),
+        overview: str = "",
+        usage: str = "",
+        title: str | None = None,
+        archive: str = "tar.gz",
+    ) -> str:
         """Add an instance whose files are ``folder`` (None: listed, but no files to download); returns its handle."""
         self.models = copy.deepcopy(self.models)  # never change the module's MODELS
         instance = _instance(owner, model, slug, framework, version, list(training), "Apache 2.0", overview)
         instance["usage"] = usage
         found = next((m for m in self.models if m["summary"]["ref"] == f"{owner}/{model}"), None)
         if found is None:
-            found = _model(100 + len(self.models), owner, model, title or model, "An image classification model",
-                           ["Image Classification"], overview, "2024-03-01T00:00:00.000Z", [])  # fmt: skip
+            found = _model(
+                100 + len(self.models),
+                owner,
+                model,
+                title or model,
+                "An image classification model",
+                ["Image Classification"],
+                overview,
+                "2024-03-01T00:00:00.000Z",
+                [],
+            )
             self.models.append(found)
         found["instances"] = [i for i in found["instances"] if i["slug"] != slug] + [instance]
         if folder is not None:
@@ -235,12 +329,16 @@ class FakeKaggle(FakeApi):
         full = dict(model["summary"], description=model["description"])
         full["instances"] = [
             {
-                "id": i["id"], "slug": i["slug"], "framework": i["framework"], "versionNumber": i["versionNumber"],
-                "trainingData": i["trainingData"], "licenseName": i.get("license", {}).get("name", ""),
+                "id": i["id"],
+                "slug": i["slug"],
+                "framework": i["framework"],
+                "versionNumber": i["versionNumber"],
+                "trainingData": i["trainingData"],
+                "licenseName": i.get("license", {}).get("name", ""),
                 "url": f"{model['summary']['url']}/{i['framework']}/{i['slug']}",
             }
             for i in model["instances"]
-        ]  # fmt: skip
+        ]
         return Response(200, full)
 
     def list_instances(self, request: Request) -> Response:
@@ -253,7 +351,9 @@ class FakeKaggle(FakeApi):
             return kaggle_error(400, f"Invalid page token {body.get('pageToken')!r}.")
         page = model["instances"][offset : offset + INSTANCES_PAGE_SIZE]
         nxt = offset + INSTANCES_PAGE_SIZE
-        return Response(200, {"instances": page, "nextPageToken": encode_token(nxt) if nxt < len(model["instances"]) else ""})
+        return Response(
+            200, {"instances": page, "nextPageToken": encode_token(nxt) if nxt < len(model["instances"]) else ""}
+        )
 
 
 STORAGE = "/storage/kaggle-models/"

@@ -22,18 +22,34 @@ def test_every_data_name_is_a_known_dataset_with_the_stated_category(model_rows)
 
 @pytest.mark.parametrize(
     ("name", "dataset"),
-    [("CIFAR-10", "cifar10"), ("CIFAR-100", "cifar100"), ("ImageNet1k", "imagenet-1k"), ("CUB-200-2011", "cub-200-2011"),
-     ("SVHN", "svhn"), ("bloodmnist", "bloodmnist"), ("adrenalmnist3d", "adrenalmnist3d"), ("OrganMNIST3D", "organmnist3d")],
-)  # fmt: skip
+    [
+        ("CIFAR-10", "cifar10"),
+        ("CIFAR-100", "cifar100"),
+        ("ImageNet1k", "imagenet-1k"),
+        ("CUB-200-2011", "cub-200-2011"),
+        ("SVHN", "svhn"),
+        ("bloodmnist", "bloodmnist"),
+        ("adrenalmnist3d", "adrenalmnist3d"),
+        ("OrganMNIST3D", "organmnist3d"),
+    ],
+)
 def test_securitynet_dataset_spellings(name, dataset):
     assert canonical_dataset(name) == dataset
 
 
 @pytest.mark.parametrize(
     ("model_type", "family"),
-    [("resnet", "resnet"), ("wrn", "wide_resnet"), ("resnesta", "resnest"), ("espnetv", "espnetv2"),
-     ("seresnet", "seresnet"), ("preresnet", "preresnet"), ("densenet", "densenet"), ("vgg", "vgg")],
-)  # fmt: skip
+    [
+        ("resnet", "resnet"),
+        ("wrn", "wide_resnet"),
+        ("resnesta", "resnest"),
+        ("espnetv", "espnetv2"),
+        ("seresnet", "seresnet"),
+        ("preresnet", "preresnet"),
+        ("densenet", "densenet"),
+        ("vgg", "vgg"),
+    ],
+)
 def test_securitynet_model_types_to_families(model_type, family):
     assert model_family(model_type) == family
 

@@ -34,7 +34,10 @@ def models_count_json() -> subprocess.CompletedProcess:
     return sn_lake("sql", "SELECT count(*) AS n FROM catalog.models", "--format", "json")
 
 
-@pytest.mark.parametrize("statement", ["DROP TABLE catalog.models", "INSERT INTO catalog.models (model_id) VALUES ('x')", "DELETE FROM catalog.models"])
+@pytest.mark.parametrize(
+    "statement",
+    ["DROP TABLE catalog.models", "INSERT INTO catalog.models (model_id) VALUES ('x')", "DELETE FROM catalog.models"],
+)
 def test_sql_refuses_writes_and_changes_nothing(built, statement):
     before = json.loads(models_count_json().stdout)
     result = sn_lake("sql", statement)
@@ -48,7 +51,9 @@ def test_sql_formats(built):
     rows = json.loads(sn_lake("sql", query, "--format", "json").stdout)
     assert rows[0]["model_id"] == "timm:resnet18.a1_in1k" and rows[0]["num_classes"] == 1000
     csv_lines = sn_lake("sql", query, "--format", "csv").stdout.splitlines()
-    assert csv_lines[0] == "model_id,num_classes,first_seen_at" and csv_lines[1].startswith("timm:resnet18.a1_in1k,1000,")
+    assert csv_lines[0] == "model_id,num_classes,first_seen_at" and csv_lines[1].startswith(
+        "timm:resnet18.a1_in1k,1000,"
+    )
     table = sn_lake("sql", query).stdout
     assert "timm:resnet18.a1_in1k" in table and "(1 row)" in table
 
@@ -69,10 +74,25 @@ def test_crawl_rejects_unknown_source(sn_home):
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
+def test_the_registry_is_the_one_list_of_crawls():
+    """`sn-lake crawl`'s choices, the crawl assets, their daily schedules and catalog_models' inputs all follow the
+    source registry (sn_lake.catalog.SOURCES, then the crawls that start from the catalog)."""
+    import dagster as dg
+
+    defs = cli.load_definitions()
+    graph = defs.resolve_asset_graph()
+    crawl_group = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == "crawl"}
+    assert list(cli.CRAWL_ASSETS) == [*catalog.SOURCES, *catalog.ENRICHMENTS]
+    assert set(cli.CRAWL_ASSETS.values()) == crawl_group
+    assert {s.name for s in defs.schedules} == {f"{name}_daily_crawl" for name in cli.CRAWL_ASSETS}
+    inputs = {p.to_user_string() for p in graph.get(dg.AssetKey("catalog_models")).parent_keys}
+    assert inputs == {cli.CRAWL_ASSETS[name] for name in catalog.SOURCES}
+
+
 def test_run_executes_the_code_locations_job_in_process_and_reports_each_run(sn_home, tmp_path, monkeypatch):
-    """`sn-lake run --select` / `crawl` execute the code location's asset job (reconstructable from assets/definitions.py
-    through Dagster's public build_reconstructable_job); the embedded profile's default executor runs its steps in the
-    command's process."""
+    """`sn-lake run --select` / `crawl` execute the code location's asset job (reconstructable from
+    assets/definitions.py through Dagster's public build_reconstructable_job); the embedded profile's default executor
+    runs its steps in the command's process."""
     import dagster as dg
 
     done = sn_lake("run", "--select", "key:raw_timm")
@@ -85,7 +105,10 @@ def test_run_executes_the_code_locations_job_in_process_and_reports_each_run(sn_
     (failed,) = re.findall(r"^run (\S+) FAILED \(see it with `sn-lake ui`\)$", failing.stdout, re.MULTILINE)
 
     with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
-        runs = ((succeeded, dg.DagsterRunStatus.SUCCESS, "raw_timm"), (failed, dg.DagsterRunStatus.FAILURE, "raw_securitynet"))
+        runs = (
+            (succeeded, dg.DagsterRunStatus.SUCCESS, "raw_timm"),
+            (failed, dg.DagsterRunStatus.FAILURE, "raw_securitynet"),
+        )
         for run_id, status, asset in runs:
             run = instance.get_run_by_id(run_id)
             assert (run.status, run.asset_selection) == (status, {dg.AssetKey(asset)})
@@ -96,7 +119,9 @@ def test_run_executes_the_code_locations_job_in_process_and_reports_each_run(sn_
             cli.load_definitions()
             assert Path(sys.modules[pointer.module].__file__) == cli.CODE_LOCATION
             events = [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event]
-            (executor,) = [e for e in events if e.event_type_value == "ENGINE_EVENT" and e.message.startswith("Executing steps")]
+            (executor,) = [
+                e for e in events if e.event_type_value == "ENGINE_EVENT" and e.message.startswith("Executing steps")
+            ]
             assert executor.message == f"Executing steps in process (pid: {executor.pid})", executor.message
             started = [e for e in events if e.event_type_value == "STEP_START"]
             assert started and {e.pid for e in started} == {executor.pid}
@@ -107,7 +132,9 @@ def test_evaluate_config_must_name_evaluation_assets_and_parse(capsys):
         with pytest.raises(SystemExit):
             cli.build_parser().parse_args(["evaluate", "local:x", "--config", bad])
         assert "--config: expected" in capsys.readouterr().err
-    args = cli.build_parser().parse_args(["evaluate", "local:x", "--config", "eval_adversarial: {config: {n_samples: 5}}"])
+    args = cli.build_parser().parse_args(
+        ["evaluate", "local:x", "--config", "eval_adversarial: {config: {n_samples: 5}}"]
+    )
     assert args.config == {"eval_adversarial": {"config": {"n_samples": 5}}}
 
 
@@ -116,8 +143,12 @@ def test_evaluate_config_must_name_evaluation_assets_and_parse(capsys):
 
 def sn_lake_bytes(*args: bytes | str) -> subprocess.CompletedProcess:
     """Arguments as raw bytes, the way a shell passes them (Python sees non-UTF-8 bytes as lone surrogates)."""
-    return subprocess.run([SN_LAKE.encode(), *(a if isinstance(a, bytes) else a.encode() for a in args)],
-                          capture_output=True, env=os.environ.copy(), timeout=120)
+    return subprocess.run(
+        [SN_LAKE.encode(), *(a if isinstance(a, bytes) else a.encode() for a in args)],
+        capture_output=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
 
 
 def test_arguments_that_are_not_utf8_get_a_clear_error(sn_home):
@@ -125,7 +156,9 @@ def test_arguments_that_are_not_utf8_get_a_clear_error(sn_home):
         result = sn_lake_bytes(*args)
         err = result.stderr.decode("utf-8", "replace")
         assert result.returncode == 2 and "Traceback" not in err, err
-        assert f"expected UTF-8 text in every argument, found bytes that are not UTF-8 in argument {len(args)}" in err, err
+        assert (
+            f"expected UTF-8 text in every argument, found bytes that are not UTF-8 in argument {len(args)}" in err
+        ), err
 
 
 def test_a_config_that_is_not_json_or_yaml_gets_a_clear_error(sn_home, tmp_path):
@@ -133,7 +166,7 @@ def test_a_config_that_is_not_json_or_yaml_gets_a_clear_error(sn_home, tmp_path)
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     folder = tmp_path / "a-folder"
     folder.mkdir()
-    for bad in (str(binary), "{\"eval_adversarial\": {\"config\": ", "x" * 5000, "eval_adversarial: 5\x00"):
+    for bad in (str(binary), '{"eval_adversarial": {"config": ', "x" * 5000, "eval_adversarial: 5\x00"):
         result = sn_lake("evaluate", "local:x", "--config", bad) if "\x00" not in bad else None
         if result is None:  # a NUL cannot be an argument; the parser sees it from Python
             with pytest.raises(SystemExit):
@@ -150,8 +183,10 @@ def test_evaluate_refuses_ids_the_catalog_does_not_hold_and_adds_no_partition(bu
 
     result = sn_lake("evaluate", "huggingface:nobody/nothing", "timm:resnet18.a1_in1k", "--attacks", "accuracy")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert "expected model ids that the catalog (or the lake) holds, found 1 it does not: " \
-           "'huggingface:nobody/nothing'; nothing was added or run" in result.stderr
+    assert (
+        "expected model ids that the catalog (or the lake) holds, found 1 it does not: "
+        "'huggingface:nobody/nothing'; nothing was added or run" in result.stderr
+    )
     with dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"]) as instance:
         assert instance.get_dynamic_partitions("models") == []
         assert instance.get_runs() == []

@@ -10,12 +10,12 @@ import threading
 
 import polars as pl
 import pytest
-
 from fake_hub import FakeHub, synthetic_models
+
 from sn_lake import cli, config, lake, progress
 from sn_lake.annotate.model_cards import needs_card
-from sn_lake.sources.huggingface import crawl as hf
 from sn_lake.sources.http import PoliteClient, RetryPolicy
+from sn_lake.sources.huggingface import crawl as hf
 
 FAST = RetryPolicy(attempts=6, backoff_base=0.01, backoff_max=0.05, seed=0)
 
@@ -108,13 +108,24 @@ def test_a_request_budget_stops_early_reports_pending_and_the_next_run_takes_tho
         assert (first["cards_pending"], first["stopped_by"]) == (len(wanted) - 20, "max_requests")
         assert {r for r, _ in card_requests(hub)} == {m["id"] for m in wanted[:20]}  # most downloaded first
         assert hf.pending_cards(settings) | {"crawl_id": None} == {
-            "pending": len(wanted) - 20, "crawl_id": None, "phase": "done", "stopped_by": "max_requests"}
+            "pending": len(wanted) - 20,
+            "crawl_id": None,
+            "phase": "done",
+            "stopped_by": "max_requests",
+        }
         pending = [m["id"] for m in wanted[20:]]
 
         # new models, more downloaded than any pending one, arrive before the next run: they wait their turn
         for i in range(3):
-            hub.add_model({"id": f"new/popular-{i}", "pipeline_tag": "image-classification", "downloads": 10**7,
-                           "library_name": "transformers", "card": "# a card without facts\n"})
+            hub.add_model(
+                {
+                    "id": f"new/popular-{i}",
+                    "pipeline_tag": "image-classification",
+                    "downloads": 10**7,
+                    "library_name": "transformers",
+                    "card": "# a card without facts\n",
+                }
+            )
         mark = len(hub.request_log)
         second = hf.crawl(settings, hf.CrawlConfig(retry=FAST, card_concurrency=1))
         order = [r for r, _ in card_requests(hub, mark)]
@@ -142,7 +153,7 @@ def test_sn_lake_crawl_builds_the_catalog_and_reports_budget_and_changes(home, c
     import dagster as dg
 
     with FakeHub(synthetic_models(400, seed=6), max_page_size=50) as hub:
-        settings = home(hub)
+        home(hub)
         images = sum(m.get("pipeline_tag") == "image-classification" for m in hub.models())
         pages = -(-images // 50)
         assert cli.main(["crawl", "huggingface", "--max-requests", str(pages + 10)]) == 0
@@ -179,8 +190,13 @@ def test_sigkill_in_the_card_pass_of_sn_lake_crawl_then_the_rerun_fetches_only_t
     with FakeHub(synthetic_models(1600, seed=11), max_page_size=200) as hub:
         settings = home(hub)
         held = hub.stall("/resolve/", after=hf.CARD_BATCH + 10)
-        first = subprocess.Popen([sys.executable, "-m", "sn_lake.cli", "crawl", "huggingface"], env=dict(os.environ),
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        first = subprocess.Popen(
+            [sys.executable, "-m", "sn_lake.cli", "crawl", "huggingface"],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert held.reached.wait(180), "the crawl never reached its second batch of cards"
         os.kill(first.pid, signal.SIGKILL)
         first.communicate()
@@ -198,7 +214,7 @@ def test_sigkill_in_the_card_pass_of_sn_lake_crawl_then_the_rerun_fetches_only_t
         out = captured.out
         assert "resuming huggingface crawl" in captured.out + captured.err
         assert not [r for r in hub.request_log[mark:] if r.path == "/api/models"]  # no listing page again
-        assert sorted(card_requests(hub, mark)) == sorted(plan[hf.CARD_BATCH:])
+        assert sorted(card_requests(hub, mark)) == sorted(plan[hf.CARD_BATCH :])
         cards = lake_cards(settings)
         assert cards.height == len(plan) and cards["native_id"].n_unique() == len(plan)
         images = sum(m.get("pipeline_tag") == "image-classification" for m in hub.models())
@@ -218,4 +234,3 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.t += seconds
-

@@ -62,7 +62,7 @@ It achieves the following results on the evaluation set:
 - Accuracy: 0.9624
 
 ## Training procedure
-"""
+"""  # noqa: E501 (the card's lines as the Trainer writes them)
 
 
 def trainer_card(yaml_dataset="imagefolder", index_dataset="imagefolder", prose_dataset="imagefolder") -> str:
@@ -103,8 +103,18 @@ def test_declared_dataset(declared, expected):
 
 
 def test_every_alias_has_a_category():
-    for dataset in ("beans", "food101", "cats_vs_dogs", "eurosat", "gtsrb", "stl10", "oxford-iiit-pet", "flowers102",
-                    "caltech101", "chest-xray-pneumonia"):
+    for dataset in (
+        "beans",
+        "food101",
+        "cats_vs_dogs",
+        "eurosat",
+        "gtsrb",
+        "stl10",
+        "oxford-iiit-pet",
+        "flowers102",
+        "caltech101",
+        "chest-xray-pneumonia",
+    ):
         assert dataset in CATEGORIES
 
 
@@ -133,13 +143,18 @@ def test_a_dataset_tag_is_read_first():
 
 
 def test_linked_and_plural_prose_forms():
-    linked = "This model is a fine-tuned version of [a/b](https://huggingface.co/a/b) on the " \
-             "[eurosat](https://huggingface.co/datasets/blanchon/EuroSAT_RGB) dataset."
+    linked = (
+        "This model is a fine-tuned version of [a/b](https://huggingface.co/a/b) on the "
+        "[eurosat](https://huggingface.co/datasets/blanchon/EuroSAT_RGB) dataset."
+    )
     assert body_facts(linked)["datasets"] == ["[eurosat](https://huggingface.co/datasets/blanchon/EuroSAT_RGB)"]
     assert card_summary({"id": "x/y"}, linked)["dataset"] == "eurosat"
     plural = "This model is a fine-tuned version of [a/b](https://huggingface.co/a/b) on the gtsrb and stl10 datasets."
     assert body_facts(plural)["datasets"] == ["gtsrb", "stl10"]
-    assert card_summary({"id": "x/y"}, "This model is a fine-tuned version of [a/b](u) on an unknown dataset.")["dataset"] is None
+    assert (
+        card_summary({"id": "x/y"}, "This model is a fine-tuned version of [a/b](u) on an unknown dataset.")["dataset"]
+        is None
+    )
 
 
 def test_hand_written_cards_in_huggingface_hubs_fixture_style():
@@ -163,8 +178,12 @@ def test_a_crawled_hub_keeps_every_declared_dataset_model_by_model(sn_home, monk
     con = warehouse.connect(settings)
     try:
         catalog.build_models(settings, con)
-        rows = {name: (dataset, note) for name, dataset, note in con.execute(
-            "SELECT name, dataset, dataset_note FROM catalog.models WHERE source = 'huggingface'").fetchall()}
+        rows = {
+            name: (dataset, note)
+            for name, dataset, note in con.execute(
+                "SELECT name, dataset, dataset_note FROM catalog.models WHERE source = 'huggingface'"
+            ).fetchall()
+        }
     finally:
         con.close()
     assert set(rows) == set(truth)
@@ -186,22 +205,41 @@ def test_a_crawled_hub_keeps_every_declared_dataset_model_by_model(sn_home, monk
     declaring = sum(form not in ("imagefolder", "undeclared") for _, form in truth.values())
     assert with_dataset == declaring
     with capsys.disabled():
-        print(f"\nimage classifiers with a dataset: {with_dataset}/{len(rows)} = {with_dataset / len(rows):.1%} "
-              f"({forms['imagefolder']} imagefolder, {forms['undeclared']} undeclared)")
+        print(
+            f"\nimage classifiers with a dataset: {with_dataset}/{len(rows)} = {with_dataset / len(rows):.1%} "
+            f"({forms['imagefolder']} imagefolder, {forms['undeclared']} undeclared)"
+        )
 
 
 def bare_card(sentence_end: str) -> str:
     """A card with no front matter whose facts are only in the Trainer's sentence (as a bare upload has them)."""
-    return ("<!-- This model card has been generated automatically according to the information the Trainer had "
-            "access to. -->\n\n# leaf-classifier\n\nThis model is a fine-tuned version of "
-            "[google/vit-base-patch16-224-in21k](https://huggingface.co/google/vit-base-patch16-224-in21k) on "
-            f"{sentence_end}\nIt achieves the following results on the evaluation set:\n- Loss: 0.2011\n"
-            "- Accuracy: 0.9412\n")
+    return (
+        "<!-- This model card has been generated automatically according to the information the Trainer had "
+        "access to. -->\n\n# leaf-classifier\n\nThis model is a fine-tuned version of "
+        "[google/vit-base-patch16-224-in21k](https://huggingface.co/google/vit-base-patch16-224-in21k) on "
+        f"{sentence_end}\nIt achieves the following results on the evaluation set:\n- Loss: 0.2011\n"
+        "- Accuracy: 0.9412\n"
+    )
 
 
-@pytest.mark.parametrize("words", ["following", "same", "training", "private", "test", "my_dataset", "data/train",
-                                   "./data", "/content/drive/MyDrive/leaves", "data/train/leaves", "Stanford Cars",
-                                   "processed cifar10", "an unknown"])
+@pytest.mark.parametrize(
+    "words",
+    [
+        "following",
+        "same",
+        "training",
+        "private",
+        "test",
+        "my_dataset",
+        "data/train",
+        "./data",
+        "/content/drive/MyDrive/leaves",
+        "data/train/leaves",
+        "Stanford Cars",
+        "processed cifar10",
+        "an unknown",
+    ],
+)
 def test_generic_words_paths_and_unknown_phrases_in_prose_declare_nothing(words):
     summary = card_summary({"id": "someone/leaf-classifier"}, bare_card(f"the {words} dataset."))
     assert (summary["dataset"], summary["dataset_note"]) == (None, None), words
@@ -274,8 +312,10 @@ def test_multi_word_names_in_prose_map_to_our_alias(words, expected):
     ("sentence_end", "expected"),
     [
         ("the [Beans dataset](https://huggingface.co/datasets/AI-Lab-Makerere/beans).", "beans"),
-        ("the [leaf photos dataset](https://huggingface.co/datasets/Leafworks/Cassava-Leaves).",
-         "leafworks/cassava-leaves"),
+        (
+            "the [leaf photos dataset](https://huggingface.co/datasets/Leafworks/Cassava-Leaves).",
+            "leafworks/cassava-leaves",
+        ),
         ("https://huggingface.co/datasets/Leafworks/Cassava-Leaves.", "leafworks/cassava-leaves"),
         ("the https://huggingface.co/datasets/Leafworks/Cassava-Leaves dataset.", "leafworks/cassava-leaves"),
         ("the `AI-Lab-Makerere/beans` dataset.", "beans"),
@@ -299,13 +339,17 @@ def test_a_link_to_a_page_outside_the_hub_gives_no_hub_id():
 
 
 def test_the_trainers_plural_sentence_lists_every_dataset():
-    assert body_facts(bare_card("the gtsrb, the stl10 and the beans datasets."))["datasets"] == ["gtsrb", "stl10",
-                                                                                                  "beans"]
+    assert body_facts(bare_card("the gtsrb, the stl10 and the beans datasets."))["datasets"] == [
+        "gtsrb",
+        "stl10",
+        "beans",
+    ]
 
 
 def test_the_medmnist_umbrella_repo_gives_way_to_the_set_the_model_index_names():
     card = TRAINER_CARD.replace("- {yaml_dataset}", "- albertvillanova/medmnist-v2").format(
-        yaml_dataset="", index_dataset="bloodmnist", prose_dataset="medmnist-v2")
+        yaml_dataset="", index_dataset="bloodmnist", prose_dataset="medmnist-v2"
+    )
     listing = {"id": "someone/blood-cells", "tags": ["image-classification", "dataset:albertvillanova/medmnist-v2"]}
     summary = card_summary(listing, card)
     assert summary["dataset"] == "bloodmnist"
@@ -313,8 +357,9 @@ def test_the_medmnist_umbrella_repo_gives_way_to_the_set_the_model_index_names()
     found = hub_datasets.resolve(summary["dataset"])  # the evaluation reads the set as a config of the umbrella repo
     assert found is not None and found[1].repo == "albertvillanova/medmnist-v2" and found[1].config == "bloodmnist"
     # a card naming only the umbrella keeps it: no set is guessed
-    alone = TRAINER_CARD.format(yaml_dataset="albertvillanova/medmnist-v2", index_dataset="medmnist-v2",
-                                prose_dataset="medmnist-v2")
+    alone = TRAINER_CARD.format(
+        yaml_dataset="albertvillanova/medmnist-v2", index_dataset="medmnist-v2", prose_dataset="medmnist-v2"
+    )
     assert card_summary({"id": "someone/m"}, alone)["dataset"] == "albertvillanova/medmnist-v2"
     # an ordinary Hub id first still wins over a later alias
     assert specific_dataset(["someone/leaves", "beans"]) == "someone/leaves"
@@ -322,10 +367,14 @@ def test_the_medmnist_umbrella_repo_gives_way_to_the_set_the_model_index_names()
 
 def test_timms_shifted_imagenet_test_sets_are_catalog_datasets():
     assert set(timm_results.SHIFTED.values()) <= set(CATEGORIES)
-    for written, expected in [("ImageNet-R", "imagenet-r"), ("axiong/imagenet-r", "imagenet-r"),
-                              ("ImageNet-A", "imagenet-a"), ("imagenet_sketch", "imagenet-sketch"),
-                              ("songweig/imagenet_sketch", "imagenet-sketch"),
-                              ("ImageNetV2", "imagenetv2-matched-frequency"),
-                              ("imagenetv2-matched-frequency", "imagenetv2-matched-frequency"),
-                              ("ImageNet-ReaL", "imagenet-real")]:
+    for written, expected in [
+        ("ImageNet-R", "imagenet-r"),
+        ("axiong/imagenet-r", "imagenet-r"),
+        ("ImageNet-A", "imagenet-a"),
+        ("imagenet_sketch", "imagenet-sketch"),
+        ("songweig/imagenet_sketch", "imagenet-sketch"),
+        ("ImageNetV2", "imagenetv2-matched-frequency"),
+        ("imagenetv2-matched-frequency", "imagenetv2-matched-frequency"),
+        ("ImageNet-ReaL", "imagenet-real"),
+    ]:
         assert canonical_dataset(written) == expected, written

@@ -40,8 +40,14 @@ WAIT_S = 240  # a guard against a hung service, never what a test measures
 # Relations holding when the quality checks ran (compared without those times below).
 NOT_COMPARED = {"catalog.quality_runs", "catalog.quality_rules", "analytics.quality_report", "catalog.quarantine"}
 # The tables whose checks ran in the distributed runs (catalog_models' and results_tables' checks).
-CHECKED = ("catalog.models", "results.task_accuracy", "results.model_stealing", "results.membership_inference",
-           "results.adversarial", "results.backdoor_detection")
+CHECKED = (
+    "catalog.models",
+    "results.task_accuracy",
+    "results.model_stealing",
+    "results.membership_inference",
+    "results.adversarial",
+    "results.backdoor_detection",
+)
 
 
 def _reachable(port: int) -> bool:
@@ -55,7 +61,10 @@ def distributed(sn_home: Path, settings: config.Settings, tmp_path: Path, monkey
     """Environment of the distributed profile over this test's own database, schema and Redis databases."""
     for port, service in ((5432, "PostgreSQL"), (6379, "Redis")):
         if not _reachable(port):
-            pytest.fail(f"Expected {service} on 127.0.0.1:{port} (the machines here run it for every session), found nothing listening: start it.")
+            pytest.fail(
+                f"Expected {service} on 127.0.0.1:{port} (the machines here run it for every session), "
+                "found nothing listening: start it."
+            )
     suffix = uuid.uuid4().hex[:10]
     database, schema = f"sn_lake_dagster_{suffix}", f"sn_lake_{suffix}"
     admin = psycopg2.connect(**PG)
@@ -77,9 +86,17 @@ def distributed(sn_home: Path, settings: config.Settings, tmp_path: Path, monkey
         "SN_LAKE_PROGRESS": "log",
         "PYTHONUNBUFFERED": "1",
     }
-    monkeypatch.setenv("SN_LAKE_DAGSTER_PG_URL", env["SN_LAKE_DAGSTER_PG_URL"])  # for this process's view of the instance
-    state = {"env": env, "dagster_home": dagster_home, "workers": [], "logs": tmp_path / "logs", "redis_db": broker_db,
-             "settings": dataclasses.replace(settings, profile="distributed", ducklake_metadata_schema=schema)}
+    monkeypatch.setenv(
+        "SN_LAKE_DAGSTER_PG_URL", env["SN_LAKE_DAGSTER_PG_URL"]
+    )  # for this process's view of the instance
+    state = {
+        "env": env,
+        "dagster_home": dagster_home,
+        "workers": [],
+        "logs": tmp_path / "logs",
+        "redis_db": broker_db,
+        "settings": dataclasses.replace(settings, profile="distributed", ducklake_metadata_schema=schema),
+    }
     state["logs"].mkdir()
     try:
         yield state
@@ -110,13 +127,22 @@ def claim_redis_database() -> tuple[redis.Redis, int]:
         if r.get(REDIS_CLAIM) == token.encode():
             r.delete(REDIS_CLAIM)  # someone else's keys are there
         r.close()
-    pytest.fail("Expected an empty Redis database among 1-15 for this test's Celery broker, found none: free one (FLUSHDB).")
+    pytest.fail(
+        "Expected an empty Redis database among 1-15 for this test's Celery broker, found none: free one (FLUSHDB)."
+    )
 
 
 def start_worker(state: dict, name: str) -> None:
     log = (state["logs"] / f"{name}.log").open("w")
-    state["workers"].append(subprocess.Popen([str(BIN / "sn-lake"), "worker", "--name", name], env=state["env"],
-                                             stdout=log, stderr=subprocess.STDOUT, cwd=config.PROJECT_ROOT))
+    state["workers"].append(
+        subprocess.Popen(
+            [str(BIN / "sn-lake"), "worker", "--name", name],
+            env=state["env"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=config.PROJECT_ROOT,
+        )
+    )
 
 
 def celery_app(state: dict):
@@ -185,10 +211,16 @@ def celery_steps(state: dict, run_ids: list[str] | None = None) -> dict[str, str
 
 
 def sn_lake_evaluate(state: dict, model_id: str) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """``sn-lake evaluate MODEL_ID --attacks accuracy`` as a user runs it with the profile's environment, and the ids of the
-    runs it reported (its evaluation run, then the results loader and views)."""
-    done = subprocess.run([str(BIN / "sn-lake"), "evaluate", model_id, "--attacks", "accuracy"], env=state["env"], cwd=state["logs"],
-                          capture_output=True, text=True, timeout=WAIT_S)
+    """``sn-lake evaluate MODEL_ID --attacks accuracy`` as a user runs it with the profile's environment, and the ids
+    of the runs it reported (its evaluation run, then the results loader and views)."""
+    done = subprocess.run(
+        [str(BIN / "sn-lake"), "evaluate", model_id, "--attacks", "accuracy"],
+        env=state["env"],
+        cwd=state["logs"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
     (state["logs"] / "sn-lake-evaluate.log").write_text(done.stdout + done.stderr)
     if done.returncode != 0:
         output = done.stdout[-3000:] + done.stderr[-3000:]
@@ -210,12 +242,15 @@ def assert_same_relations(lake, file) -> None:
 
 def assert_same_rows(got: list[tuple], expected: list[tuple], relation: str) -> None:
     assert len(got) == len(expected), relation
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=True):
         assert a == tuple(pytest.approx(v, rel=1e-9, abs=1e-12) if isinstance(v, float) else v for v in b), relation
 
 
 def test_ducklake_statements_leave_out_what_ducklake_cannot_store():
-    table = "CREATE TABLE IF NOT EXISTS a.b (\n  id VARCHAR PRIMARY KEY, -- the key\n  x INT NOT NULL,\n  UNIQUE (x),\n  PRIMARY KEY (id, x)\n)"
+    table = (
+        "CREATE TABLE IF NOT EXISTS a.b (\n  id VARCHAR PRIMARY KEY, -- the key\n  x INT NOT NULL,\n  UNIQUE (x),\n"
+        "  PRIMARY KEY (id, x)\n)"
+    )
     stripped = warehouse._without_key_constraints(table)
     assert "PRIMARY" not in stripped and "UNIQUE" not in stripped and "NOT NULL" in stripped
     assert duckdb_parses(stripped)
@@ -227,7 +262,9 @@ def test_ducklake_statements_leave_out_what_ducklake_cannot_store():
 
 def test_settings_and_errors_never_show_passwords(monkeypatch: pytest.MonkeyPatch, sn_home: Path):
     monkeypatch.setenv("SN_LAKE_PROFILE", "distributed")
-    monkeypatch.setenv("SN_LAKE_DUCKLAKE_CATALOG", "postgres:dbname=nowhere host=127.0.0.1 port=1 user=u password=s3cret")
+    monkeypatch.setenv(
+        "SN_LAKE_DUCKLAKE_CATALOG", "postgres:dbname=nowhere host=127.0.0.1 port=1 user=u password=s3cret"
+    )
     monkeypatch.setenv("SN_LAKE_CELERY_BROKER", "redis://:hunter2@127.0.0.1:6379/0")
     settings = config.load()
     assert "s3cret" not in repr(settings) and "hunter2" not in repr(settings) and "password=***" in repr(settings)
@@ -235,7 +272,9 @@ def test_settings_and_errors_never_show_passwords(monkeypatch: pytest.MonkeyPatc
         warehouse.connect(settings, read_only=True)  # nothing listens on port 1
     assert "s3cret" not in str(failed.value) and "Could not attach the DuckLake warehouse" in str(failed.value)
     monkeypatch.setenv("SN_LAKE_PROFILE", "cluster")
-    with pytest.raises(ValueError, match="SN_LAKE_PROFILE must be one of \\['distributed', 'embedded'\\], found 'cluster'"):
+    with pytest.raises(
+        ValueError, match="SN_LAKE_PROFILE must be one of \\['distributed', 'embedded'\\], found 'cluster'"
+    ):
         config.load()
 
 
@@ -252,7 +291,8 @@ def test_s3_data_path_takes_its_keys_from_the_environment(monkeypatch: pytest.Mo
     con.execute(f"LOAD '{warehouse._extension_dir() / 'httpfs.duckdb_extension'}'")
     warehouse._s3_secret_from_environment(con)
     name, kind, persistent, scope, shown = con.execute(
-        "SELECT name, type, persistent, scope, secret_string FROM duckdb_secrets()").fetchone()
+        "SELECT name, type, persistent, scope, secret_string FROM duckdb_secrets()"
+    ).fetchone()
     assert (name, kind, persistent, scope) == ("sn_lake_s3", "s3", False, ["s3://", "s3n://", "s3a://"])
     assert "not-a-real-secret" not in shown and "region=eu-west-1" in shown and "endpoint=127.0.0.1:9000" in shown
     assert "url_style=path" in shown and "use_ssl=false" in shown
@@ -261,15 +301,27 @@ def test_s3_data_path_takes_its_keys_from_the_environment(monkeypatch: pytest.Mo
 KEYS_SHOWN = "key_id=AKIAEXAMPLE;secret=redacted;session_token=redacted;"  # how duckdb_secrets() lists the keys below
 
 
-@pytest.mark.parametrize(("endpoint", "style", "shown"), [
-    ("http://127.0.0.1:9000", None, f"endpoint=127.0.0.1:9000;{KEYS_SHOWN}url_style=path;use_ssl=false"),
-    ("https://s3.eu-west-1.amazonaws.com/", None, f"endpoint=s3.eu-west-1.amazonaws.com;{KEYS_SHOWN}url_style=vhost;use_ssl=true"),
-    ("https://objects.example.org", "VHOST", f"endpoint=objects.example.org;{KEYS_SHOWN}url_style=vhost;use_ssl=true"),
-    ("minio.internal:9000", None, f"endpoint=minio.internal:9000;{KEYS_SHOWN}url_style=path;use_ssl=true"),
-    (None, "path", f"{KEYS_SHOWN}url_style=path"),
-])
-def test_s3_secret_takes_tls_and_url_style_from_the_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str | None, style: str | None,
-                                                             shown: str):
+@pytest.mark.parametrize(
+    ("endpoint", "style", "shown"),
+    [
+        ("http://127.0.0.1:9000", None, f"endpoint=127.0.0.1:9000;{KEYS_SHOWN}url_style=path;use_ssl=false"),
+        (
+            "https://s3.eu-west-1.amazonaws.com/",
+            None,
+            f"endpoint=s3.eu-west-1.amazonaws.com;{KEYS_SHOWN}url_style=vhost;use_ssl=true",
+        ),
+        (
+            "https://objects.example.org",
+            "VHOST",
+            f"endpoint=objects.example.org;{KEYS_SHOWN}url_style=vhost;use_ssl=true",
+        ),
+        ("minio.internal:9000", None, f"endpoint=minio.internal:9000;{KEYS_SHOWN}url_style=path;use_ssl=true"),
+        (None, "path", f"{KEYS_SHOWN}url_style=path"),
+    ],
+)
+def test_s3_secret_takes_tls_and_url_style_from_the_endpoint(
+    monkeypatch: pytest.MonkeyPatch, endpoint: str | None, style: str | None, shown: str
+):
     import duckdb
 
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION", "SN_LAKE_S3_URL_STYLE"):
@@ -291,7 +343,9 @@ def test_s3_secret_takes_tls_and_url_style_from_the_endpoint(monkeypatch: pytest
     listed = con.execute("SELECT secret_string FROM duckdb_secrets()").fetchone()[0]
     assert listed.split("scope=s3://,s3n://,s3a://;")[1] == shown
     monkeypatch.setenv("SN_LAKE_S3_URL_STYLE", "virtual")
-    with pytest.raises(warehouse.WarehouseError, match="SN_LAKE_S3_URL_STYLE must be 'path' or 'vhost' .*, found 'virtual'"):
+    with pytest.raises(
+        warehouse.WarehouseError, match="SN_LAKE_S3_URL_STYLE must be 'path' or 'vhost' .*, found 'virtual'"
+    ):
         warehouse._s3_secret_from_environment(con)
 
 
@@ -321,7 +375,10 @@ def duckdb_parses(sql: str) -> bool:
 def ducklake_settings(settings: config.Settings):
     """Settings of a DuckLake warehouse in this test's own Postgres schema, dropped afterwards."""
     if not _reachable(5432):
-        pytest.fail("Expected PostgreSQL on 127.0.0.1:5432 (the machines here run it for every session), found nothing listening: start it.")
+        pytest.fail(
+            "Expected PostgreSQL on 127.0.0.1:5432 (the machines here run it for every session), "
+            "found nothing listening: start it."
+        )
     schema = f"sn_lake_{uuid.uuid4().hex[:10]}"
     yield dataclasses.replace(settings, profile="distributed", ducklake_metadata_schema=schema)
     admin = psycopg2.connect(**PG)
@@ -348,18 +405,25 @@ def test_ducklake_warehouse_answers_like_the_file(ducklake_settings: config.Sett
     assert warehouse.is_ducklake(lake) and not warehouse.is_ducklake(file)
     assert list((settings.lake_dir / "warehouse").rglob("*.parquet")), "DuckLake wrote no data files under the lake"
     assert_same_relations(lake, file)
-    assert lake.execute("SELECT count(*) FROM analytics.backdoor_detection WHERE fpr_ci_low IS NOT NULL").fetchone()[0] == 4
+    assert (
+        lake.execute("SELECT count(*) FROM analytics.backdoor_detection WHERE fpr_ci_low IS NOT NULL").fetchone()[0]
+        == 4
+    )
     with pytest.raises(Exception, match="read-only"):
         lake.execute("DELETE FROM catalog.models")
     # the report and the export read a DuckLake warehouse as they read the file
     groups = lambda figures: {(f.file, g["panel"], g["series"]): (g["n"], g["r"]) for f in figures for g in f.groups}  # noqa: E731
-    drawn, expected = groups(report.build(lake, settings.home / "report")), groups(report.build(file, settings.home / "report-file"))
+    drawn, expected = (
+        groups(report.build(lake, settings.home / "report")),
+        groups(report.build(file, settings.home / "report-file")),
+    )
     assert drawn.keys() == expected.keys()
     for key, (n, r) in expected.items():
         assert drawn[key][0] == n and drawn[key][1] == (None if r is None else pytest.approx(r)), key
     card = export.export(lake, settings.home / "export")
     assert {e["relation"]: e["rows"] for e in card["relations"]} == {
-        e["relation"]: e["rows"] for e in export.export(file, settings.home / "export-file")["relations"]}
+        e["relation"]: e["rows"] for e in export.export(file, settings.home / "export-file")["relations"]
+    }
     assert lake.execute("SELECT count(*) FROM catalog.models").fetchone()[0] == 8
     lake.close()
     file.close()
@@ -381,22 +445,54 @@ def s3_bucket(monkeypatch: pytest.MonkeyPatch):
     endpoint = "http://{}:{}".format(*server.get_host_and_port())
     bucket = f"sn-lake-{uuid.uuid4().hex[:10]}"
     try:
-        admin = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "admin", "aws_secret_access_key": "admin"}
+        admin = {
+            "endpoint_url": endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "admin",
+            "aws_secret_access_key": "admin",
+        }
         boto3.client("s3", **admin).create_bucket(Bucket=bucket)
         iam = boto3.client("iam", **admin)
         iam.create_user(UserName="sn-lake")
-        iam.put_user_policy(UserName="sn-lake", PolicyName="bucket", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}))
+        iam.put_user_policy(
+            UserName="sn-lake",
+            PolicyName="bucket",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:*",
+                            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                        }
+                    ],
+                }
+            ),
+        )
         key = iam.create_access_key(UserName="sn-lake")["AccessKey"]
-        httpx.post(f"{endpoint}/moto-api/reset-auth", content=b"0").raise_for_status()  # from now on: signed requests only
-        for var in ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "SN_LAKE_S3_URL_STYLE", "AWS_PROFILE"):
+        httpx.post(
+            f"{endpoint}/moto-api/reset-auth", content=b"0"
+        ).raise_for_status()  # from now on: signed requests only
+        for var in (
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_DEFAULT_REGION",
+            "SN_LAKE_S3_URL_STYLE",
+            "AWS_PROFILE",
+        ):
             monkeypatch.delenv(var, raising=False)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
         monkeypatch.setenv("AWS_REGION", "us-east-1")
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
-                          aws_secret_access_key=key["SecretAccessKey"])
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
         yield {"bucket": bucket, "endpoint": endpoint, "secret": key["SecretAccessKey"], "s3": s3}
     finally:  # moto keeps its state in this process: back to no checks and no buckets
         httpx.post(f"{endpoint}/moto-api/reset-auth", content=b"inf")
@@ -404,8 +500,9 @@ def s3_bucket(monkeypatch: pytest.MonkeyPatch):
         server.stop()
 
 
-def test_ducklake_warehouse_keeps_its_data_files_on_s3(s3_bucket: dict, ducklake_settings: config.Settings, settings: config.Settings,
-                                                       monkeypatch: pytest.MonkeyPatch):
+def test_ducklake_warehouse_keeps_its_data_files_on_s3(
+    s3_bucket: dict, ducklake_settings: config.Settings, settings: config.Settings, monkeypatch: pytest.MonkeyPatch
+):
     import duckdb
 
     from tests import report_warehouse
@@ -421,16 +518,33 @@ def test_ducklake_warehouse_keeps_its_data_files_on_s3(s3_bucket: dict, ducklake
         report_warehouse.fill(lake)
         listed = lake.execute("SELECT secret_string FROM duckdb_secrets() WHERE name = 'sn_lake_s3'").fetchone()[0]
     assert secret not in listed and "secret=redacted" in listed
-    assert f"endpoint={s3_bucket['endpoint'].removeprefix('http://')};" in listed and "url_style=path;use_ssl=false" in listed
+    assert (
+        f"endpoint={s3_bucket['endpoint'].removeprefix('http://')};" in listed
+        and "url_style=path;use_ssl=false" in listed
+    )
 
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+    ]
     assert keys and all(k.startswith("warehouse/") and k.endswith(".parquet") for k in keys), keys
-    assert not list((settings.lake_dir / "warehouse").rglob("*.parquet")), "DuckLake wrote data files under the lake, not on S3"
+    assert not list((settings.lake_dir / "warehouse").rglob("*.parquet")), (
+        "DuckLake wrote data files under the lake, not on S3"
+    )
     with warehouse.connect(lake_settings, read_only=True) as lake, warehouse.connect(settings) as file:
         report_warehouse.fill(file)
-        files = {r[0] for r in lake.execute(
-            f"SELECT data_file FROM ducklake_list_files('{warehouse.DUCKLAKE_ALIAS}', 'models', schema => 'catalog')").fetchall()}
-        assert files and files <= {f"s3://{bucket}/{k}" for k in keys}, (files, keys)  # the catalog's rows are read from those objects
+        files = {
+            r[0]
+            for r in lake.execute(
+                f"SELECT data_file FROM ducklake_list_files('{warehouse.DUCKLAKE_ALIAS}', 'models', "
+                "schema => 'catalog')"
+            ).fetchall()
+        }
+        assert files and files <= {f"s3://{bucket}/{k}" for k in keys}, (
+            files,
+            keys,
+        )  # the catalog's rows are read from those objects
         assert_same_relations(lake, file)
         assert lake.execute("SELECT count(*) FROM catalog.models").fetchone()[0] == 8
 
@@ -475,10 +589,16 @@ def evaluate_on_two_workers(state: dict, model_ids: list[str], workers: list[str
     app = celery_app(state)
     app.control.cancel_consumer("dagster", destination=workers, reply=True, timeout=5.0)
     runs = [launch(state, "eval_task_accuracy", partition=m, label=f"eval-{i}") for i, m in enumerate(model_ids)]
-    wait_until(lambda: queued_steps(state) == 2 or any(r.poll() is not None for r in runs), "both evaluation steps queued", state)
+    wait_until(
+        lambda: queued_steps(state) == 2 or any(r.poll() is not None for r in runs),
+        "both evaluation steps queued",
+        state,
+    )
     for run in runs:
         if run.poll() is not None:
-            pytest.fail(f"an evaluation run ended before a worker took its step ({run.returncode}): " + worker_logs(state))
+            pytest.fail(
+                f"an evaluation run ended before a worker took its step ({run.returncode}): " + worker_logs(state)
+            )
     first, second = workers
     app.control.add_consumer("dagster", destination=[first], reply=True, timeout=5.0)
     wait_until(lambda: busy(app, first), f"{first} to take a step", state)
@@ -491,8 +611,11 @@ def evaluate_on_two_workers(state: dict, model_ids: list[str], workers: list[str
 # Three zoo-format models trained briefly (2 epochs on 60 digits): this test checks where and how the
 # work runs and that both profiles answer alike, not how good the models are. The first two are
 # evaluated at once on two workers, the third by `sn-lake evaluate`.
-SPECS = (zoo.ZooSpec("dist-resnet", "resnet18", 60, 2, 0.0, seed=11), zoo.ZooSpec("dist-convnext", "convnext_atto", 60, 2, 0.0, seed=12),
-         zoo.ZooSpec("dist-resnet-cli", "resnet18", 60, 2, 0.0, seed=13))
+SPECS = (
+    zoo.ZooSpec("dist-resnet", "resnet18", 60, 2, 0.0, seed=11),
+    zoo.ZooSpec("dist-convnext", "convnext_atto", 60, 2, 0.0, seed=12),
+    zoo.ZooSpec("dist-resnet-cli", "resnet18", 60, 2, 0.0, seed=13),
+)
 EVALUATED = tuple(spec.name for spec in SPECS)
 
 
@@ -536,17 +659,22 @@ def test_distributed_profile_matches_the_embedded_one(distributed, three_zoo_mod
         instance.event_log_storage.initialize_concurrency_limit_to_default("gpu")
     evaluate_on_two_workers(state, model_ids, workers)
     print(f"[{time.monotonic() - t0:.0f} s] two evaluations done")
-    # The command line: `sn-lake evaluate` adds the partition, evaluates it, then loads the results and applies the views,
-    # each run's steps on the Celery workers (not in the command's own process).
+    # The command line: `sn-lake evaluate` adds the partition, evaluates it, then loads the results and applies the
+    # views, each run's steps on the Celery workers (not in the command's own process).
     cli_model = f"local:{EVALUATED[2]}"
     evaluated, cli_runs = sn_lake_evaluate(state, cli_model)
     assert len(cli_runs) == 2, evaluated.stdout
-    assert "materialized eval_task_accuracy: {" in evaluated.stdout and "materialized analytics_views: {" in evaluated.stdout
+    assert (
+        "materialized eval_task_accuracy: {" in evaluated.stdout
+        and "materialized analytics_views: {" in evaluated.stdout
+    )
     print(f"[{time.monotonic() - t0:.0f} s] sn-lake evaluate, results and views done")
 
     cli_steps = celery_steps(state, cli_runs)
     assert {f"eval_task_accuracy[{cli_model}]", "results_tables", "analytics_views"} <= set(cli_steps), cli_steps
-    assert set(cli_steps.values()) <= set(workers), f"`sn-lake evaluate` steps ran outside the Celery workers {workers}: {cli_steps}"
+    assert set(cli_steps.values()) <= set(workers), (
+        f"`sn-lake evaluate` steps ran outside the Celery workers {workers}: {cli_steps}"
+    )
     steps = celery_steps(state)
     assert {"raw_timm", "catalog_models", "results_tables", "analytics_views"} <= set(steps), steps
     assert set(steps.values()) <= set(workers), steps
@@ -577,12 +705,22 @@ def test_distributed_profile_matches_the_embedded_one(distributed, three_zoo_mod
     checked = "(SELECT DISTINCT table_name FROM catalog.quality_runs)"
     assert rows(lake, checked) == rows(embedded, checked) == sorted((t,) for t in CHECKED)
     for relation in ("catalog.quarantine", "catalog.quality_runs"):  # what the checks found, without when
-        columns = ", ".join(c for (c,) in embedded.execute(
-            f"SELECT column_name FROM (DESCRIBE {relation}) WHERE column_name NOT IN ('detected_at', 'checked_at')").fetchall())
-        assert_same_rows(rows(lake, f"(SELECT {columns} FROM {relation})"), rows(embedded, f"(SELECT {columns} FROM {relation})"), relation)
+        columns = ", ".join(
+            c
+            for (c,) in embedded.execute(
+                f"SELECT column_name FROM (DESCRIBE {relation}) WHERE column_name NOT IN ('detected_at', 'checked_at')"
+            ).fetchall()
+        )
+        assert_same_rows(
+            rows(lake, f"(SELECT {columns} FROM {relation})"),
+            rows(embedded, f"(SELECT {columns} FROM {relation})"),
+            relation,
+        )
     print(f"[{time.monotonic() - t0:.0f} s] compared {len(compared)} relations")
     assert {"catalog.models", "raw.crawls", "results.task_accuracy", "analytics.catalog_summary"} <= set(compared)
-    assert sorted(r[0] for r in lake.execute("SELECT model_id FROM results.task_accuracy").fetchall()) == sorted([*model_ids, cli_model])
+    assert sorted(r[0] for r in lake.execute("SELECT model_id FROM results.task_accuracy").fetchall()) == sorted(
+        [*model_ids, cli_model]
+    )
     n_models = lake.execute("SELECT count(*) FROM catalog.models").fetchone()[0]
     assert n_models > 1000  # timm's registry and the zoo
     assert lake.execute("SELECT sum(n_evaluated) FROM analytics.catalog_summary").fetchone()[0] == 3

@@ -7,15 +7,15 @@ import logging
 
 import polars as pl
 import pytest
-
 from fake_hub import FakeHub, synthetic_models
+
 from sn_lake import catalog, config, export, lake, warehouse
 from sn_lake.annotate import model_cards, numbers
-from sn_lake.sources.huggingface import crawl as hf
-from sn_lake.sources.securitynet import crawl as securitynet
-from sn_lake.sources.http import PoliteClient, RetryPolicy
 from sn_lake.catalog import papers as papers_resolve
+from sn_lake.sources.http import PoliteClient, RetryPolicy
+from sn_lake.sources.huggingface import crawl as hf
 from sn_lake.sources.robustbench import parse as robustbench_parse
+from sn_lake.sources.securitynet import crawl as securitynet
 from sn_lake.sources.timm_results import parse as timm_results_parse
 
 FAST = RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.05, seed=0)
@@ -25,8 +25,13 @@ BILLION_LAUGHS = '---\na: &a ["lol","lol","lol","lol","lol","lol","lol","lol","l
 
 
 def hostile_model(repo_id: str, **fields) -> dict:
-    return {"id": repo_id, "pipeline_tag": "image-classification", "library_name": "transformers",
-            "tags": ["dataset:cifar10", "arxiv:2010.11929"], **fields}  # fmt: skip
+    return {
+        "id": repo_id,
+        "pipeline_tag": "image-classification",
+        "library_name": "transformers",
+        "tags": ["dataset:cifar10", "arxiv:2010.11929"],
+        **fields,
+    }
 
 
 def quarantine(con, where: str = "true", params=()) -> list[tuple]:
@@ -52,15 +57,24 @@ def settings_with(sn_home, monkeypatch, securitynet_table):
 def test_numbers_out_of_range_are_quarantined_and_every_source_still_builds(settings_with):
     models = [
         hostile_model("evil/ten-billion-classes", config={"num_classes": 10_000_000_000, "model_type": "vit"}),
-        hostile_model("evil/huge-input", config={"pretrained_cfg": {"input_size": [3, 100_000, 100_000]}},
-                      downloads=-5, likes="many"),
+        hostile_model(
+            "evil/huge-input",
+            config={"pretrained_cfg": {"input_size": [3, 100_000, 100_000]}},
+            downloads=-5,
+            likes="many",
+        ),
         hostile_model("evil/true-accuracy", **{"model-index": accuracy_index(True)}),
         hostile_model("ok/percent-text", **{"model-index": accuracy_index("97.5%")}),
         hostile_model("ok/one-and-a-half", **{"model-index": accuracy_index(1.5)}),
         hostile_model("evil/nan-accuracy", **{"model-index": accuracy_index("NaN")}),
-        hostile_model("ok/plain", config={"num_classes": 10, "model_type": "vit"}, downloads=7, likes=2,
-                      **{"model-index": accuracy_index(0.9)}),
-    ]  # fmt: skip
+        hostile_model(
+            "ok/plain",
+            config={"num_classes": 10, "model_type": "vit"},
+            downloads=7,
+            likes=2,
+            **{"model-index": accuracy_index(0.9)},
+        ),
+    ]
     with FakeHub(models) as hub:
         settings = settings_with(hub)
         hf.crawl(settings, hf.CrawlConfig(retry=FAST))
@@ -69,10 +83,13 @@ def test_numbers_out_of_range_are_quarantined_and_every_source_still_builds(sett
     counts = catalog.build_models(settings, con)
 
     assert counts["huggingface"] == len(models) and counts["securitynet"] > 100  # the other source is built too
-    rows = {r[0]: r[1:] for r in con.execute(
-        "SELECT name, num_classes, input_size, downloads, likes, reported_accuracy FROM catalog.models "
-        "WHERE source = 'huggingface'"
-    ).fetchall()}  # fmt: skip
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT name, num_classes, input_size, downloads, likes, reported_accuracy FROM catalog.models "
+            "WHERE source = 'huggingface'"
+        ).fetchall()
+    }
     assert rows["evil/ten-billion-classes"][0] is None
     assert rows["evil/huge-input"][1:4] == (None, None, None)
     assert rows["evil/true-accuracy"][4] is None and rows["evil/nan-accuracy"][4] is None
@@ -108,8 +125,17 @@ def test_accuracy_rule():
     assert numbers.accuracy(1.5)[0] == pytest.approx(0.015)
     assert numbers.accuracy(1)[0] == 1.0 and numbers.accuracy(0)[0] == 0.0
     out, bad = "accuracy.out_of_range", "accuracy.unparseable"
-    for value, rule in [(-0.1, out), (100.5, out), (float("inf"), out), (10**400, out), ("150%", out),
-                        (float("nan"), bad), ("high", bad), ([0.9], bad), (False, bad)]:  # fmt: skip
+    for value, rule in [
+        (-0.1, out),
+        (100.5, out),
+        (float("inf"), out),
+        (10**400, out),
+        ("150%", out),
+        (float("nan"), bad),
+        ("high", bad),
+        ([0.9], bad),
+        (False, bad),
+    ]:
         got, problem = numbers.accuracy(value)
         assert got is None and problem.rule == rule, value
     assert model_cards.model_index_accuracy(accuracy_index(True)) is None  # value: true is not 1.0
@@ -125,9 +151,14 @@ def test_billion_laughs_card_is_refused_and_the_model_keeps_its_listing_metadata
     assert model_cards.read_card("---\n- a list\n---\n")[2].rule == "card.yaml_invalid"
     assert model_cards.read_card("---\nlicense: mit\n---\n")[:1] == ({"license": "mit"},)
 
-    listing = {"pipeline_tag": "image-classification", "library_name": "timm", "downloads": 42, "likes": 3,
-               "tags": ["dataset:cifar10", "license:apache-2.0"],
-               "config": {"architecture": "resnet18", "num_classes": 10}}  # fmt: skip
+    listing = {
+        "pipeline_tag": "image-classification",
+        "library_name": "timm",
+        "downloads": 42,
+        "likes": 3,
+        "tags": ["dataset:cifar10", "license:apache-2.0"],
+        "config": {"architecture": "resnet18", "num_classes": 10},
+    }
     models = [
         {"id": "evil/laughs", **listing, "card": BILLION_LAUGHS},
         {"id": "evil/long-front-matter", **listing, "card": long_card},
@@ -142,8 +173,10 @@ def test_billion_laughs_card_is_refused_and_the_model_keeps_its_listing_metadata
         "SELECT name, dataset, license, architecture, num_classes, downloads FROM catalog.models "
         "WHERE source = 'huggingface' ORDER BY 1"
     ).fetchall()
-    assert rows == [("evil/laughs", "cifar10", "apache-2.0", "resnet18", 10, 42),
-                    ("evil/long-front-matter", "cifar10", "apache-2.0", "resnet18", 10, 42)]  # fmt: skip
+    assert rows == [
+        ("evil/laughs", "cifar10", "apache-2.0", "resnet18", 10, 42),
+        ("evil/long-front-matter", "cifar10", "apache-2.0", "resnet18", 10, 42),
+    ]
     assert [(k, r) for k, r, _ in quarantine(con)] == [
         ("huggingface:evil/laughs", "card.yaml_alias"),
         ("huggingface:evil/long-front-matter", "card.front_matter_too_long"),
@@ -170,8 +203,9 @@ def test_credentials_in_the_endpoint_are_sent_but_never_written(settings_with, s
             client.fetch("GET", f"{hub.url}/api/models", params={"limit": "1"})
         assert hub.request_log[before].authorization == expected_auth
 
-    weights = {r[0] for r in con.execute(
-        "SELECT weights_url FROM catalog.models WHERE source = 'huggingface'").fetchall()}
+    weights = {
+        r[0] for r in con.execute("SELECT weights_url FROM catalog.models WHERE source = 'huggingface'").fetchall()
+    }
     assert len(weights) == 60 and all(w.startswith(f"http://{host}/") for w in weights)
     requests = set(lake.read_raw(settings, hf.SOURCE)["request_url"])
     assert requests and all(url.startswith(f"http://***@{host}/") for url in requests)  # sent with credentials, masked
@@ -230,10 +264,13 @@ def test_a_corrupt_step_file_is_named_quarantined_and_the_rest_builds(settings_w
     assert names and len(names) == 90 - len(lost) and not names & lost
     assert con.execute("SELECT count(*) FROM raw.crawls WHERE source = 'huggingface'").fetchone()[0] == 0
     lake_rows = quarantine(con, "rule LIKE 'lake.%'")
-    assert [(k, r) for k, r, _ in lake_rows] == sorted([
-        (relative[truncated], "lake.unreadable_step"), (relative[garbage], "lake.unreadable_step"),
-        (manifest.relative_to(settings.lake_dir).as_posix(), "lake.unreadable_manifest"),
-    ])  # fmt: skip
+    assert [(k, r) for k, r, _ in lake_rows] == sorted(
+        [
+            (relative[truncated], "lake.unreadable_step"),
+            (relative[garbage], "lake.unreadable_step"),
+            (manifest.relative_to(settings.lake_dir).as_posix(), "lake.unreadable_manifest"),
+        ]
+    )
     assert all("the rest of the source was built without it" in d for _, _, d in lake_rows)
 
     garbage.unlink()  # the operator removes one file: its entry goes at the next build, the other stays
@@ -242,8 +279,13 @@ def test_a_corrupt_step_file_is_named_quarantined_and_the_rest_builds(settings_w
 
 
 def test_published_results_and_paper_years_are_range_checked():
-    record = {"name": "x", "eps": "1" + "0" * 400 + ".00", "clean_acc": "97.5%", "autoattack_acc": True,
-              "number_forward_passes": 10_000_000_000}  # fmt: skip
+    record = {
+        "name": "x",
+        "eps": "1" + "0" * 400 + ".00",
+        "clean_acc": "97.5%",
+        "autoattack_acc": True,
+        "number_forward_passes": 10_000_000_000,
+    }
     entry = robustbench_parse.read_entry({"path": "cifar10/Linf/x.json", "status": 200, "text": json.dumps(record)})
     assert entry.excluded is None and entry.values["clean_accuracy"] == pytest.approx(0.975)
     assert entry.values["epsilon"] is None and entry.values["robust_accuracy"] is None
@@ -258,16 +300,35 @@ def test_published_results_and_paper_years_are_range_checked():
     assert values["top1"] == pytest.approx(0.8)
     assert values["img_size"] is None and values["rank_diff"] is None and values["param_count"] is None
     assert {n.field for _, n in table.notes if n.rule == "timm_results.null.out_of_range"} >= {
-        "img_size", "rank_diff", "param_count"}
+        "img_size",
+        "rank_diff",
+        "param_count",
+    }
 
-    answers = [("openalex", {"title": "A", "publication_year": 10_000_000_000}),
-               ("semantic_scholar", {"title": {"no": "text"}, "year": 2021}), ("dblp", ["not", "an", "object"])]
+    answers = [
+        ("openalex", {"title": "A", "publication_year": 10_000_000_000}),
+        ("semantic_scholar", {"title": {"no": "text"}, "year": 2021}),
+        ("dblp", ["not", "an", "object"]),
+    ]
     frame = pl.DataFrame(
-        [{"api": api, "paper_id": "2010.00001", "record": json.dumps({"record": r}), "request_url": "test:",
-          "fetched_at": lake.utcnow()} for api, r in answers],
-        schema={"api": pl.String, "paper_id": pl.String, "record": pl.String, "request_url": pl.String,
-                "fetched_at": pl.Datetime("us", "UTC")},
-    )  # fmt: skip
+        [
+            {
+                "api": api,
+                "paper_id": "2010.00001",
+                "record": json.dumps({"record": r}),
+                "request_url": "test:",
+                "fetched_at": lake.utcnow(),
+            }
+            for api, r in answers
+        ],
+        schema={
+            "api": pl.String,
+            "paper_id": pl.String,
+            "record": pl.String,
+            "request_url": pl.String,
+            "fetched_at": pl.Datetime("us", "UTC"),
+        },
+    )
     issues: list[dict] = []
     _, papers = papers_resolve.build(frame, issues=issues)
     assert papers.select("title", "year").row(0) == ("A", 2021)  # the refused values let the next API's win

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from fake_hub import FakeHub, synthetic_models
+
 from sn_lake import catalog, config, lake, warehouse
 from sn_lake.annotate.model_cards import needs_card
+from sn_lake.sources.http import HttpError, RetryPolicy
 from sn_lake.sources.huggingface import crawl as hf
 from sn_lake.sources.huggingface import parse as hf_parse
-from sn_lake.sources.http import HttpError, RetryPolicy
 
 FAST = RetryPolicy(attempts=6, backoff_base=0.01, backoff_max=0.05, seed=0)
 TOKEN = "hf_sEcReT_tOkEn_4242"
@@ -80,7 +80,18 @@ def test_full_crawl_lands_every_matching_model_exactly_once(hub, hub_settings):
     # expand[] asked for everything the catalog needs; config came from expand, never from config.json
     first = listing_requests(hub)[0]
     assert first.query["pipeline_tag"] == ["image-classification"] and first.query["limit"] == ["1000"]
-    assert set(first.query["expand[]"]) >= {"sha", "lastModified", "createdAt", "tags", "pipeline_tag", "library_name", "downloads", "likes", "cardData", "safetensors"}
+    assert set(first.query["expand[]"]) >= {
+        "sha",
+        "lastModified",
+        "createdAt",
+        "tags",
+        "pipeline_tag",
+        "library_name",
+        "downloads",
+        "likes",
+        "cardData",
+        "safetensors",
+    }
     assert not [r for r in hub.request_log if r.path.endswith("config.json")]
 
     # cards only where the listing lacks a dataset, a paper or an accuracy
@@ -89,11 +100,18 @@ def test_full_crawl_lands_every_matching_model_exactly_once(hub, hub_settings):
     assert set(card_requests(hub)) == wanted and summary["cards_fetched"] == len(wanted)
 
     con = build_catalog(hub_settings)
-    rows = con.execute("SELECT model_id, count(*) FROM catalog.models WHERE source = 'huggingface' GROUP BY 1 HAVING count(*) > 1").fetchall()
+    rows = con.execute(
+        "SELECT model_id, count(*) FROM catalog.models WHERE source = 'huggingface' GROUP BY 1 HAVING count(*) > 1"
+    ).fetchall()
     assert rows == []
-    models = {r[0]: r for r in con.execute(
-        "SELECT name, revision, dataset, paper_id, reported_accuracy, base_model, created_at, has_safetensors, model_type, downloads "
-        "FROM catalog.models WHERE source = 'huggingface'").fetchall()}  # fmt: skip
+    models = {
+        r[0]: r
+        for r in con.execute(
+            "SELECT name, revision, dataset, paper_id, reported_accuracy, base_model, created_at, has_safetensors, "
+            "model_type, downloads "
+            "FROM catalog.models WHERE source = 'huggingface'"
+        ).fetchall()
+    }
     assert set(models) == set(expected)
     for repo_id, model in expected.items():
         name, revision, dataset, paper, accuracy, base, created, safetensors, family, downloads = models[repo_id]
@@ -104,13 +122,15 @@ def test_full_crawl_lands_every_matching_model_exactly_once(hub, hub_settings):
         assert family in {"vit", "convnext", "swin", "resnet", "efficientnet"}
     assert con.execute("SELECT count(*) FROM catalog.model_versions").fetchone()[0] == len(expected)
     assert con.execute("SELECT count(*) FROM catalog.model_stats").fetchone()[0] == len(expected)
-    assert con.execute("SELECT n_records FROM raw.crawls WHERE source = 'huggingface'").fetchone()[0] == summary["records"]
+    assert (
+        con.execute("SELECT n_records FROM raw.crawls WHERE source = 'huggingface'").fetchone()[0] == summary["records"]
+    )
 
 
 def test_recrawl_after_one_percent_change_fetches_cards_for_exactly_those(hub, hub_settings):
     hf.crawl(hub_settings, hf.CrawlConfig(retry=FAST))
     images = sorted(image_models(hub), key=lambda m: m["id"])
-    changed = images[:: 100][: max(2, len(images) // 100)]  # 1%
+    changed = images[::100][: max(2, len(images) // 100)]  # 1%
     changed += [next(m for m in images if needs_card(m) and m not in changed)]
     changed += [next(m for m in images if not needs_card(m) and m not in changed)]
     for m in changed:
@@ -128,14 +148,18 @@ def test_recrawl_after_one_percent_change_fetches_cards_for_exactly_those(hub, h
     assert summary["requests"] == summary["pages"] + len(expected_cards)
 
     con = build_catalog(hub_settings)
-    versions = con.execute("SELECT model_id, count(*) FROM catalog.model_versions GROUP BY 1 HAVING count(*) = 2").fetchall()
+    versions = con.execute(
+        "SELECT model_id, count(*) FROM catalog.model_versions GROUP BY 1 HAVING count(*) = 2"
+    ).fetchall()
     assert {v[0] for v in versions} == {f"huggingface:{m['id']}" for m in changed}
     assert con.execute("SELECT count(*) FROM catalog.model_stats").fetchone()[0] == 2 * len(now)
     stats = con.execute(
         "SELECT downloads FROM catalog.model_stats WHERE model_id = ? ORDER BY observed_at", [f"huggingface:{bumped}"]
     ).fetchall()
     assert stats[-1][0] == 999_999 and stats[0][0] != 999_999
-    revision = con.execute("SELECT revision FROM catalog.models WHERE model_id = ?", [f"huggingface:{changed[0]['id']}"]).fetchone()[0]
+    revision = con.execute(
+        "SELECT revision FROM catalog.models WHERE model_id = ?", [f"huggingface:{changed[0]['id']}"]
+    ).fetchone()[0]
     assert revision == now[changed[0]["id"]]["sha"]
 
 
@@ -230,7 +254,9 @@ def test_sigkill_mid_sweep_then_rerun_finishes_without_duplicates_or_refetching(
         assert crawls[0]["requests_total"] == len(hub.request_log) - 1
 
         con = build_catalog(settings)
-        assert con.execute("SELECT count(*), count(DISTINCT model_id) FROM catalog.models WHERE source = 'huggingface'").fetchone() == (
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT model_id) FROM catalog.models WHERE source = 'huggingface'"
+        ).fetchone() == (
             len(expected),
             len(expected),
         )
@@ -238,7 +264,12 @@ def test_sigkill_mid_sweep_then_rerun_finishes_without_duplicates_or_refetching(
 
     # the token reached the Hub in the Authorization header and nowhere else
     assert TOKEN not in first_output and TOKEN not in second_output
-    leaked = [p for root in (sn_home, Path(os.environ["DAGSTER_HOME"])) for p in root.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
+    leaked = [
+        p
+        for root in (sn_home, Path(os.environ["DAGSTER_HOME"]))
+        for p in root.rglob("*")
+        if p.is_file() and TOKEN.encode() in p.read_bytes()
+    ]
     assert leaked == []
 
 
@@ -275,7 +306,11 @@ def test_fake_hub_serves_real_downloads_to_huggingface_hub(tmp_path):
         assert (folder / "model.safetensors").read_bytes() == (repo / "model.safetensors").read_bytes()
         assert folder.name == info["sha"] == "a" * 40
         listed = HfApi(endpoint=hub.url).model_info("org/net")
-        assert listed.sha == "a" * 40 and sorted(s.rfilename for s in listed.siblings) == ["README.md", "config.json", "model.safetensors"]
+        assert listed.sha == "a" * 40 and sorted(s.rfilename for s in listed.siblings) == [
+            "README.md",
+            "config.json",
+            "model.safetensors",
+        ]
 
 
 def test_asset_reports_an_unreachable_hub_as_a_warning_and_succeeds(sn_home, monkeypatch):
@@ -303,8 +338,12 @@ def test_sigkill_in_the_card_pass_resumes_after_the_last_saved_batch(sn_home, mo
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         env = dict(os.environ)
         held = hub.stall("/resolve/", after=hf.CARD_BATCH + 10)
-        code = "from sn_lake import config; from sn_lake.sources.huggingface import crawl as hf; hf.crawl(config.load())"
-        first = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        code = (
+            "from sn_lake import config; from sn_lake.sources.huggingface import crawl as hf; hf.crawl(config.load())"
+        )
+        first = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert held.reached.wait(120), "the crawl never reached its second batch of cards"
         os.kill(first.pid, signal.SIGKILL)
         first.communicate()
@@ -321,7 +360,7 @@ def test_sigkill_in_the_card_pass_resumes_after_the_last_saved_batch(sn_home, mo
 
         assert summary["resumed"] and summary["requests"] == len(plan) - hf.CARD_BATCH
         assert listing_requests(hub, mark) == []
-        assert card_requests(hub, mark) and set(card_requests(hub, mark)) == set(plan[hf.CARD_BATCH:])
+        assert card_requests(hub, mark) and set(card_requests(hub, mark)) == set(plan[hf.CARD_BATCH :])
         cards = lake.read_raw(settings, hf.SOURCE).filter(pl.col("request_url").str.contains("/resolve/"))
         assert cards.height == len(plan) and cards["native_id"].n_unique() == len(plan)
 

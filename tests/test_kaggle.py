@@ -5,12 +5,19 @@ import json
 import polars as pl
 import pytest
 
-from sn_lake import config, lake, warehouse
-from sn_lake import kaggle_client
+from sn_lake import config, kaggle_client, lake, warehouse
 from sn_lake.catalog import kaggle as kaggle_catalog
 from sn_lake.sources import http
 from sn_lake.sources.kaggle import crawl as kaggle
-from tests.fake_kaggle import PORT, TOKEN, FakeKaggle, decode_token, encode_token, image_classifier_handles, kaggle_error
+from tests.fake_kaggle import (
+    PORT,
+    TOKEN,
+    FakeKaggle,
+    decode_token,
+    encode_token,
+    image_classifier_handles,
+    kaggle_error,
+)
 from tests.loopback_server import LoopbackServer, Response
 
 FAST = http.RetryPolicy(attempts=4, backoff_base=0.0, seed=0)
@@ -36,9 +43,15 @@ def listing_tokens(api):
 
 @pytest.mark.parametrize(
     "framework, handle",
-    [("MODEL_FRAMEWORK_PY_TORCH", "pyTorch"), ("MODEL_FRAMEWORK_TENSOR_FLOW_2", "tensorFlow2"),
-     ("MODEL_FRAMEWORK_TF_LITE", "tfLite"), ("MODEL_FRAMEWORK_KERAS", "keras"), ("pyTorch", "pyTorch"), (None, "unspecified")],
-)  # fmt: skip
+    [
+        ("MODEL_FRAMEWORK_PY_TORCH", "pyTorch"),
+        ("MODEL_FRAMEWORK_TENSOR_FLOW_2", "tensorFlow2"),
+        ("MODEL_FRAMEWORK_TF_LITE", "tfLite"),
+        ("MODEL_FRAMEWORK_KERAS", "keras"),
+        ("pyTorch", "pyTorch"),
+        (None, "unspecified"),
+    ],
+)
 def test_framework_handle(framework, handle):
     assert kaggle_client.framework_handle(framework) == handle
 
@@ -73,18 +86,27 @@ def test_crawl_keeps_every_variation_of_the_image_classifiers(fake_kaggle):
     assert listing_tokens(fake_kaggle) == [0, 2, 4, 6]  # every page once, following the tokens
     assert len(fake_kaggle.requests_to(fake_kaggle.path("ListModelInstances"))) == 6  # two models have two pages
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in fake_kaggle.requests)
-    assert all(r.json()["search"] == kaggle.DEFAULT_SEARCH for r in fake_kaggle.requests_to(fake_kaggle.path("ListModels")))
+    assert all(
+        r.json()["search"] == kaggle.DEFAULT_SEARCH for r in fake_kaggle.requests_to(fake_kaggle.path("ListModels"))
+    )
 
     effnet = rows["kaggle:google/efficientnet-v2/tensorFlow2/imagenet21k-ft1k-s-classification"]
     assert (effnet["dataset"], effnet["data_category"], effnet["license"]) == ("imagenet-1k", "natural", "Apache 2.0")
     assert (effnet["library"], effnet["paper_id"], effnet["revision"]) == ("tensorFlow2", "2104.00298", "1")
     assert effnet["model_type"] == "efficientnet" and effnet["likes"] == 3
     assert effnet["created_at"].isoformat() == "2023-05-02T10:00:00+00:00"
-    assert effnet["weights_url"] == "https://www.kaggle.com/models/google/efficientnet-v2/tensorFlow2/imagenet21k-ft1k-s-classification"
+    assert (
+        effnet["weights_url"]
+        == "https://www.kaggle.com/models/google/efficientnet-v2/tensorFlow2/imagenet21k-ft1k-s-classification"
+    )
     resnet = rows["kaggle:timm/resnet/pyTorch/resnet18-a1-in1k"]
     assert (resnet["paper_id"], resnet["library"], resnet["dataset"]) == ("1512.03385", "pyTorch", "imagenet-1k")
     cifar = rows["kaggle:someone/cifar-resnet/pyTorch/default"]
-    assert (cifar["dataset"], cifar["license"], cifar["paper_id"]) == ("cifar10", None, None)  # missing fields stay NULL
+    assert (cifar["dataset"], cifar["license"], cifar["paper_id"]) == (
+        "cifar10",
+        None,
+        None,
+    )  # missing fields stay NULL
     jax = rows["kaggle:keras/vit/jax/vit_base_patch16_224_cifar"]
     assert (jax["dataset"], jax["library"], jax["paper_id"]) == (None, "jax", "2010.11929")
 
@@ -94,7 +116,9 @@ def test_errors_429_and_a_slow_page_are_retried(fake_kaggle):
     fake_kaggle.fail_next("POST", listing, kaggle_error(503, "Backend unavailable."))
     fake_kaggle.fail_next("POST", listing, kaggle_error(429, "Too many requests.", {"Retry-After": "0"}))
     fake_kaggle.slow_pages[2] = 1.0  # the second page answers after the client's timeout, once
-    fake_kaggle.fail_next("POST", fake_kaggle.path("GetModel"), Response(200, {"id": 1}, delay_s=1.0))  # a slow GetModel too
+    fake_kaggle.fail_next(
+        "POST", fake_kaggle.path("GetModel"), Response(200, {"id": 1}, delay_s=1.0)
+    )  # a slow GetModel too
     settings = config.load()
     summary = kaggle.crawl(settings, page_size=2, policy=FAST, timeout_s=0.3)
     assert summary["status"] == "ok"
@@ -191,13 +215,26 @@ def test_offline_public_defaults_warn_and_the_graph_still_runs(sn_home, monkeypa
         monkeypatch.setenv(f"SN_LAKE_{name.upper()}", f"{dead}/{name}")
     settings = config.load()
     con = warehouse.connect(settings)  # two catalog rows whose paper and weights link the crawls should ask about
-    rows = [("securitynet:a", "a", "2104.00298", "https://github.com/osmr/imgclsmob"), ("securitynet:b", "b", "1512.03385", "https://zenodo.org/records/1")]
+    rows = [
+        ("securitynet:a", "a", "2104.00298", "https://github.com/osmr/imgclsmob"),
+        ("securitynet:b", "b", "1512.03385", "https://zenodo.org/records/1"),
+    ]
     frame = pl.DataFrame(rows, schema=["model_id", "name", "paper_id", "weights_url"], orient="row")
-    warehouse.replace_rows(con, "catalog.models", frame.with_columns(source=pl.lit("securitynet"), first_seen_at=lake.utcnow(), last_seen_at=lake.utcnow()), "true")
+    warehouse.replace_rows(
+        con,
+        "catalog.models",
+        frame.with_columns(source=pl.lit("securitynet"), first_seen_at=lake.utcnow(), last_seen_at=lake.utcnow()),
+        "true",
+    )
     con.close()
-    assert materialize("key:raw_kaggle or key:raw_papers or key:catalog_papers or key:raw_weights or key:catalog_weight_files")
+    assert materialize(
+        "key:raw_kaggle or key:raw_papers or key:catalog_papers or key:raw_weights or key:catalog_weight_files"
+    )
     with dg.DagsterInstance.get() as instance:
-        keys = [dg.AssetCheckKey(dg.AssetKey("raw_kaggle"), "kaggle_reachable"), dg.AssetCheckKey(dg.AssetKey("raw_papers"), "papers_reachable")]
+        keys = [
+            dg.AssetCheckKey(dg.AssetKey("raw_kaggle"), "kaggle_reachable"),
+            dg.AssetCheckKey(dg.AssetKey("raw_papers"), "papers_reachable"),
+        ]
         checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
         for key in keys:
             evaluation = checks[key].event.dagster_event.event_specific_data
@@ -205,12 +242,17 @@ def test_offline_public_defaults_warn_and_the_graph_still_runs(sn_home, monkeypa
         kaggle_run = instance.get_latest_materialization_event(dg.AssetKey("raw_kaggle")).asset_materialization
         assert kaggle_run.metadata["status"].value == "unreachable"
         papers_run = instance.get_latest_materialization_event(dg.AssetKey("raw_papers")).asset_materialization
-        assert papers_run.metadata["unreachable"].value == "arxiv, semantic_scholar, paperswithcode, openalex"  # DBLP: no title to ask with
+        assert (
+            papers_run.metadata["unreachable"].value == "arxiv, semantic_scholar, paperswithcode, openalex"
+        )  # DBLP: no title to ask with
         weights_run = instance.get_latest_materialization_event(dg.AssetKey("raw_weights")).asset_materialization
         assert weights_run.metadata["unreachable"].value == "github, zenodo"
     con = warehouse.connect(settings, read_only=True)
     statuses = con.execute("SELECT model_id, status FROM catalog.weight_files ORDER BY 1").fetchall()
-    assert statuses == [("securitynet:a", "not_fetched"), ("securitynet:b", "not_fetched")]  # said honestly, nothing guessed
+    assert statuses == [
+        ("securitynet:a", "not_fetched"),
+        ("securitynet:b", "not_fetched"),
+    ]  # said honestly, nothing guessed
     assert con.execute("SELECT count(*) FROM catalog.papers").fetchall() == [(0,)]
     con.close()
 

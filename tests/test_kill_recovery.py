@@ -68,8 +68,15 @@ class Lines:
 
 
 def start(*args: str, **env: str) -> Lines:
-    return Lines(subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  env={**os.environ, "PYTHONUNBUFFERED": "1", **env}))
+    return Lines(
+        subprocess.Popen(
+            list(args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        )
+    )
 
 
 @pytest.fixture
@@ -105,8 +112,10 @@ def test_a_run_killed_holding_the_write_slot_blocks_no_later_run(lake_and_wareho
         # A second run's catalog step waits for the pool: it says so within seconds, naming the pool and the holder.
         waiter = start(*CATALOG_RUN)
         started = time.monotonic()
-        waiter.wait_for(rf"sn-lake: step catalog_models waits for pool duckdb_write \(limit 1\), held by run "
-                        rf"{held_by} \(step catalog_models, STARTED, sn-lake pid {holder.process.pid} on ")
+        waiter.wait_for(
+            rf"sn-lake: step catalog_models waits for pool duckdb_write \(limit 1\), held by run "
+            rf"{held_by} \(step catalog_models, STARTED, sn-lake pid {holder.process.pid} on "
+        )
         blocked_after_s = time.monotonic() - started
         # SIGTERM ends it promptly (it cannot run while it waits for the slot) and marks it failed.
         stopped = time.monotonic()
@@ -159,19 +168,27 @@ def test_ctrl_c_ends_a_run_whose_step_waits_and_gives_its_slot_back(lake_and_war
 
 
 WRITER = "from sn_lake import config, warehouse; warehouse.connect(config.load()).close(); print('wrote', flush=True)"
-READER = ("import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); print('reading', flush=True); "
-          "sys.stdin.readline(); c.close(); print('closed', flush=True)")
+READER = (
+    "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); print('reading', flush=True); "
+    "sys.stdin.readline(); c.close(); print('closed', flush=True)"
+)
 
 
 def test_the_writer_waits_for_a_reader_then_writes(settings):
     warehouse.connect(settings).close()
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.warehouse_path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(settings.warehouse_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert reader.stdout.readline().strip() == "reading"
         writer = start(sys.executable, "-c", WRITER, SN_LAKE_WRITE_WAIT_S="300")
-        writer.wait_for(rf"waiting up to 300 s \(SN_LAKE_WRITE_WAIT_S\) for .*warehouse.duckdb to be free: process "
-                        rf"{reader.pid} \(.*\) has it open; close that connection")
+        writer.wait_for(
+            rf"waiting up to 300 s \(SN_LAKE_WRITE_WAIT_S\) for .*warehouse.duckdb to be free: process "
+            rf"{reader.pid} \(.*\) has it open; close that connection"
+        )
         reader.stdin.write("done\n")
         reader.stdin.flush()
         assert reader.stdout.readline().strip() == "closed"
@@ -184,8 +201,12 @@ def test_the_writer_waits_for_a_reader_then_writes(settings):
 
 def test_the_writer_gives_up_after_the_configured_wait_with_what_to_do(settings):
     warehouse.connect(settings).close()
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.warehouse_path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(settings.warehouse_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert reader.stdout.readline().strip() == "reading"
         started = time.monotonic()

@@ -5,13 +5,13 @@ import json
 
 import duckdb
 import pytest
-
 from fake_hub import FakeHub, lineage_models, synthetic_models
+
 from sn_lake import catalog, cli, config, search, warehouse
 from sn_lake.annotate import lineage
 from sn_lake.annotate.model_cards import needs_card
-from sn_lake.sources.huggingface import crawl as hf
 from sn_lake.sources.http import RetryPolicy
+from sn_lake.sources.huggingface import crawl as hf
 
 FAST = RetryPolicy(attempts=4, backoff_base=0.01, backoff_max=0.05, seed=0)
 HF = "huggingface:"
@@ -42,8 +42,13 @@ def test_parent_id_keeps_hub_ids_and_refuses_paths_and_placeholders(value, expec
 
 def test_relation_words_and_what_the_listing_shows():
     assert [lineage.relation_of(w) for w in ("fine-tune", "LoRA", "merged", "quantised", "distilled", None)] == [
-        "finetune", "adapter", "merge", "quantized", None, None,
-    ]  # fmt: skip
+        "finetune",
+        "adapter",
+        "merge",
+        "quantized",
+        None,
+        None,
+    ]
     assert lineage.inferred_relation(1, ["gguf"], "transformers") == "quantized"
     assert lineage.inferred_relation(1, [], "peft") == "adapter"
     assert lineage.inferred_relation(2, [], "timm") == "merge"
@@ -65,8 +70,10 @@ def test_declared_parents_order_evidence_and_relation():
         lineage.Parent("org/d", "merge", "model_info"),
     ]
     # the card's front matter stands in for a missing cardData; the prose is read only when nothing else declares
-    card = ("---\nbase_model: org/yaml\nbase_model_relation: quantized\n---\n"
-            "This model is a fine-tuned version of [org/prose](x).")
+    card = (
+        "---\nbase_model: org/yaml\nbase_model_relation: quantized\n---\n"
+        "This model is a fine-tuned version of [org/prose](x)."
+    )
     assert lineage.declared_parents("me/x", card_text=card) == [lineage.Parent("org/yaml", "quantized", "card")]
     prose = "# x\n\nThis model is a fine-tuned version of [org/prose](https://huggingface.co/org/prose) on beans."
     assert lineage.declared_parents("me/x", card_text=prose) == [lineage.Parent("org/prose", "finetune", "card")]
@@ -82,8 +89,11 @@ def test_resolve_and_tree_edges():
     assert lineage.resolve("timm/resnet18.a1_in1k", known) == "timm:resnet18.a1_in1k"
     assert lineage.resolve("org/elsewhere", known) == "huggingface:org/elsewhere"
     rows = lineage.tree_edges(
-        [(HF + "me/a", "org/root", "finetune", "card"), (HF + "me/a", "Org/Root", "unknown", "tag"),
-         (HF + "Org/Root", "org/root", "unknown", "tag")],
+        [
+            (HF + "me/a", "org/root", "finetune", "card"),
+            (HF + "me/a", "Org/Root", "unknown", "tag"),
+            (HF + "Org/Root", "org/root", "unknown", "tag"),
+        ],
         known,
     )
     assert rows == [{"child_id": HF + "me/a", "parent_id": HF + "Org/Root", "relation": "finetune", "evidence": "card"}]
@@ -121,7 +131,8 @@ def test_the_tree_matches_every_declared_edge_and_costs_no_request(tree_warehous
     tree_cases = {e for e in edges if e[0].startswith(HF + "tree/")}
     assert tree_cases == tree_warehouse["expected"]
     n_rows, n_pairs = con.execute(
-        "SELECT count(*), count(DISTINCT (child_id, parent_id)) FROM catalog.model_tree").fetchone()
+        "SELECT count(*), count(DISTINCT (child_id, parent_id)) FROM catalog.model_tree"
+    ).fetchone()
     assert n_rows == n_pairs == len(edges)
     # every synthetic model declares its base (cardData + tag, or only the Trainer's prose in a fetched card)
     synthetic = [m for m in tree_warehouse["listed"] if "-finetuned-" in m["id"]]
@@ -139,9 +150,12 @@ def test_the_tree_matches_every_declared_edge_and_costs_no_request(tree_warehous
 
 def test_model_lineage_is_recursive_cycle_safe_and_shortest(tree_warehouse):
     con = tree_warehouse["con"]
-    lineage_rows = dict(((m, a), d) for m, a, d in con.execute(
-        "SELECT model_id, ancestor_id, depth FROM analytics.model_lineage WHERE model_id LIKE 'huggingface:tree/%'"
-    ).fetchall())
+    lineage_rows = dict(
+        ((m, a), d)
+        for m, a, d in con.execute(
+            "SELECT model_id, ancestor_id, depth FROM analytics.model_lineage WHERE model_id LIKE 'huggingface:tree/%'"
+        ).fetchall()
+    )
     root, scalar = HF + "base-org/vit-root", HF + "tree/scalar-child"
     assert lineage_rows[(HF + "tree/bare-prose", scalar)] == 1
     assert lineage_rows[(HF + "tree/bare-prose", root)] == 2
@@ -197,22 +211,38 @@ def test_lineage_inheritance_compares_parents_with_their_children(tree_warehouse
     con.execute("DELETE FROM results.adversarial")
     flagged = {root: True, kids[0]: True, kids[1]: False, kids[2]: False}
     for model_id, verdict in flagged.items():
-        con.execute("INSERT INTO results.backdoor_detection (model_id, origin, detector, flagged, computed_at) "
-                    "VALUES (?, 'computed', 'neural_cleanse', ?, now())", [model_id, verdict])
+        con.execute(
+            "INSERT INTO results.backdoor_detection (model_id, origin, detector, flagged, computed_at) "
+            "VALUES (?, 'computed', 'neural_cleanse', ?, now())",
+            [model_id, verdict],
+        )
     # an older run of a child said otherwise: the latest verdict counts; a published figure is not ours
-    con.execute("INSERT INTO results.backdoor_detection (model_id, origin, detector, flagged, computed_at) "
-                "VALUES (?, 'computed', 'neural_cleanse', true, now() - INTERVAL 1 DAY)", [kids[1]])
-    con.execute("INSERT INTO results.backdoor_detection (model_id, origin, detector, flagged) "
-                "VALUES (?, 'published:securitynet', 'neural_cleanse', true)", [kids[2]])
+    con.execute(
+        "INSERT INTO results.backdoor_detection (model_id, origin, detector, flagged, computed_at) "
+        "VALUES (?, 'computed', 'neural_cleanse', true, now() - INTERVAL 1 DAY)",
+        [kids[1]],
+    )
+    con.execute(
+        "INSERT INTO results.backdoor_detection (model_id, origin, detector, flagged) "
+        "VALUES (?, 'published:securitynet', 'neural_cleanse', true)",
+        [kids[2]],
+    )
     robust = {root: 0.40, kids[0]: 0.30, kids[1]: 0.20}
     for model_id, value in robust.items():
-        con.execute("INSERT INTO results.adversarial (model_id, origin, setting, attack, epsilon, robust_accuracy) "
-                    "VALUES (?, 'computed', 'white-box', 'pgd', 0.03, ?)", [model_id, value])
-    con.execute("INSERT INTO results.adversarial (model_id, origin, setting, attack, epsilon, robust_accuracy) "
-                "VALUES (?, 'computed', 'white-box', 'pgd', 0.1, 0.05)", [kids[2]])  # another epsilon: not compared
+        con.execute(
+            "INSERT INTO results.adversarial (model_id, origin, setting, attack, epsilon, robust_accuracy) "
+            "VALUES (?, 'computed', 'white-box', 'pgd', 0.03, ?)",
+            [model_id, value],
+        )
+    con.execute(
+        "INSERT INTO results.adversarial (model_id, origin, setting, attack, epsilon, robust_accuracy) "
+        "VALUES (?, 'computed', 'white-box', 'pgd', 0.1, 0.05)",
+        [kids[2]],
+    )  # another epsilon: not compared
     rows = con.execute(
         "SELECT family, metric, attack, epsilon, n_children, parent_metric, mean_child_metric, n_children_lower "
-        "FROM analytics.lineage_inheritance WHERE parent_id = ? ORDER BY family", [root]
+        "FROM analytics.lineage_inheritance WHERE parent_id = ? ORDER BY family",
+        [root],
     ).fetchall()
     (adv, nc) = rows
     assert adv[:5] == ("adversarial", "robust_accuracy", "pgd", 0.03, 2)

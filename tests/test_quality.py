@@ -17,8 +17,14 @@ from sn_lake.quality import validate
 from sn_lake.quality.rules import FLAG, REJECT, TABLES
 from tests.warehouse_rows import insert, model, result
 
-GOOD_MODEL = model("timm:good", num_classes=10, reported_accuracy=0.8, purpose="benchmark", dataset="cifar10",
-                   created_at=datetime(2023, 5, 1, tzinfo=UTC))
+GOOD_MODEL = model(
+    "timm:good",
+    num_classes=10,
+    reported_accuracy=0.8,
+    purpose="benchmark",
+    dataset="cifar10",
+    created_at=datetime(2023, 5, 1, tzinfo=UTC),
+)
 GOOD_PAPER = {"paper_id": "2110.00476", "title": "ResNet strikes back", "year": 2021, "n_authors": 3}
 
 # table -> rule -> the columns of a row that breaks only that rule (the rest is the good row)
@@ -50,20 +56,48 @@ RESULT_COMMON = {
 }
 GOOD_RESULTS = {
     "results.task_accuracy": {"dataset": "cifar10", "train_accuracy": 0.9, "test_accuracy": 0.88, "overfit_gap": 0.02},
-    "results.model_stealing": {"dataset": "cifar10", "aux_dataset": "cifar10", "query_budget": 1000,
-                               "surrogate_arch": "resnet18", "label_only": False, "stealing_accuracy": 0.7, "agreement": 0.8},
-    "results.membership_inference": {"dataset": "cifar10", "attack": "m_entropy", "auc": 0.6, "auc_ci_low": 0.55,
-                                     "auc_ci_high": 0.65, "tpr_at_1pct_fpr": 0.02, "tpr_at_01pct_fpr": 0.001},
-    "results.adversarial": {"dataset": "cifar10", "setting": "white-box", "attack": "pgd", "epsilon": 8 / 255,
-                            "clean_accuracy": 0.9, "robust_accuracy": 0.1, "accuracy_drop": 0.8},
+    "results.model_stealing": {
+        "dataset": "cifar10",
+        "aux_dataset": "cifar10",
+        "query_budget": 1000,
+        "surrogate_arch": "resnet18",
+        "label_only": False,
+        "stealing_accuracy": 0.7,
+        "agreement": 0.8,
+    },
+    "results.membership_inference": {
+        "dataset": "cifar10",
+        "attack": "m_entropy",
+        "auc": 0.6,
+        "auc_ci_low": 0.55,
+        "auc_ci_high": 0.65,
+        "tpr_at_1pct_fpr": 0.02,
+        "tpr_at_01pct_fpr": 0.001,
+    },
+    "results.adversarial": {
+        "dataset": "cifar10",
+        "setting": "white-box",
+        "attack": "pgd",
+        "epsilon": 8 / 255,
+        "clean_accuracy": 0.9,
+        "robust_accuracy": 0.1,
+        "accuracy_drop": 0.8,
+    },
     "results.backdoor_detection": {"dataset": "digits", "detector": "neural_cleanse", "flagged": False, "score": 1.2},
 }
-for table, good in GOOD_RESULTS.items():
+for table in GOOD_RESULTS:
     # out of range on the side that breaks no other rule (a low test accuracy, a high anything else)
-    fractions = {r.name: {r.columns[0]: -1.5 if "minus1" in r.name else (-0.5 if r.columns[0] == "test_accuracy" else 1.5)}
-                 for r in TABLES[table].rules if r.name.endswith(("_in_0_1", "_in_minus1_1"))}
+    fractions = {
+        r.name: {r.columns[0]: -1.5 if "minus1" in r.name else (-0.5 if r.columns[0] == "test_accuracy" else 1.5)}
+        for r in TABLES[table].rules
+        if r.name.endswith(("_in_0_1", "_in_minus1_1"))
+    }
     PLANTED[table] = {**RESULT_COMMON, **fractions}
-PLANTED["results.task_accuracy"]["train_accuracy_not_below_test"] = {"train_accuracy": 0.7, "test_accuracy": 0.9, "overfit_gap": -0.2}
+PLANTED["results.task_accuracy"]["train_accuracy_not_below_test"] = {
+    "train_accuracy": 0.7,
+    "test_accuracy": 0.9,
+    "overfit_gap": -0.2,
+}
 
 
 def good_row(table: str) -> dict:
@@ -116,8 +150,11 @@ def test_quarantine_loses_nothing_and_does_not_repeat_itself(settings):
     con = warehouse.connect(settings)
     table = "results.task_accuracy"
     good = good_row(table)
-    planted = {rule: {**good, **distinct_key(table, i), **bad} for i, (rule, bad) in enumerate(PLANTED[table].items())
-               if rule not in ("key_unique", "model_id_not_null")}  # the table itself refuses a NULL model_id
+    planted = {
+        rule: {**good, **distinct_key(table, i), **bad}
+        for i, (rule, bad) in enumerate(PLANTED[table].items())
+        if rule not in ("key_unique", "model_id_not_null")
+    }  # the table itself refuses a NULL model_id
     rows = [good, dict(good), *planted.values()]  # an exact duplicate of the good row: its second copy is quarantined
     actions = {r.name: r.action for r in TABLES[table].rules}
     insert(con, table, rows)
@@ -149,8 +186,9 @@ def test_quarantine_loses_nothing_and_does_not_repeat_itself(settings):
     assert con.execute("SELECT count(*) FROM catalog.quarantine").fetchone()[0] == entries
 
     warehouse.apply_sql(con, "views")
-    report_rows = dict(con.execute(
-        "SELECT rule, n_quarantined FROM analytics.quality_report WHERE table_name = ?", [table]).fetchall())
+    report_rows = dict(
+        con.execute("SELECT rule, n_quarantined FROM analytics.quality_report WHERE table_name = ?", [table]).fetchall()
+    )
     assert set(report_rows) == {r.name for r in TABLES[table].rules}
     assert report_rows["origin_format"] == 1 and report_rows["dataset_known"] == 1
     con.close()
@@ -172,8 +210,14 @@ def test_check_table_rolls_back_when_a_rule_cannot_run(settings, monkeypatch):
 
 
 def _timm_payload(name: str, num_classes: int) -> dict:
-    cfg = {"architecture": name.split(".")[0], "tag": "in1k", "num_classes": num_classes, "input_size": [3, 224, 224],
-           "hf_hub_id": f"timm/{name}", "license": "apache-2.0"}
+    cfg = {
+        "architecture": name.split(".")[0],
+        "tag": "in1k",
+        "num_classes": num_classes,
+        "input_size": [3, 224, 224],
+        "hf_hub_id": f"timm/{name}",
+        "license": "apache-2.0",
+    }
     return {"name": name, "timm_version": "1.0.31", "pretrained_cfg": cfg}
 
 
@@ -185,11 +229,18 @@ def test_catalog_check_quarantines_through_dagster(settings):
     from assets.resources import SnLake
 
     names = ["resnet18.a1_in1k", "resnet34.a1_in1k", "resnet50.a1_in1k", "resnet101.a1_in1k", "tiny.bad_in1k"]
-    records = [{"native_id": n, "request_url": f"test:{n}", "payload": _timm_payload(n, 1 if "bad" in n else 1000)} for n in names]
+    records = [
+        {"native_id": n, "request_url": f"test:{n}", "payload": _timm_payload(n, 1 if "bad" in n else 1000)}
+        for n in names
+    ]
     lake.write_raw(settings, "timm", "20261130T000000Z-test01", 1, records)
     with dg.instance_for_test() as instance:
-        run = dg.materialize([catalog_models, catalog_models_rules], resources={"sn_lake": SnLake()}, instance=instance,
-                             raise_on_error=False)
+        run = dg.materialize(
+            [catalog_models, catalog_models_rules],
+            resources={"sn_lake": SnLake()},
+            instance=instance,
+            raise_on_error=False,
+        )
     evaluation = run.get_asset_check_evaluations()[0]
     assert not evaluation.passed
     assert 1 / len(names) <= MAX_REJECTED_FRACTION
@@ -201,7 +252,9 @@ def test_catalog_check_quarantines_through_dagster(settings):
 
     con = warehouse.connect(settings, read_only=True)
     assert con.execute("SELECT count(*) FROM catalog.models").fetchone() == (4,)
-    assert con.execute("SELECT row_key, rule FROM catalog.quarantine").fetchall() == [("timm:tiny.bad_in1k", "num_classes_at_least_2")]
+    assert con.execute("SELECT row_key, rule FROM catalog.quarantine").fetchall() == [
+        ("timm:tiny.bad_in1k", "num_classes_at_least_2")
+    ]
     con.close()
 
 
@@ -220,18 +273,23 @@ def test_check_severity_blocks_only_when_the_table_is_broken():
 def test_the_check_observes_what_the_build_left(settings):
     """The build refuses (quarantine_table); the check's observe_table reports it and changes nothing, read-only."""
     con = warehouse.connect(settings)
-    insert(con, "catalog.models", [GOOD_MODEL, model("timm:bad", num_classes=1),
-                                   model("timm:odd", dataset="my-own-data")])
+    insert(
+        con, "catalog.models", [GOOD_MODEL, model("timm:bad", num_classes=1), model("timm:odd", dataset="my-own-data")]
+    )
     refused = validate.quarantine_table(con, "catalog.models", now=datetime(2026, 11, 30, tzinfo=UTC))
     assert (refused.n_rows, refused.n_rejected, refused.n_flagged) == (3, 1, 1)
     con.close()
 
     con = warehouse.connect(settings, read_only=True)
-    before = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("catalog.models", "catalog.quarantine", "catalog.quality_runs")]
+    before = [
+        con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("catalog.models", "catalog.quarantine", "catalog.quality_runs")
+    ]
     seen = validate.observe_table(con, "catalog.models")
-    after = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-             for t in ("catalog.models", "catalog.quarantine", "catalog.quality_runs")]
+    after = [
+        con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("catalog.models", "catalog.quarantine", "catalog.quality_runs")
+    ]
     con.close()
     assert before == after and before[0] == 2
     assert (seen.n_rows, seen.n_kept, seen.n_rejected, seen.n_flagged) == (3, 2, 1, 1)
@@ -259,12 +317,18 @@ def test_the_row_count_is_what_the_table_holds_after_the_build(settings):
     from assets.resources import SnLake
 
     names = ["resnet18.a1_in1k", "resnet34.a1_in1k", "tiny.bad_in1k"]
-    records = [{"native_id": n, "request_url": f"test:{n}", "payload": _timm_payload(n, 1 if "bad" in n else 1000)}
-               for n in names]
+    records = [
+        {"native_id": n, "request_url": f"test:{n}", "payload": _timm_payload(n, 1 if "bad" in n else 1000)}
+        for n in names
+    ]
     lake.write_raw(settings, "timm", "20261130T000000Z-test02", 1, records)
     with dg.instance_for_test() as instance:
-        run = dg.materialize([catalog_models, catalog_models_rules], resources={"sn_lake": SnLake()},
-                             instance=instance, raise_on_error=False)
+        run = dg.materialize(
+            [catalog_models, catalog_models_rules],
+            resources={"sn_lake": SnLake()},
+            instance=instance,
+            raise_on_error=False,
+        )
     (materialization,) = run.asset_materializations_for_node("catalog_models")
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert (metadata["dagster/row_count"], metadata["rows_quarantined"]) == (2, 1)

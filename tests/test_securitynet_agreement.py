@@ -19,8 +19,18 @@ def agreement(con) -> dict[str, tuple]:
 
 
 def insert_papers(con, papers: list[tuple]) -> None:
-    frame = pl.DataFrame(papers, schema={"paper_id": pl.String, "year": pl.Int32, "venue": pl.String, "n_authors": pl.Int32,
-                                         "countries": pl.List(pl.String), "purpose": pl.String}, orient="row")
+    frame = pl.DataFrame(
+        papers,
+        schema={
+            "paper_id": pl.String,
+            "year": pl.Int32,
+            "venue": pl.String,
+            "n_authors": pl.Int32,
+            "countries": pl.List(pl.String),
+            "purpose": pl.String,
+        },
+        orient="row",
+    )
     warehouse.replace_rows(con, "catalog.papers", frame, "true")
 
 
@@ -41,17 +51,32 @@ def test_known_answers_on_hand_made_rows(con):
             ("r5", None, 2019, "ICLR", 3, ["US"], "other"),  # no paper id
             ("r6", "D", None, "arXiv", 8, None, "other"),  # stated year and countries missing
         ],
-        schema={"row_key": pl.String, "paper_id": pl.String, "year": pl.Int32, "venue_normalized": pl.String,
-                "n_authors": pl.Int32, "country_codes": pl.List(pl.String), "purpose": pl.String},
+        schema={
+            "row_key": pl.String,
+            "paper_id": pl.String,
+            "year": pl.Int32,
+            "venue_normalized": pl.String,
+            "n_authors": pl.Int32,
+            "country_codes": pl.List(pl.String),
+            "purpose": pl.String,
+        },
         orient="row",
-    ).with_columns(model_id=pl.lit("securitynet:x"), in_catalog=pl.lit(True), table_name=pl.lit("benchmark"),
-                   line=pl.lit(1, pl.Int32), table_sha256=pl.lit("0" * 64))  # fmt: skip
+    ).with_columns(
+        model_id=pl.lit("securitynet:x"),
+        in_catalog=pl.lit(True),
+        table_name=pl.lit("benchmark"),
+        line=pl.lit(1, pl.Int32),
+        table_sha256=pl.lit("0" * 64),
+    )
     warehouse.replace_rows(con, "catalog.securitynet_labels", labels, "true")
-    insert_papers(con, [
-        ("A", 2016, "CVPR", 4, ["US"], "benchmark"),
-        ("B", 2021, "NeurIPS", 5, ["GB", "CH", "GB"], "other"),  # unsorted, repeated: compared as a set
-        ("D", 2021, "CVPR", None, ["US"], None),
-    ])  # fmt: skip
+    insert_papers(
+        con,
+        [
+            ("A", 2016, "CVPR", 4, ["US"], "benchmark"),
+            ("B", 2021, "NeurIPS", 5, ["GB", "CH", "GB"], "other"),  # unsorted, repeated: compared as a set
+            ("D", 2021, "CVPR", None, ["US"], None),
+        ],
+    )
     warehouse.apply_sql(con, "views")
     assert agreement(con) == {
         "year": (3, 2, pytest.approx(2 / 3)),
@@ -72,8 +97,13 @@ def test_real_labels_against_one_resolved_paper(con, securitynet_table):
     snap = securitynet.Snapshot("0" * 64, None, rows, {}, {})
     warehouse.replace_rows(con, "catalog.securitynet_labels", securitynet_catalog.label_rows(snap), "true")
     # "On the Loss Landscape of Adversarial Training" (NeurIPS 2020; EPFL and Oxford), as a resolver would store it
-    insert_papers(con, [("2006.08403", 2020, "NeurIPS", 5, ["CH", "GB"], "security"),
-                        ("1512.03385", 2015, "CVPR", 4, ["CN"], "benchmark")])  # fmt: skip
+    insert_papers(
+        con,
+        [
+            ("2006.08403", 2020, "NeurIPS", 5, ["CH", "GB"], "security"),
+            ("1512.03385", 2015, "CVPR", 4, ["CN"], "benchmark"),
+        ],
+    )
     warehouse.apply_sql(con, "views")
     resnet_rows = sum(1 for r in rows if r.values["paper_url"] == "https://arxiv.org/abs/1512.03385")
     assert resnet_rows == 48

@@ -40,10 +40,23 @@ def test_row_keys_are_unique_and_stable(rows, markdown):
 def test_values_are_typed_and_links_unwrapped(rows):
     r = by_key(rows)["benchmark/cifar-10/resnet20_cifar10"]
     v = r.values
-    assert (v["model_name"], v["model_type"], v["data_name"], v["num_classes"], v["training_size"]) == ("resnet20_cifar10", "resnet", "CIFAR-10", 10, 50000)
+    assert (v["model_name"], v["model_type"], v["data_name"], v["num_classes"], v["training_size"]) == (
+        "resnet20_cifar10",
+        "resnet",
+        "CIFAR-10",
+        10,
+        50000,
+    )
     assert (v["train_accuracy"], v["test_accuracy"], v["overfit_gap"]) == (0.98576, 0.9384, 0.04736)
     assert (v["wrn_stealing_accuracy"], v["imagenet_stealing_agreement"]) == (0.6203, 0.7127)
-    assert (v["venue"], v["venue_type"], v["year"], v["countries"], v["n_authors"], v["purpose"]) == ("CVPR", "CV", 2016, "USA", 4, "benchmark")
+    assert (v["venue"], v["venue_type"], v["year"], v["countries"], v["n_authors"], v["purpose"]) == (
+        "CVPR",
+        "CV",
+        2016,
+        "USA",
+        4,
+        "benchmark",
+    )
     assert v["paper_url"] == "https://arxiv.org/abs/1512.03385"
     assert v["weights_url"] == "https://github.com/osmr/imgclsmob/tree/master/pytorch"
     assert r.issues == [] and r.excluded is None
@@ -76,7 +89,11 @@ def test_new_models_rows_and_exclusions(rows):
     assert excluded == {"securitynet.excluded.not_image_classifier": 13, "securitynet.excluded.no_weights": 5}
     assert all(r.excluded is None for r in rows if r.table != "new")
     vim = by_key(rows)["new/efficient-visual-representation-learning-with-bidirectional-state-space-model"]
-    assert (vim.values["venue"], vim.values["year"], vim.values["weights_url"]) == ("ICML", 2024, "https://github.com/hustvl/Vim?tab=readme-ov-file")
+    assert (vim.values["venue"], vim.values["year"], vim.values["weights_url"]) == (
+        "ICML",
+        2024,
+        "https://github.com/hustvl/Vim?tab=readme-ov-file",
+    )
     # one row's paper link is text, not a URL: NULL with the reason
     bad = [r for r in rows if any(i.rule == "securitynet.null.invalid_value" for i in r.issues)]
     assert [(r.table, r.values["paper_url"]) for r in bad] == [("new", None)]
@@ -100,10 +117,18 @@ def test_changed_rows_are_read_as_changed_and_nothing_is_lost(markdown):
     text = edit(text, "| resnet164bn_cifar10 ", 22, "Security")  # purpose in another case
     text = edit(text, "| resnet272bn_cifar10 ", 22, "fun")  # a purpose that is none of the three
     lines = text.splitlines()
-    lines = [line.rsplit("|", 2)[0] + "|" if line.startswith("| preresnet20_cifar10 ") else line for line in lines]  # a cell short
+    lines = [
+        line.rsplit("|", 2)[0] + "|" if line.startswith("| preresnet20_cifar10 ") else line for line in lines
+    ]  # a cell short
     row = next(line for line in lines if line.startswith("| densenet169 "))
     lines.insert(lines.index(row) + 1, row)  # the same row twice
-    lines += ["", "## Extra Models", "| Model Name | Weights |", "|:--|:--|", "| mystery | [Link](https://example.org/w) |"]
+    lines += [
+        "",
+        "## Extra Models",
+        "| Model Name | Weights |",
+        "|:--|:--|",
+        "| mystery | [Link](https://example.org/w) |",
+    ]
     rows = securitynet.parse_tables("\n".join(lines))
     keys = by_key(rows)
     assert len(rows) == 631 + 2 and len(keys) == len(rows)
@@ -113,7 +138,9 @@ def test_changed_rows_are_read_as_changed_and_nothing_is_lost(markdown):
     assert keys["benchmark/cifar-10/resnet110_cifar10"].values["year"] is None
     assert keys["benchmark/cifar-10/resnet164bn_cifar10"].values["purpose"] == "security"
     assert keys["benchmark/cifar-10/resnet272bn_cifar10"].values["purpose"] is None
-    assert [i.rule for i in keys["benchmark/cifar-10/resnet272bn_cifar10"].issues] == ["securitynet.null.unknown_purpose"]
+    assert [i.rule for i in keys["benchmark/cifar-10/resnet272bn_cifar10"].issues] == [
+        "securitynet.null.unknown_purpose"
+    ]
     assert keys["benchmark/imagenet1k/densenet169"].values["test_accuracy"] == 0.5
     assert keys["benchmark/imagenet1k/densenet169~2"].values["test_accuracy"] == 0.5
     assert keys["benchmark/cifar-10/preresnet20_cifar10"].excluded.rule == "securitynet.excluded.malformed_row"
@@ -129,9 +156,14 @@ def test_results_rows_map_the_published_metrics(rows):
     assert task.height == 437 + 92  # every model row states a test accuracy
     assert set(task["origin"]) == {"published:securitynet"}
     stealing = results["results.model_stealing"]
-    resnet20 = stealing.filter(model_id="securitynet:benchmark/cifar-10/resnet20_cifar10").sort("surrogate_arch", "aux_dataset", nulls_last=True)
+    resnet20 = stealing.filter(model_id="securitynet:benchmark/cifar-10/resnet20_cifar10").sort(
+        "surrogate_arch", "aux_dataset", nulls_last=True
+    )
     assert resnet20.select("aux_dataset", "surrogate_arch", "stealing_accuracy", "agreement").rows() == [
-        (None, "wide_resnet", 0.6203, 0.6226), ("imagenet-1k", None, 0.703, 0.7127), (None, None, 0.7933, 0.8018)]
+        (None, "wide_resnet", 0.6203, 0.6226),
+        ("imagenet-1k", None, 0.703, 0.7127),
+        (None, None, 0.7933, 0.8018),
+    ]
     # default stealing where stated (437 + 72), WRN and ImageNet settings only where not the sentinel
     assert stealing.height == (437 + 72) + (437 - 305) + (437 - 291)
     mia = results["results.membership_inference"]

@@ -5,8 +5,8 @@ import socket
 
 import dagster as dg
 import pytest
-
 from loopback_server import FakeApi, LoopbackServer, Response
+
 from sn_lake import cli, config, lake, warehouse
 from sn_lake.cli import load_definitions
 from sn_lake.sources.securitynet import crawl as securitynet
@@ -50,28 +50,70 @@ def test_dagster_run_builds_catalog_labels_quarantine_and_results(local_table):
     con = warehouse.connect(config.load(), read_only=True)
     # no row lost: every table row is a catalog row or quarantined with a row-level reason
     in_catalog = scalar(con, "SELECT count(*) FROM catalog.models WHERE source = 'securitynet'")
-    excluded = scalar(con, "SELECT count(DISTINCT row_key) FROM catalog.quarantine WHERE rule LIKE 'securitynet.excluded.%'")
+    excluded = scalar(
+        con, "SELECT count(DISTINCT row_key) FROM catalog.quarantine WHERE rule LIKE 'securitynet.excluded.%'"
+    )
     assert (in_catalog, excluded) == (613, 18) and in_catalog + excluded == 437 + 92 + 102
     assert scalar(con, "SELECT count(*) FROM catalog.securitynet_labels") == 631
-    assert scalar(con, """SELECT count(*) FROM catalog.securitynet_labels l
-                          WHERE l.in_catalog <> (l.model_id IN (SELECT model_id FROM catalog.models))""") == 0
-    columns, rows = warehouse.query(con, "SELECT * FROM catalog.models WHERE model_id = ?", ["securitynet:benchmark/cifar-10/wrn16_10_cifar10"])
-    row = dict(zip(columns, rows[0]))
+    assert (
+        scalar(
+            con,
+            """SELECT count(*) FROM catalog.securitynet_labels l
+                          WHERE l.in_catalog <> (l.model_id IN (SELECT model_id FROM catalog.models))""",
+        )
+        == 0
+    )
+    columns, rows = warehouse.query(
+        con, "SELECT * FROM catalog.models WHERE model_id = ?", ["securitynet:benchmark/cifar-10/wrn16_10_cifar10"]
+    )
+    row = dict(zip(columns, rows[0], strict=True))
     assert (row["name"], row["architecture"], row["model_type"], row["dataset"], row["data_category"]) == (
-        "wrn16_10_cifar10", "wrn16_10", "wide_resnet", "cifar10", "natural")
+        "wrn16_10_cifar10",
+        "wrn16_10",
+        "wide_resnet",
+        "cifar10",
+        "natural",
+    )
     assert (row["purpose"], row["paper_id"], row["num_classes"]) == ("benchmark", "1605.07146", 10)
     assert row["weights_url"] == "https://github.com/osmr/imgclsmob/tree/master/pytorch"
-    assert scalar(con, "SELECT dataset FROM catalog.models WHERE model_id = 'securitynet:benchmark/adrenalmnist3d/resnet18_acs_1.pth'") == "adrenalmnist3d"
+    assert (
+        scalar(
+            con,
+            "SELECT dataset FROM catalog.models "
+            "WHERE model_id = 'securitynet:benchmark/adrenalmnist3d/resnet18_acs_1.pth'",
+        )
+        == "adrenalmnist3d"
+    )
     # the MedMNIST train-accuracy sentinel: NULL in results, the reason in quarantine
-    columns, rows = warehouse.query(con, "SELECT train_accuracy, test_accuracy, overfit_gap, origin FROM results.task_accuracy WHERE model_id = ?",
-                                    ["securitynet:benchmark/adrenalmnist3d/resnet18_acs_1.pth"])
+    columns, rows = warehouse.query(
+        con,
+        "SELECT train_accuracy, test_accuracy, overfit_gap, origin FROM results.task_accuracy WHERE model_id = ?",
+        ["securitynet:benchmark/adrenalmnist3d/resnet18_acs_1.pth"],
+    )
     assert rows == [(None, 0.731544, None, "published:securitynet")]
-    reasons = {r for (r,) in con.execute("SELECT rule FROM catalog.quarantine WHERE row_key = 'securitynet:benchmark/adrenalmnist3d/resnet18_acs_1.pth'").fetchall()}
+    reasons = {
+        r
+        for (r,) in con.execute(
+            "SELECT rule FROM catalog.quarantine "
+            "WHERE row_key = 'securitynet:benchmark/adrenalmnist3d/resnet18_acs_1.pth'"
+        ).fetchall()
+    }
     assert {"securitynet.null.sentinel_zero", "securitynet.null.derived_from_sentinel"} <= reasons
-    assert scalar(con, "SELECT count(*) FROM results.task_accuracy WHERE origin = 'published:securitynet' AND train_accuracy IS NULL") == 174
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM results.task_accuracy "
+            "WHERE origin = 'published:securitynet' AND train_accuracy IS NULL",
+        )
+        == 174
+    )
     # labels as the table states them, countries as ISO codes
-    columns, rows = warehouse.query(con, "SELECT venue, venue_normalized, year, countries, country_codes, n_authors, purpose FROM catalog.securitynet_labels WHERE row_key = ?",
-                                    ["security/cifar-10/vgg_plain_const_eps8_wd1e-3_200"])
+    columns, rows = warehouse.query(
+        con,
+        "SELECT venue, venue_normalized, year, countries, country_codes, n_authors, purpose "
+        "FROM catalog.securitynet_labels WHERE row_key = ?",
+        ["security/cifar-10/vgg_plain_const_eps8_wd1e-3_200"],
+    )
     assert rows == [("NeurIPS", "NeurIPS", 2020, "Switzerland, UK", ["CH", "GB"], 5, "security")]
     con.close()
 
@@ -85,16 +127,37 @@ def test_rebuild_is_idempotent_and_follows_a_changed_table(local_table, tmp_path
     catalog.build_models(settings, con)
     catalog.build_models(settings, con)
     assert scalar(con, "SELECT count(*) FROM results.model_stealing WHERE origin = 'published:securitynet'") == 787
-    first_seen = scalar(con, "SELECT first_seen_at FROM catalog.models WHERE model_id = 'securitynet:benchmark/imagenet1k/densenet169'")
+    first_seen = scalar(
+        con, "SELECT first_seen_at FROM catalog.models WHERE model_id = 'securitynet:benchmark/imagenet1k/densenet169'"
+    )
     changed = tmp_path / "README.MD"
-    changed.write_text(local_table.read_text().replace("| densenet169                    | densenet     | ImageNet1k      | natural         |        1000 |         1281167 |         0.8604   |       0.7608 ",
-                                                       "| densenet169                    | densenet     | ImageNet1k      | natural         |        1000 |         1281167 |         0.8604   |       0.7000 "))
+    changed.write_text(
+        local_table.read_text().replace(
+            "| densenet169                    | densenet     | ImageNet1k      | natural         |        1000 "
+            "|         1281167 |         0.8604   |       0.7608 ",
+            "| densenet169                    | densenet     | ImageNet1k      | natural         |        1000 "
+            "|         1281167 |         0.8604   |       0.7000 ",
+        )
+    )
     monkeypatch.setenv("SN_LAKE_SECURITYNET_URL", str(changed))
     securitynet.crawl(config.load())
     catalog.build_models(config.load(), con)
-    assert scalar(con, "SELECT test_accuracy FROM results.task_accuracy WHERE model_id = 'securitynet:benchmark/imagenet1k/densenet169'") == 0.7
+    assert (
+        scalar(
+            con,
+            "SELECT test_accuracy FROM results.task_accuracy "
+            "WHERE model_id = 'securitynet:benchmark/imagenet1k/densenet169'",
+        )
+        == 0.7
+    )
     assert scalar(con, "SELECT count(*) FROM results.task_accuracy WHERE origin = 'published:securitynet'") == 529
-    assert scalar(con, "SELECT first_seen_at FROM catalog.models WHERE model_id = 'securitynet:benchmark/imagenet1k/densenet169'") == first_seen
+    assert (
+        scalar(
+            con,
+            "SELECT first_seen_at FROM catalog.models WHERE model_id = 'securitynet:benchmark/imagenet1k/densenet169'",
+        )
+        == first_seen
+    )
     assert scalar(con, "SELECT count(*) FROM raw.crawls WHERE source = 'securitynet'") == 2
     con.close()
 
@@ -112,7 +175,10 @@ def test_url_is_fetched_politely_through_retries(sn_home, securitynet_table, mon
     assert (summary["rows_benchmark"], summary["rows_security"], summary["rows_new"]) == (437, 92, 102)
     assert summary["url"] == server.url + TABLE_PATH
     raw = lake.read_raw(config.load(), "securitynet")
-    assert raw.height == 1 and securitynet_parse.latest_snapshot(raw).rows[0].row_key == "benchmark/adrenalmnist3d/resnet18_acs_1.pth"
+    assert (
+        raw.height == 1
+        and securitynet_parse.latest_snapshot(raw).rows[0].row_key == "benchmark/adrenalmnist3d/resnet18_acs_1.pth"
+    )
 
 
 def test_unreachable_table_warns_and_the_catalog_keeps_the_lake(local_table, monkeypatch):
@@ -125,8 +191,11 @@ def test_unreachable_table_warns_and_the_catalog_keeps_the_lake(local_table, mon
     assert result.success  # the rest of the graph still runs
     check = reachable_check(result)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    (mat,) = [e.step_materialization_data.materialization for e in result.get_asset_materialization_events()
-              if e.asset_key == dg.AssetKey("raw_securitynet")]
+    (mat,) = [
+        e.step_materialization_data.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("raw_securitynet")
+    ]
     assert mat.metadata["status"].value == "unreachable" and mat.metadata["crawls_in_lake"].value == 1
     con = warehouse.connect(config.load(), read_only=True)
     assert scalar(con, "SELECT count(*) FROM catalog.models WHERE source = 'securitynet'") == 613
@@ -135,7 +204,9 @@ def test_unreachable_table_warns_and_the_catalog_keeps_the_lake(local_table, mon
 
 def test_missing_local_file_fails_with_a_clear_error(sn_home, tmp_path, monkeypatch):
     monkeypatch.setenv("SN_LAKE_SECURITYNET_URL", str(tmp_path / "nowhere.md"))
-    with pytest.raises(securitynet.SourceUnreachable, match="Expected the SecurityNet table at .*nowhere.md, found no file"):
+    with pytest.raises(
+        securitynet.SourceUnreachable, match="Expected the SecurityNet table at .*nowhere.md, found no file"
+    ):
         securitynet.crawl(config.load())
     assert cli.main(["crawl", "securitynet"]) == 1  # a wrong local path fails the crawl; it is not an outage
     assert lake.read_raw(config.load(), "securitynet").is_empty()

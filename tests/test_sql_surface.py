@@ -110,12 +110,15 @@ def test_every_hostile_statement_is_refused_and_changes_nothing(env, capsys):
     assert run_sql(capsys, "select count(*) as n from catalog.models", "--format", "csv")[1] == n_models
 
 
-@pytest.mark.parametrize("statement, expected", [
-    ("drop table catalog.models", "found a statement of type DROP"),
-    ("select 1; drop table catalog.models", "found 2 (SELECT, DROP)"),
-    ("set threads = 1", "found a statement of type SET"),
-    ("select * from read_csv('/etc/passwd')", "no files, URLs or extensions"),
-])
+@pytest.mark.parametrize(
+    "statement, expected",
+    [
+        ("drop table catalog.models", "found a statement of type DROP"),
+        ("select 1; drop table catalog.models", "found 2 (SELECT, DROP)"),
+        ("set threads = 1", "found a statement of type SET"),
+        ("select * from read_csv('/etc/passwd')", "no files, URLs or extensions"),
+    ],
+)
 def test_refusals_say_what_was_expected_and_found(env, capsys, statement, expected):
     code, _, err = run_sql(capsys, statement)
     assert code == 2 and expected in err, err
@@ -137,7 +140,9 @@ def test_reads_keep_working_views_and_macros_included(env, capsys):
         assert code == 0, (query, err)
         assert column in out.splitlines()[0].split(","), (query, out[:200])
     assert run_sql(capsys, "select current_setting('enable_external_access') as e", "--format", "csv")[1].split() == [
-        "e", "False"]
+        "e",
+        "False",
+    ]
     code, out, _ = run_sql(capsys, "select count(*) as n from catalog.models where source = 'timm'", "--format", "csv")
     assert int(out.split()[1]) > 1500
 
@@ -148,8 +153,12 @@ def test_the_query_connection_refuses_files_even_past_the_statement_check(env):
     before, files_before = digest(path), files_under(root)
     con = warehouse.connect_for_queries(env["settings"])
     try:
-        for statement in (f"copy (select 'x' as a) to '{path}'", f"attach '{root / 'o.duckdb'}' as o",
-                          f"export database '{root / 'e'}'", "select * from read_text('/etc/passwd')"):
+        for statement in (
+            f"copy (select 'x' as a) to '{path}'",
+            f"attach '{root / 'o.duckdb'}' as o",
+            f"export database '{root / 'e'}'",
+            "select * from read_text('/etc/passwd')",
+        ):
             with pytest.raises(duckdb.PermissionException):
                 con.execute(statement)
         with pytest.raises(duckdb.InvalidInputException, match="locked"):
@@ -165,17 +174,28 @@ def test_the_query_connection_refuses_files_even_past_the_statement_check(env):
 def test_refusal_as_a_user_sees_it_and_export_keeps_its_writable_path(env):
     path, root = env["settings"].warehouse_path, env["root"]
     before = digest(path)
-    copy = subprocess.run([SN_LAKE, "sql", f"copy (select 'x' as a) to '{path}'"], capture_output=True, text=True,
-                          env=os.environ.copy(), timeout=120)
+    copy = subprocess.run(
+        [SN_LAKE, "sql", f"copy (select 'x' as a) to '{path}'"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
     assert copy.returncode == 2 and copy.stderr.count("\n") == 1 and "COPY" in copy.stderr, copy.stderr
     assert digest(path) == before
-    search = subprocess.run([SN_LAKE, "search", "--family", "resnet", "--limit", "3", "--format", "csv"],
-                            capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    search = subprocess.run(
+        [SN_LAKE, "search", "--family", "resnet", "--limit", "3", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
     assert search.returncode == 0 and search.stdout.count("\n") == 4, search.stderr  # search reads on the same sandbox
     out = root / f"export-{uuid.uuid4().hex[:6]}"
     try:
-        done = subprocess.run([SN_LAKE, "export", str(out)], capture_output=True, text=True, env=os.environ.copy(),
-                              timeout=300)
+        done = subprocess.run(
+            [SN_LAKE, "export", str(out)], capture_output=True, text=True, env=os.environ.copy(), timeout=300
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         assert (out / "DATA_CARD.md").is_file() and list(out.rglob("*.parquet"))
         assert digest(path) == before
@@ -197,15 +217,18 @@ def test_ducklake_queries_are_sandboxed_too(built, monkeypatch, capsys):
     admin.autocommit = True
     schema = f"sn_lake_sql_{uuid.uuid4().hex[:10]}"
     root = built["root"] / f"ducklake-{schema}"
-    settings = dataclasses.replace(built["settings"], home=root / "home", profile="distributed",
-                                   ducklake_metadata_schema=schema)
+    settings = dataclasses.replace(
+        built["settings"], home=root / "home", profile="distributed", ducklake_metadata_schema=schema
+    )
     monkeypatch.setenv("SN_LAKE_HOME", str(settings.home))
     monkeypatch.setenv("SN_LAKE_PROFILE", "distributed")
     monkeypatch.setenv("SN_LAKE_DUCKLAKE_SCHEMA", schema)
     try:
         con = warehouse.connect(settings)
-        con.execute("INSERT INTO catalog.models (model_id, source, name, first_seen_at, last_seen_at) "
-                    "VALUES ('local:a', 'local', 'a', now(), now())")
+        con.execute(
+            "INSERT INTO catalog.models (model_id, source, name, first_seen_at, last_seen_at) "
+            "VALUES ('local:a', 'local', 'a', now(), now())"
+        )
         warehouse.apply_sql(con, "views")
         con.close()
         files_before = files_under(root)
@@ -213,9 +236,13 @@ def test_ducklake_queries_are_sandboxed_too(built, monkeypatch, capsys):
         assert (code, out.split()) == (0, ["model_id", "local:a"]), err
         code, out, err = run_sql(capsys, "select n_models from analytics.catalog_summary", "--format", "csv")
         assert (code, out.split()) == (0, ["n_models", "1"]), err
-        for statement in ("select * from read_csv('/etc/passwd')", f"copy (select 1 as a) to '{root / 'x.csv'}'",
-                          f"select * from read_parquet('{built['outside']}')", "set enable_external_access = true",
-                          "select 1; drop table catalog.models"):
+        for statement in (
+            "select * from read_csv('/etc/passwd')",
+            f"copy (select 1 as a) to '{root / 'x.csv'}'",
+            f"select * from read_parquet('{built['outside']}')",
+            "set enable_external_access = true",
+            "select 1; drop table catalog.models",
+        ):
             code, out, err = run_sql(capsys, statement)
             assert code == 2 and MARKER not in out and "root:" not in out, (statement, err)
         con = warehouse.connect_for_queries(settings)
@@ -223,8 +250,10 @@ def test_ducklake_queries_are_sandboxed_too(built, monkeypatch, capsys):
             with pytest.raises(duckdb.PermissionException):
                 con.execute(f"copy (select 1 as a) to '{root / 'y.csv'}'")
             with pytest.raises(duckdb.Error, match="read-only"):  # the metadata's Postgres connection only reads
-                con.execute(f"select * from postgres_execute('__ducklake_metadata_{warehouse.DUCKLAKE_ALIAS}', "
-                            f"'create table public.{schema}_probe (a int)')")
+                con.execute(
+                    f"select * from postgres_execute('__ducklake_metadata_{warehouse.DUCKLAKE_ALIAS}', "
+                    f"'create table public.{schema}_probe (a int)')"
+                )
         finally:
             con.close()
         assert files_under(root) == files_before

@@ -4,8 +4,8 @@ import dagster as dg
 import pytest
 
 from sn_lake import config, lake, warehouse
-from sn_lake.cli import materialize
 from sn_lake.catalog import timm_registry as timm_catalog
+from sn_lake.cli import materialize
 from sn_lake.sources.timm_registry import crawl as timm_registry
 
 SELECTION = "key:raw_timm or key:catalog_models or key:analytics_views"
@@ -22,7 +22,7 @@ def catalog(sn_home):
 def row(con, model_id):
     columns, rows = warehouse.query(con, "SELECT * FROM catalog.models WHERE model_id = ?", [model_id])
     assert rows, f"{model_id} is missing from catalog.models"
-    return dict(zip(columns, rows[0]))
+    return dict(zip(columns, rows[0], strict=True))
 
 
 def test_real_timm_rows_land_in_the_catalog(catalog):
@@ -40,9 +40,13 @@ def test_real_timm_rows_land_in_the_catalog(catalog):
 
 
 def test_every_registry_entry_is_one_catalog_row(catalog):
-    (n, distinct), = catalog.execute("SELECT count(*), count(DISTINCT model_id) FROM catalog.models WHERE source = 'timm'").fetchall()
+    ((n, distinct),) = catalog.execute(
+        "SELECT count(*), count(DISTINCT model_id) FROM catalog.models WHERE source = 'timm'"
+    ).fetchall()
     assert n == distinct > 1500
-    (summary_total,), = catalog.execute("SELECT sum(n_models) FROM analytics.catalog_summary WHERE source = 'timm'").fetchall()
+    ((summary_total,),) = catalog.execute(
+        "SELECT sum(n_models) FROM analytics.catalog_summary WHERE source = 'timm'"
+    ).fetchall()
     assert summary_total == n
 
 
@@ -56,7 +60,11 @@ def test_the_run_is_recorded_in_the_dagster_instance(catalog):
 def test_recrawl_keeps_first_seen_and_moves_last_seen(sn_home):
     settings = config.load()
     timm_registry.crawl(settings)
-    first = timm_catalog.catalog_rows(lake.read_raw(settings, "timm")).filter(model_id="timm:resnet18.a1_in1k").row(0, named=True)
+    first = (
+        timm_catalog.catalog_rows(lake.read_raw(settings, "timm"))
+        .filter(model_id="timm:resnet18.a1_in1k")
+        .row(0, named=True)
+    )
     timm_registry.crawl(settings)
     again = timm_catalog.catalog_rows(lake.read_raw(settings, "timm"))
     assert again.height == again["model_id"].n_unique()
@@ -66,6 +74,9 @@ def test_recrawl_keeps_first_seen_and_moves_last_seen(sn_home):
     assert len(lake.finished_crawls(settings, "timm")) == 2
 
 
-@pytest.mark.parametrize(("tag", "purpose"), [("a1_in1k", "benchmark"), ("tf_adv_in1k", "security"), ("tf_ens_adv_in1k", "security"), (None, "benchmark")])
+@pytest.mark.parametrize(
+    ("tag", "purpose"),
+    [("a1_in1k", "benchmark"), ("tf_adv_in1k", "security"), ("tf_ens_adv_in1k", "security"), (None, "benchmark")],
+)
 def test_registry_purpose(tag, purpose):
     assert timm_catalog.purpose(tag) == purpose

@@ -46,7 +46,7 @@ def model_family(architecture: str | None) -> str | None:
     name = architecture.strip().lower().replace("-", "_")
     for prefix in ORIGIN_PREFIXES:
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
     for prefix in sorted(NAMED_FAMILIES, key=len, reverse=True):
         if name.startswith(prefix):
             return NAMED_FAMILIES[prefix]

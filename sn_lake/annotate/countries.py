@@ -35,7 +35,10 @@ COUNTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "ES": ("Spain", ()),
     "FI": ("Finland", ()),
     "FR": ("France", ()),
-    "GB": ("United Kingdom", ("uk", "u k", "great britain", "britain", "england", "scotland", "wales", "northern ireland")),
+    "GB": (
+        "United Kingdom",
+        ("uk", "u k", "great britain", "britain", "england", "scotland", "wales", "northern ireland"),
+    ),
     "GR": ("Greece", ()),
     "HK": ("Hong Kong", ("hong kong sar", "hongkong")),
     "HU": ("Hungary", ()),
@@ -96,7 +99,8 @@ for _code, (_name, _aliases) in COUNTRIES.items():
 
 
 def normalize_country(name: str | None) -> str | None:
-    """The ISO code of one country name or code: ``'USA'`` -> ``'US'``, ``'Korea'`` -> ``'KR'``, ``'gb'`` -> ``'GB'``; unknown -> None."""
+    """The ISO code of one country name or code: ``'USA'`` -> ``'US'``, ``'Korea'`` -> ``'KR'``, ``'gb'`` -> ``'GB'``;
+    unknown -> None."""
     if not name or not name.strip():
         return None
     return _LOOKUP.get(_spelling(name))

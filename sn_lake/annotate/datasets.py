@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import re
 
+# MedMNIST v2's sets, the 2D ones, then the 3D ones (SecurityNet's benchmark table)
+MEDMNIST = (
+    "pathmnist", "chestmnist", "dermamnist", "octmnist", "pneumoniamnist", "retinamnist",
+    "breastmnist", "bloodmnist", "tissuemnist", "organamnist", "organcmnist", "organsmnist",
+    "organmnist3d", "nodulemnist3d", "adrenalmnist3d", "fracturemnist3d", "vesselmnist3d", "synapsemnist3d",
+)  # fmt: skip
+
 # canonical id -> data category
 CATEGORIES: dict[str, str] = {
     "imagenet-1k": "natural",
@@ -60,15 +67,7 @@ CATEGORIES: dict[str, str] = {
     "imagenet-sketch": "sketch",
     "imagenet-a": "natural",  # natural adversarial examples, 200 classes
     "imagenet-r": "rendition",  # renditions (art, cartoons, toys, ...), 200 classes
-    **{
-        name: "medical"
-        for name in (
-            "pathmnist", "chestmnist", "dermamnist", "octmnist", "pneumoniamnist", "retinamnist",
-            "breastmnist", "bloodmnist", "tissuemnist", "organamnist", "organcmnist", "organsmnist",
-            # MedMNIST v2's 3D datasets (SecurityNet's benchmark table)
-            "organmnist3d", "nodulemnist3d", "adrenalmnist3d", "fracturemnist3d", "vesselmnist3d", "synapsemnist3d",
-        )
-    },
+    **{name: "medical" for name in MEDMNIST},
 }
 
 # timm tag component -> canonical dataset id. Components not listed (training recipes such as
@@ -193,12 +192,29 @@ _EMPTY = "an empty value that names no dataset"
 _LOCAL_FILES = "the name of a `datasets` loader for local files, the author's own data"
 PLACEHOLDERS: dict[str, str] = {
     "imagefolder": "the `datasets` loader for a local image folder (the Trainer's placeholder for the author's own "
-                   "images)",
-    "none": _EMPTY, "null": _EMPTY, "nan": _EMPTY, "n/a": _EMPTY, "unknown": _EMPTY,
+    "images)",
+    "none": _EMPTY,
+    "null": _EMPTY,
+    "nan": _EMPTY,
+    "n/a": _EMPTY,
+    "unknown": _EMPTY,
     "custom": "a generic word for the author's own data",
-    **{loader: _LOCAL_FILES for loader in ("generator", "json", "csv", "parquet", "text", "arrow", "pandas",
-                                           "webdataset", "audiofolder", "videofolder")},
-}  # fmt: skip
+    **{
+        loader: _LOCAL_FILES
+        for loader in (
+            "generator",
+            "json",
+            "csv",
+            "parquet",
+            "text",
+            "arrow",
+            "pandas",
+            "webdataset",
+            "audiofolder",
+            "videofolder",
+        )
+    },
+}
 PLACEHOLDER_DATASETS = frozenset(PLACEHOLDERS)
 PLACEHOLDER_NOTE = "the card declares {name!r}, {reason}: no published dataset"
 # words (compared as spellings) that prose and careless YAML put where a dataset name goes, and directory names of a
@@ -220,16 +236,19 @@ _HUB_ID = re.compile(rf"^(?:{HUB_DATASET_ID}|[a-z0-9][a-z0-9._-]*)$")  # a names
 _MARKDOWN_LINK = re.compile(r"^\[(?P<text>[^\]]*)\]\((?P<url>[^)]*)\)$")
 _HUB_DATASET_URL = re.compile(  # a dataset page on the Hub (or a mirror), or a page of its repo
     r"^(?:https?://(?:[\w-]+\.)*(?:huggingface\.co|hf\.co|hf-mirror\.com))?/datasets/(?P<id>[\w.-]+(?:/[\w.-]+)?)"
-    r"(?:/(?:tree|blob|viewer|resolve|discussions)(?:/\S*)?)?/?(?:[?#]\S*)?$", re.I)
+    r"(?:/(?:tree|blob|viewer|resolve|discussions)(?:/\S*)?)?/?(?:[?#]\S*)?$",
+    re.I,
+)
 _QUOTES = "`'\"\u2018\u2019\u201c\u201d"
 _CONFIG = re.compile(r"\s*\([^()]{0,80}\)$")  # "cifar10 (plain_text)": the config a Trainer sentence may add
 _DATASET_WORD = re.compile(r"\s+(?:data ?sets?)$", re.I)  # "Beans dataset", a link's text
 # umbrella repos that hold many sets as configs -> the sets; a card naming one of them too names the one it used
 UMBRELLAS: dict[str, frozenset[str]] = {
-    key: frozenset(name for name, category in CATEGORIES.items() if category == "medical" and name.endswith(
-        ("mnist", "mnist3d")))
+    key: frozenset(
+        name for name, category in CATEGORIES.items() if category == "medical" and name.endswith(("mnist", "mnist3d"))
+    )
     for key in ("medmnist", "medmnistv2", "medmnistplus")
-}  # fmt: skip
+}
 
 
 def _is_path(text: str) -> bool:

@@ -126,7 +126,7 @@ def declared_parents(
     for tag in tags:
         if not tag.startswith("base_model:"):
             continue
-        rest = tag[len("base_model:"):]
+        rest = tag[len("base_model:") :]
         word, _, repo = rest.partition(":")
         if repo and relation_of(word):
             add(repo, "tag", relation_of(word))
@@ -189,7 +189,13 @@ def tree_edges(declared: Iterable[tuple[str, str, str, str]], known: Mapping[str
         source = child_id.split(":", 1)[0]
         parent_id_ = resolve(parent, known, source)
         if parent_id_ != child_id:
-            rows.setdefault((child_id, parent_id_), {
-                "child_id": child_id, "parent_id": parent_id_, "relation": relation, "evidence": evidence,
-            })  # fmt: skip
+            rows.setdefault(
+                (child_id, parent_id_),
+                {
+                    "child_id": child_id,
+                    "parent_id": parent_id_,
+                    "relation": relation,
+                    "evidence": evidence,
+                },
+            )
     return list(rows.values())

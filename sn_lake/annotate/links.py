@@ -43,7 +43,8 @@ def weights_key(url: str | None) -> str | None:
 
 
 def hub_repo_id(model_id: str, weights_url: str | None, hub_hosts: Iterable[str] = HUB_HOSTS) -> str | None:
-    """The Hugging Face repository a catalog row names: its own id for ``huggingface:`` rows, else its Hub weights URL's."""
+    """The Hugging Face repository a catalog row names: its own id for ``huggingface:`` rows, else its Hub weights
+    URL's."""
     if model_id.startswith("huggingface:"):
         return model_id.split(":", 1)[1]
     if not weights_url or not re.match(r"https?://", weights_url, re.IGNORECASE):
@@ -91,6 +92,5 @@ def find_links(models: Iterable[Mapping], hub_hosts: Iterable[str] = HUB_HOSTS) 
                 if current is None or LINK_TYPES.index(link_type) < LINK_TYPES.index(current[0]):
                     best[(a, b)] = (link_type, evidence)
     return [
-        {"model_id": a, "linked_model_id": b, "link_type": t, "evidence": e}
-        for (a, b), (t, e) in sorted(best.items())
+        {"model_id": a, "linked_model_id": b, "link_type": t, "evidence": e} for (a, b), (t, e) in sorted(best.items())
     ]

@@ -40,8 +40,10 @@ _FINE_TUNED_FROM = re.compile(r"fine-tuned version of \[(?P<base>[^\]]+)\]", re.
 # ("the cifar10 (plain_text) dataset"). Each part is bounded and the words exclude "the", "and" and "dataset", so a
 # name splits one way only (no backtracking blow-up on a stranger's text).
 _LINK = r"\[[^\]\n]{1,200}\]\([^)\s]{0,300}\)"
-_QUOTED = (r"`[^`\n]{1,100}`|\"[^\"\n]{1,100}\"|'[^'\n]{1,100}'"
-           r"|\u201c[^\u201d\n]{1,100}\u201d|\u2018[^\u2019\n]{1,100}\u2019")  # `x`, "x", 'x', and typographic quotes
+_QUOTED = (
+    r"`[^`\n]{1,100}`|\"[^\"\n]{1,100}\"|'[^'\n]{1,100}'"
+    r"|\u201c[^\u201d\n]{1,100}\u201d|\u2018[^\u2019\n]{1,100}\u2019"
+)  # `x`, "x", 'x', and typographic quotes
 _URL = r"https?://[^\s()\[\]<>]{1,300}"
 _WORD = r"(?!(?:the|and|datasets?)\b)[\w./-]{1,100}"
 _WORDS = rf"{_WORD}(?: {_WORD}){{0,5}}(?: \([^()\n]{{1,60}}\))?"
@@ -54,7 +56,9 @@ _TRAINED_ON = re.compile(
     r"|(?P<url>https?://(?:[\w-]+\.)*(?:huggingface\.co|hf\.co)/datasets/[\w.-]*[\w-](?:/[\w.-]*[\w-])?))",
     re.I,
 )
-_ACCURACY_LINE = re.compile(r"^\s*[-*]\s*(?:top[- ]?1\s+)?accuracy\s*:\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<pct>%?)\s*$", re.I | re.M)
+_ACCURACY_LINE = re.compile(
+    r"^\s*[-*]\s*(?:top[- ]?1\s+)?accuracy\s*:\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<pct>%?)\s*$", re.I | re.M
+)
 
 # model-index metric types (lower case, compared without spaces, '-' and '_') that mean top-1 accuracy
 TOP1_METRICS = {"accuracy", "top1accuracy", "top1", "acc", "acc@1", "top1acc", "evalaccuracy"}
@@ -103,7 +107,7 @@ def read_card(text: str | None) -> tuple[dict, str, numbers.Problem | None]:
     if not match:
         return {}, text[:BODY_MAX], None
     meta, problem = load_front_matter(match.group("yaml"))
-    return meta, text[match.end():match.end() + BODY_MAX], problem
+    return meta, text[match.end() : match.end() + BODY_MAX], problem
 
 
 def split_card(text: str | None) -> tuple[dict, str]:
@@ -119,7 +123,7 @@ def _as_list(value: Any) -> list:
 
 
 def _tag_values(tags: list[str] | None, prefix: str) -> list[str]:
-    return [t[len(prefix):] for t in tags or [] if isinstance(t, str) and t.startswith(prefix)]
+    return [t[len(prefix) :] for t in tags or [] if isinstance(t, str) and t.startswith(prefix)]
 
 
 def _results(model_index: Any) -> list[dict]:
@@ -220,8 +224,11 @@ def prose_datasets(body: str) -> list[str]:
     names a dataset or a placeholder. Generic words ("on the following dataset"), paths and unknown phrases
     declare nothing, so a later sentence can."""
     for match in _TRAINED_ON.finditer(body or ""):
-        names = [match.group("link") or match.group("url")] if match.group("names") is None else \
-            _split_names(match.group("names"))
+        names = (
+            [match.group("link") or match.group("url")]
+            if match.group("names") is None
+            else _split_names(match.group("names"))
+        )
         declared = [n for n in names if _declares(n)]
         if declared:
             return declared
@@ -276,8 +283,9 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
 
     ``listing`` is the Hub API's model object (``tags``, ``cardData``, ``model-index``, ``config``,
     ``library_name``, ...). The card's front matter fills what ``cardData`` lacks; the body is
-    read last. Keys: ``datasets`` (raw names), ``dataset``, ``dataset_note`` (why a declared one is NULL), ``papers``, ``accuracy``, ``base_model``,
-    ``license``, ``architecture``, ``model_type``, ``num_classes``, ``input_size``, and ``problems``: a
+    read last. Keys: ``datasets`` (raw names), ``dataset``, ``dataset_note`` (why a declared one is NULL),
+    ``papers``, ``accuracy``, ``base_model``, ``license``, ``architecture``, ``model_type``, ``num_classes``,
+    ``input_size``, and ``problems``: a
     :class:`~sn_lake.annotate.numbers.Problem` per value read as NULL by a rule (a refused front matter, an
     accuracy or a count out of range), for ``catalog.quarantine``.
     """
@@ -290,7 +298,11 @@ def card_summary(listing: dict, card_text: str | None = None) -> dict[str, Any]:
     model_index = listing.get("model-index") or card_data.get("model-index") or card_meta.get("model-index")
     facts = body_facts(body)
 
-    datasets = [*_tag_values(tags, "dataset:"), *map(str, _as_list(meta.get("datasets"))), *model_index_datasets(model_index)]
+    datasets = [
+        *_tag_values(tags, "dataset:"),
+        *map(str, _as_list(meta.get("datasets"))),
+        *model_index_datasets(model_index),
+    ]
     datasets.extend(facts["datasets"])
     dataset, dataset_note = first_dataset(datasets)
     repo_id = str(listing.get("id", ""))

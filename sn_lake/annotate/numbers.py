@@ -112,9 +112,10 @@ def whole_number(field: str, value: Any, *, zero_is_none: bool = False) -> tuple
         return None, None
     if not low <= number <= high:
         return None, Problem(
-            field, "number.out_of_range",
+            field,
+            "number.out_of_range",
             f"{field} = {show(value)} is out of range: expected a whole number in [{low}, {high}]; read as NULL",
-        )  # fmt: skip
+        )
     return number, None
 
 
@@ -148,10 +149,11 @@ def accuracy(value: Any, field: str = "reported_accuracy", where: str = "") -> t
         number /= 100
     if not 0 <= number <= 1:
         return None, Problem(
-            field, "accuracy.out_of_range",
+            field,
+            "accuracy.out_of_range",
             f"{field} = {show(value)}{place} is out of range: expected a fraction in [0, 1] or a percentage in "
             "(1, 100]; read as NULL",
-        )  # fmt: skip
+        )
     return number, None
 
 
@@ -194,8 +196,11 @@ def _checker(dtype: pl.DataType):
         return lambda v: (v, None) if _is_int(v) and low <= v <= high else (None, wanted)
     if dtype == pl.List(pl.String):  # author names, country codes
         texts = "a list of texts"
-        return lambda v: ([clean_text(x) for x in v], None) if isinstance(v, list) and all(
-            isinstance(x, str) for x in v) else (None, texts)
+        return lambda v: (
+            ([clean_text(x) for x in v], None)
+            if isinstance(v, list) and all(isinstance(x, str) for x in v)
+            else (None, texts)
+        )
     if isinstance(dtype, pl.Datetime):
         return lambda v: (v, None) if isinstance(v, datetime) else (None, "a timestamp")
     raise ValueError(
@@ -218,8 +223,12 @@ def _compiled(schema: Mapping[str, pl.DataType]) -> list:
     return found[1]
 
 
-def typed_row(row: Mapping[str, Any], schema: Mapping[str, pl.DataType], problems: list[Problem],
-              required: tuple[str, ...] = ("model_id", "source", "name")) -> dict:
+def typed_row(
+    row: Mapping[str, Any],
+    schema: Mapping[str, pl.DataType],
+    problems: list[Problem],
+    required: tuple[str, ...] = ("model_id", "source", "name"),
+) -> dict:
     """``row`` with every value of its column's type (``schema``), so a frame of such rows always builds.
 
     A value of the wrong type becomes None and a ``value.wrong_type`` problem (text is cleaned of lone
@@ -251,10 +260,12 @@ def unreadable(row_key: str, exc: BaseException, table_name: str = QUARANTINE_TA
     """The ``record.unreadable`` quarantine entry of a record no catalog row could be made of."""
     reason = clean_text(str(exc))[:300] or "no detail"
     return {
-        "table_name": table_name, "row_key": clean_text(row_key), "rule": "record.unreadable",
+        "table_name": table_name,
+        "row_key": clean_text(row_key),
+        "rule": "record.unreadable",
         "detail": f"Expected a record the catalog can read, found {type(exc).__name__}: {reason}; "
-                  "the model is left out of the catalog (fix the source record, or the parser if it is valid)",
-    }  # fmt: skip
+        "the model is left out of the catalog (fix the source record, or the parser if it is valid)",
+    }
 
 
 SEEN_SCHEMA = {"first_seen_at": pl.Datetime("us", "UTC"), "last_seen_at": pl.Datetime("us", "UTC")}

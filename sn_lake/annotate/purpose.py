@@ -68,7 +68,11 @@ def explain_paper_purpose(
         if text and pattern.search(text):
             return "security", f"title/abstract: {topic!r}"
     if not title:
-        return (None, "no title or venue") if not venue else ("other", f"no title; venue {venue!r} is not a security venue")
+        return (
+            (None, "no title or venue")
+            if not venue
+            else ("other", f"no title; venue {venue!r} is not a security venue")
+        )
     if _DATASET.search(title):
         return "other", "title: dataset or benchmark-suite paper"
     for topic, pattern in _ARCHITECTURE.items():
@@ -78,7 +82,8 @@ def explain_paper_purpose(
 
 
 def paper_purpose(title: str | None, abstract: str | None = None, venue: str | None = None) -> str | None:
-    """``security``, ``benchmark`` or ``other`` for a paper (see :func:`explain_paper_purpose`); None without title and venue."""
+    """``security``, ``benchmark`` or ``other`` for a paper (see :func:`explain_paper_purpose`); None without title
+    and venue."""
     return explain_paper_purpose(title, abstract, venue)[0]
 
 

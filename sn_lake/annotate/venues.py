@@ -21,7 +21,17 @@ VENUE_TYPES = ("CV", "ML", "Security", "NLP", "arXiv", "other")
 VENUES: dict[str, tuple[str, tuple[str, ...]]] = {
     # security (before the ML/CV names: `IEEE Symposium on Security and Privacy` must not read as anything else)
     "Euro S&P": ("Security", (r"\beuro ?s ?p\b", r"\beuropean symposium on security and privacy\b", r"\beurosp\b")),
-    "IEEE S&P": ("Security", (r"\bieee s ?p\b", r"^s ?p\b", r"\bsymposium on security and privacy\b", r"\boakland\b", r"^sp$", r"^sp \d{4}$")),
+    "IEEE S&P": (
+        "Security",
+        (
+            r"\bieee s ?p\b",
+            r"^s ?p\b",
+            r"\bsymposium on security and privacy\b",
+            r"\boakland\b",
+            r"^sp$",
+            r"^sp \d{4}$",
+        ),
+    ),
     "USENIX Security": ("Security", (r"\busenix security\b", r"\busenix sec\b", r"^uss$")),
     "AsiaCCS": ("Security", (r"\basia ?ccs\b", r"\basia conference on computer and communications security\b")),
     "CCS": ("Security", (r"\bccs\b", r"\bconference on computer and communications security\b")),
@@ -56,16 +66,24 @@ VENUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "JMLR": ("ML", (r"\bjmlr\b", r"\bjournal of machine learning research\b")),
     "TMLR": ("ML", (r"\btmlr\b", r"\btransactions on machine learning research\b")),
     # natural language processing
-    "ACL": ("NLP", (r"^acl\b", r"\bacl \d{4}\b", r"\bannual meeting of the association for computational linguistics\b")),
+    "ACL": (
+        "NLP",
+        (r"^acl\b", r"\bacl \d{4}\b", r"\bannual meeting of the association for computational linguistics\b"),
+    ),
     "EMNLP": ("NLP", (r"\bemnlp\b", r"\bempirical methods in natural language processing\b")),
     "NAACL": ("NLP", (r"\bnaacl\b", r"\bnorth american chapter of the association for computational linguistics\b")),
     "COLING": ("NLP", (r"\bcoling\b", r"\bcomputational linguistics\b")),
     # preprints
-    "arXiv": ("arXiv", (r"^arxiv\b", r"^corr\b", r"\barxiv org\b", r"^arxiv preprint\b", r"^computing research repository\b")),
+    "arXiv": (
+        "arXiv",
+        (r"^arxiv\b", r"^corr\b", r"\barxiv org\b", r"^arxiv preprint\b", r"^computing research repository\b"),
+    ),
 }
 
 _COMPILED = [(name, kind, [re.compile(p) for p in patterns]) for name, (kind, patterns) in VENUES.items()]
-_PROCEEDINGS = re.compile(r"^(?:accepted (?:at|to|by|in)|to appear (?:at|in)|published (?:at|in)|in )\s*|\bproceedings of (?:the )?")
+_PROCEEDINGS = re.compile(
+    r"^(?:accepted (?:at|to|by|in)|to appear (?:at|in)|published (?:at|in)|in )\s*|\bproceedings of (?:the )?"
+)
 
 
 def _clean(text: str) -> str:

@@ -11,6 +11,7 @@ sources it rebuilds; the quality checks' and the sources' own rules are left alo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import duckdb
@@ -32,14 +33,16 @@ from sn_lake.config import Settings
 from sn_lake.sources.huggingface import crawl as huggingface_crawl
 from sn_lake.sources.kaggle import crawl as kaggle_crawl
 from sn_lake.sources.local import crawl as local_crawl
+from sn_lake.sources.papers import crawl as papers_crawl
 from sn_lake.sources.robustbench import crawl as robustbench_crawl
 from sn_lake.sources.securitynet import crawl as securitynet_crawl
 from sn_lake.sources.timm_registry import crawl as timm_registry_crawl
 from sn_lake.sources.timm_results import crawl as timm_results_crawl
+from sn_lake.sources.weights import SOURCE as WEIGHTS
+from sn_lake.sources.weights import crawl as weights_crawl
 
 # The sources of catalog.models, in build order: the published result tables (docs/published_results.md) come after
-# timm, whose rows timm_results fills with reported accuracies. (papers and weights enrich the catalog afterwards:
-# their crawls take the catalog's ids as arguments, sn_lake.catalog.papers / .weights build their tables.)
+# timm, whose rows timm_results fills with reported accuracies.
 SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
@@ -58,6 +61,14 @@ SOURCES: dict[str, Source] = {
     )
 }
 
+# The sources that enrich the catalog afterwards, name -> crawl: their crawls take the catalog's ids as arguments
+# (their assets read them with sn_lake.catalog.papers.catalog_paper_ids / .weights.catalog_links and run after
+# catalog_models), and sn_lake.catalog.papers / .weights build their own tables from what they fetched.
+ENRICHMENTS: dict[str, Callable[..., dict]] = {papers_crawl.SOURCE: papers_crawl.crawl, WEIGHTS: weights_crawl.crawl}
+
+# every source that is crawled, in build order: what `sn-lake crawl` takes, each by its asset contract.crawl_asset(name)
+CRAWLS: tuple[str, ...] = (*SOURCES, *ENRICHMENTS)
+
 
 # the quarantine rule families this build writes (sn_lake.annotate.numbers, model cards, lake files)
 BUILD_RULES = r"^(number|accuracy|value|card|record|lake)\."
@@ -65,10 +76,12 @@ BUILD_RULES = r"^(number|accuracy|value|card|record|lake)\."
 
 def _unreadable_file(file: lake.UnreadableFile, rule: str) -> dict:
     return {
-        "table_name": "catalog.models", "row_key": file.relative, "rule": rule,
+        "table_name": "catalog.models",
+        "row_key": file.relative,
+        "rule": rule,
         "detail": f"Expected a readable lake file at {file.relative}, found {file.reason}; the rest of the source "
-                  "was built without it: delete or move the file and crawl the source again to replace it",
-    }  # fmt: skip
+        "was built without it: delete or move the file and crawl the source again to replace it",
+    }
 
 
 def replace_quarantine(con: duckdb.DuckDBPyConnection, source: str, issues: list[dict]) -> int:

@@ -44,3 +44,9 @@ class Source:
     crawl: Callable[..., dict]
     to_catalog: ToCatalog
     links: Callable[[duckdb.DuckDBPyConnection], list[dict]] | None = None
+
+
+def crawl_asset(name: str) -> str:
+    """The asset key of a source's crawl, ``raw_<name>`` (``raw_timm``, ``raw_huggingface``, ...): what the CLI runs,
+    the catalog assets depend on and each daily schedule selects."""
+    return f"raw_{name}"

@@ -27,8 +27,8 @@ from sn_lake.annotate.venues import normalize_venue, venue_type
 from sn_lake.catalog import snapshots
 from sn_lake.catalog.contract import CatalogPart
 from sn_lake.catalog.schema import CORE, QUARANTINE_SCHEMA, SEEN, models_schema
+from sn_lake.sources.location import MANIFEST
 from sn_lake.sources.robustbench import SOURCE, parse
-from sn_lake.sources.robustbench.crawl import MANIFEST
 
 ORIGIN = "published:robustbench"
 PURPOSE = "security"  # a leaderboard of defences against adversarial examples and corruptions

@@ -104,8 +104,8 @@ LABEL_SCHEMA = {
     "data_name": pl.String, "data_category": pl.String, "num_classes": pl.Int32, "training_size": pl.Int64,
     "venue": pl.String, "venue_normalized": pl.String, "venue_type": pl.String, "year": pl.Int32,
     "countries": pl.String, "country_codes": pl.List(pl.String), "n_authors": pl.Int32, "purpose": pl.String,
-    "paper_url": pl.String,
-    "paper_id": pl.String, "weights_url": pl.String, "note": pl.String, "table_sha256": pl.String,
+    "paper_url": pl.String, "paper_id": pl.String, "weights_url": pl.String, "note": pl.String,
+    "table_sha256": pl.String,
 }  # fmt: skip
 
 
@@ -117,18 +117,38 @@ def label_rows(snap: Snapshot) -> pl.DataFrame:
         paper = arxiv_ids(v["paper_url"])
         out.append(
             {
-                "row_key": r.row_key, "model_id": r.model_id, "in_catalog": r.excluded is None,
-                "table_name": r.table, "line": r.line,
-                **{k: v[k] for k in ("model_name", "title", "model_type", "data_name", "data_category", "num_classes",
-                                     "training_size", "venue", "venue_type", "year", "countries", "n_authors",
-                                     "paper_url", "weights_url", "note")},
+                "row_key": r.row_key,
+                "model_id": r.model_id,
+                "in_catalog": r.excluded is None,
+                "table_name": r.table,
+                "line": r.line,
+                **{
+                    k: v[k]
+                    for k in (
+                        "model_name",
+                        "title",
+                        "model_type",
+                        "data_name",
+                        "data_category",
+                        "num_classes",
+                        "training_size",
+                        "venue",
+                        "venue_type",
+                        "year",
+                        "countries",
+                        "n_authors",
+                        "paper_url",
+                        "weights_url",
+                        "note",
+                    )
+                },
                 "venue_normalized": normalize_venue(v["venue"]),
                 "country_codes": normalize_countries(v["countries"]),
                 "purpose": v["purpose"],
                 "paper_id": paper[0] if paper else None,
                 "table_sha256": snap.sha256,
             }
-        )  # fmt: skip
+        )
     return pl.DataFrame(out, schema=LABEL_SCHEMA)
 
 

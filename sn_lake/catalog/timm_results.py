@@ -25,8 +25,9 @@ from sn_lake import lake, warehouse
 from sn_lake.catalog import snapshots
 from sn_lake.catalog.contract import CatalogPart
 from sn_lake.catalog.schema import QUARANTINE_SCHEMA, SEEN, models_schema
+from sn_lake.sources.location import MANIFEST
 from sn_lake.sources.timm_results import SOURCE, parse
-from sn_lake.sources.timm_results.crawl import IMAGENET, MANIFEST
+from sn_lake.sources.timm_results.crawl import IMAGENET
 
 ORIGIN = "published:timm"
 BASE_DATASET = "imagenet-1k"

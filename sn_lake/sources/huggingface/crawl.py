@@ -176,10 +176,18 @@ def crawl(
         "endpoint": redact_userinfo(endpoint),
     }
     lake.finish_crawl(settings, SOURCE, state["crawl_id"], summary)
-    lake.save_state(settings, SOURCE, {
-        "phase": "done", "crawl_id": state["crawl_id"], "finished_at": lake.utcnow().isoformat(),
-        "cards_pending": len(pending), "pending_cards": pending, "stopped_by": state.get("stopped_by"),
-    })  # fmt: skip
+    lake.save_state(
+        settings,
+        SOURCE,
+        {
+            "phase": "done",
+            "crawl_id": state["crawl_id"],
+            "finished_at": lake.utcnow().isoformat(),
+            "cards_pending": len(pending),
+            "pending_cards": pending,
+            "stopped_by": state.get("stopped_by"),
+        },
+    )
     out.info(
         f"huggingface crawl {state['crawl_id']} finished: {state['listed']} models listed in {state['pages']} pages, "
         f"{summary['cards_fetched']} cards fetched, {summary['cards_pending']} pending, "

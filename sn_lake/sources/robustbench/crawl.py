@@ -9,38 +9,28 @@ and ``.csv``.
 Each file becomes one record whose payload keeps the body as received (``text``, or ``base64`` when it is not
 UTF-8), so a malformed record reaches the catalog build and is quarantined there with its reason. A listed file the
 server answers 404/410 is recorded with its status. After the last file a manifest record (native id
-:data:`MANIFEST`) lists every file: only a crawl with its manifest is a complete snapshot. The listing and how far
-the crawl got are saved after every step, so a killed crawl resumes where it stopped.
+:data:`~sn_lake.sources.location.MANIFEST`) lists every file: only a crawl with its manifest is a complete snapshot.
+The listing and how far the crawl got are saved after every step, so a killed crawl resumes where it stopped
+(:class:`~sn_lake.sources.location.FolderCrawl`, shared with timm's result tables).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-import time
 from pathlib import Path
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from sn_lake import lake
 from sn_lake.config import Settings, redact_userinfo
-from sn_lake.sources.http import HttpError, PoliteClient, RetryPolicy
+from sn_lake.sources.http import HttpError, PoliteClient
+from sn_lake.sources.location import MANIFEST as MANIFEST  # the manifest's native id, read as crawl.MANIFEST
+from sn_lake.sources.location import FolderCrawl, SourceUnreachable, client_for, file_payload, is_url
 from sn_lake.sources.robustbench import SOURCE
 
-MANIFEST = "_manifest"
 STEP_FILES = 40  # files per lake step (and per saved state)
 RAW_GITHUB_HOSTS = ("raw.githubusercontent.com",)
 FILE_PATTERN = re.compile(r"^[^/]+/[^/]+/[^/]+\.(?:json|csv)$")  # <dataset>/<threat model>/<file>
 _HREF = re.compile(r"""href\s*=\s*["']([^"'#?]+)["']""", re.IGNORECASE)
-
-
-class SourceUnreachable(RuntimeError):
-    """The folder could not be listed (network down, missing folder, an answer that lists nothing)."""
-
-
-def is_url(location: str) -> bool:
-    """Whether a location setting is an http(s) URL rather than a local path."""
-    return bool(re.match(r"https?://", location))
 
 
 def list_local(root: Path) -> list[str]:
@@ -125,27 +115,15 @@ def list_files(settings: Settings, client: PoliteClient, raw_hosts: tuple[str, .
     return files
 
 
-def _payload(path: str, status: int, body: bytes | None) -> dict:
-    payload: dict = {"path": path, "status": status}
-    if body is None:
-        return payload
-    payload["sha256"] = hashlib.sha256(body).hexdigest()
-    try:
-        payload["text"] = body.decode("utf-8")
-    except UnicodeDecodeError:
-        payload["base64"] = base64.b64encode(body).decode("ascii")
-    return payload
-
-
 def fetch_file(settings: Settings, client: PoliteClient, path: str) -> dict:
     """One lake record for the file ``path`` (relative to the folder)."""
     location = settings.robustbench_url
     if not is_url(location):
         file = Path(location).expanduser().resolve() / path
-        return {"native_id": path, "request_url": file.as_uri(), "payload": _payload(path, 200, file.read_bytes())}
+        return {"native_id": path, "request_url": file.as_uri(), "payload": file_payload(path, 200, file.read_bytes())}
     url = location.rstrip("/") + "/" + quote(path)
     answer = client.fetch("GET", url, parse="bytes", ok_statuses=frozenset({404, 410}))
-    return {"native_id": path, "request_url": url, "payload": _payload(path, answer.status, answer.data)}
+    return {"native_id": path, "request_url": url, "payload": file_payload(path, answer.status, answer.data)}
 
 
 def crawl(
@@ -159,23 +137,13 @@ def crawl(
     Raises :class:`SourceUnreachable` (nothing written) when the folder cannot be listed, and
     :class:`~sn_lake.sources.http.HttpError` when a file kept failing (the next run resumes from that step).
     """
-    started = time.monotonic()
-    location = settings.robustbench_url
-    shown = redact_userinfo(location)  # what the state, the manifest and the summary hold: no password
-    own = client is None
-    client = client or PoliteClient(policy=RetryPolicy(attempts=4), timeout=30.0, name=SOURCE)
-    try:
-        state = lake.load_state(settings, SOURCE)
-        resumed = state.get("url") == shown and "files" in state and not state.get("finished")
-        if not resumed:
-            state = {
-                "url": shown,
-                "crawl_id": lake.new_crawl_id(),
-                "files": list_files(settings, client, raw_hosts),
-                "next": 0,
-                "step": 0,
-                "missing": 0,
-            }
+    run = FolderCrawl(settings, SOURCE, redact_userinfo(settings.robustbench_url))
+    with client_for(client, SOURCE, timeout=30.0) as client:
+        state = run.unfinished_state("files")
+        if state is None:
+            files = list_files(settings, client, raw_hosts)
+            state = {"url": run.shown, "crawl_id": lake.new_crawl_id(), "files": files, "next": 0, "step": 0}
+            state["missing"] = 0
             lake.save_state(settings, SOURCE, state)
         files, crawl_id = state["files"], state["crawl_id"]
         while state["next"] < len(files):
@@ -186,20 +154,10 @@ def crawl(
             lake.write_raw(settings, SOURCE, crawl_id, state["step"], records)
             state["next"] += len(batch)
             lake.save_state(settings, SOURCE, state)
-        manifest = {"native_id": MANIFEST, "request_url": shown, "payload": {"url": shown, "files": files}}
-        lake.write_raw(settings, SOURCE, crawl_id, state["step"] + 1, [manifest])
-    finally:
-        if own:
-            client.close()
-    summary = {
+    counts = {
         "records": len(files) + 1,
         "steps": state["step"] + 1,
         "files": len(files),
         "answered_missing": state.get("missing", 0),
-        "url": shown,
-        "resumed": resumed,
-        "seconds": round(time.monotonic() - started, 3),
     }
-    lake.finish_crawl(settings, SOURCE, crawl_id, summary)
-    lake.save_state(settings, SOURCE, {"url": shown, "finished": True, "last_crawl_id": crawl_id})
-    return {"crawl_id": crawl_id, **summary}
+    return run.finish(crawl_id, files, state["step"] + 1, counts)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -11,17 +10,9 @@ from pathlib import Path
 from sn_lake import lake
 from sn_lake.config import Settings, redact_userinfo
 from sn_lake.sources.http import HttpError, PoliteClient, RetryPolicy
+from sn_lake.sources.location import SourceUnreachable, is_url
 from sn_lake.sources.securitynet import NATIVE_ID, SOURCE
 from sn_lake.sources.securitynet.parse import MODEL_TABLES, parse_tables
-
-
-class SourceUnreachable(RuntimeError):
-    """The table could not be fetched or read (network down, missing file, bad answer)."""
-
-
-def is_url(location: str) -> bool:
-    """Whether ``SN_LAKE_SECURITYNET_URL`` is an http(s) URL rather than a local path."""
-    return bool(re.match(r"https?://", location))
 
 
 def fetch_table(location: str) -> str:

@@ -4,23 +4,20 @@
 file names are fixed (:data:`FILES`), so nothing is listed. Each table becomes one record whose payload keeps the
 text as received; a shifted-set table the server answers 404/410 is recorded with its status (the catalog build
 notes it), while a missing ImageNet table stops the crawl before anything is written. After the last table a
-manifest record (native id :data:`MANIFEST`) marks the crawl complete; the state is saved after every table.
+manifest record (native id :data:`~sn_lake.sources.location.MANIFEST`) marks the crawl complete; the state is saved
+after every table (:class:`~sn_lake.sources.location.FolderCrawl`).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
-import time
 from pathlib import Path
 
 from sn_lake import lake
 from sn_lake.config import Settings, redact_userinfo
-from sn_lake.sources.http import HttpError, PoliteClient, RetryPolicy
+from sn_lake.sources.http import HttpError, PoliteClient
+from sn_lake.sources.location import FolderCrawl, SourceUnreachable, client_for, file_payload, is_url
 from sn_lake.sources.timm_results import SOURCE
 
-MANIFEST = "_manifest"
 IMAGENET = "results-imagenet.csv"
 FILES = (
     IMAGENET,
@@ -30,15 +27,6 @@ FILES = (
     "results-imagenet-a.csv",
     "results-imagenet-r.csv",
 )
-
-
-class SourceUnreachable(RuntimeError):
-    """The tables could not be fetched (network down, missing folder, no ImageNet table)."""
-
-
-def is_url(location: str) -> bool:
-    """Whether a location setting is an http(s) URL rather than a local path."""
-    return bool(re.match(r"https?://", location))
 
 
 def fetch_table(settings: Settings, client: PoliteClient, name: str) -> dict:
@@ -60,14 +48,7 @@ def fetch_table(settings: Settings, client: PoliteClient, name: str) -> dict:
             )
         url = (folder / name).as_uri()
         status, body = (200, (folder / name).read_bytes()) if (folder / name).is_file() else (404, None)
-    payload: dict = {"path": name, "status": status}
-    if body is not None:
-        payload["sha256"] = hashlib.sha256(body).hexdigest()
-        try:
-            payload["text"] = body.decode("utf-8")
-        except UnicodeDecodeError:
-            payload["base64"] = base64.b64encode(body).decode("ascii")  # the catalog build quarantines it
-    return {"native_id": name, "request_url": url, "payload": payload}
+    return {"native_id": name, "request_url": url, "payload": file_payload(name, status, body)}
 
 
 def crawl(settings: Settings, client: PoliteClient | None = None) -> dict:
@@ -75,22 +56,17 @@ def crawl(settings: Settings, client: PoliteClient | None = None) -> dict:
 
     Raises :class:`SourceUnreachable` when the tables cannot be fetched (nothing new is marked complete).
     """
-    started = time.monotonic()
-    location = settings.timm_results_url
-    shown = redact_userinfo(location)  # what the state, the manifest and the summary hold: no password
-    own = client is None
-    client = client or PoliteClient(policy=RetryPolicy(attempts=4), timeout=60.0, name=SOURCE)
-    try:
-        state = lake.load_state(settings, SOURCE)
-        resumed = state.get("url") == shown and "next" in state and not state.get("finished")
-        if not resumed:
+    run = FolderCrawl(settings, SOURCE, redact_userinfo(settings.timm_results_url))
+    with client_for(client, SOURCE, timeout=60.0) as client:
+        state = run.unfinished_state("next")
+        if state is None:
             first = fetch_table(settings, client, IMAGENET)
             if first["payload"]["status"] != 200:
                 raise SourceUnreachable(
                     f"Expected timm's {IMAGENET} at {first['request_url']}, the server answered "
                     f"{first['payload']['status']}: check that SN_LAKE_TIMM_RESULTS_URL points at results/."
                 )
-            state = {"url": shown, "crawl_id": lake.new_crawl_id(), "next": 1, "missing": []}
+            state = {"url": run.shown, "crawl_id": lake.new_crawl_id(), "next": 1, "missing": []}
             lake.write_raw(settings, SOURCE, state["crawl_id"], 1, [first])
             lake.save_state(settings, SOURCE, state)
         crawl_id = state["crawl_id"]
@@ -101,20 +77,10 @@ def crawl(settings: Settings, client: PoliteClient | None = None) -> dict:
             state["next"] += 1
             lake.write_raw(settings, SOURCE, crawl_id, state["next"], [record])
             lake.save_state(settings, SOURCE, state)
-        manifest = {"native_id": MANIFEST, "request_url": shown, "payload": {"url": shown, "files": list(FILES)}}
-        lake.write_raw(settings, SOURCE, crawl_id, len(FILES) + 1, [manifest])
-    finally:
-        if own:
-            client.close()
-    summary = {
+    counts = {
         "records": len(FILES) + 1,
         "steps": len(FILES) + 1,
         "tables": len(FILES) - len(state["missing"]),
         "missing_tables": ", ".join(state["missing"]) or None,
-        "url": shown,
-        "resumed": resumed,
-        "seconds": round(time.monotonic() - started, 3),
     }
-    lake.finish_crawl(settings, SOURCE, crawl_id, summary)
-    lake.save_state(settings, SOURCE, {"url": shown, "finished": True, "last_crawl_id": crawl_id})
-    return {"crawl_id": crawl_id, **summary}
+    return run.finish(crawl_id, list(FILES), len(FILES) + 1, counts)
