@@ -52,13 +52,14 @@ sys.path.insert(0, str(ROOT))
 
 from sn_lake import config  # noqa: E402
 from sn_lake.evaluate import cache, configs, data, models, pipeline, training, zoo  # noqa: E402
+from sn_lake.evaluate import families as family_registry  # noqa: E402
 from sn_lake.evaluate.attacks.membership import MetricAttacks  # noqa: E402
 
 TIMM_MODEL = "digits-convnext-low"
 SMOKE_MODEL = "digits-vit-extreme"
 HF_MODEL = "hf-convnext-digits"  # written under <home>/zoo, so its id is local:hf-convnext-digits
 PATHS = ("uncached", "cached")
-ATTACK_FAMILIES = [f for f in configs.FAMILIES if f != "task_accuracy"]
+ATTACK_FAMILIES = [f for f in family_registry.NAMES if f != "task_accuracy"]
 SPEEDUP_GOAL = 1.5
 RESULT_TOLERANCE = 0.01  # the two paths' metrics may differ by float noise in batched passes, not by more
 ACCURACY_TOLERANCE = 0.005  # --amp-check: half a point of top-1 accuracy
@@ -138,7 +139,7 @@ def build_transformers_convnext(home: Path, spec: zoo.ZooSpec, epochs: int | Non
 def evaluate(settings, model_id: str, family_configs: dict, device: torch.device) -> dict:
     """Every family of one model in order, as one partition's steps: CPU and wall seconds and the rows per family."""
     out = {}
-    for family in configs.FAMILIES:
+    for family in family_registry.NAMES:
         synchronize(device)
         cpu, wall = time.process_time(), time.perf_counter()
         summary = pipeline.run_family(settings, model_id, family, family_configs[family], dataset="digits")
@@ -207,7 +208,7 @@ def cacheable_work(settings, model_id: str, device: torch.device) -> dict:
 def summarize(runs: list[dict]) -> dict:
     """Medians over rounds per family; totals, shares and models per hour."""
     families = {}
-    for family in configs.FAMILIES:
+    for family in family_registry.NAMES:
         cpu = statistics.median(r["families"][family]["cpu_seconds"] for r in runs)
         wall = statistics.median(r["families"][family]["wall_seconds"] for r in runs)
         families[family] = {"cpu_seconds": cpu, "wall_seconds": wall, "models_per_hour_per_core": 3600 / cpu}
@@ -240,7 +241,7 @@ def compare(settings, model_id: str, family_configs: dict, device: torch.device,
     summaries = {path: summarize(runs[path]) for path in PATHS}
     first = {path: runs[path][0]["families"] for path in PATHS}
     differences = {
-        f: result_difference(first["uncached"][f]["frame"], first["cached"][f]["frame"]) for f in configs.FAMILIES
+        f: result_difference(first["uncached"][f]["frame"], first["cached"][f]["frame"]) for f in family_registry.NAMES
     }
     loaded = models.load(model_id, settings, device)
     uncached = summaries["uncached"]["cpu_seconds"]
@@ -327,7 +328,7 @@ def main(argv: list[str] | None = None) -> dict:
     rounds = args.rounds or (1 if args.smoke or args.quick else 3)
     timm_name = SMOKE_MODEL if args.smoke else TIMM_MODEL
     zoo.build_zoo(settings.home / "zoo", (timm_name,), log=lambda _: None)
-    family_configs = TINY if args.smoke else {f: configs.CONFIGS[f]() for f in configs.FAMILIES}
+    family_configs = TINY if args.smoke else {f: family_registry.get(f).config() for f in family_registry.NAMES}
     model_ids = [f"local:{timm_name}"]
     if not args.no_transformers:
         spec = next(s for s in zoo.ZOO if s.name == TIMM_MODEL)

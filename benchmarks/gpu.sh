@@ -85,7 +85,7 @@ from dataclasses import replace
 import torch
 
 from sn_lake import config
-from sn_lake.evaluate import cache, configs, models, pipeline, zoo
+from sn_lake.evaluate import cache, families, models, pipeline, zoo
 
 mode, out = sys.argv[1], sys.argv[2]
 smoke = mode == "smoke"
@@ -107,7 +107,7 @@ TOLERANCE = {"train_accuracy": 0.01, "test_accuracy": 0.01, "auc": 0.01, "clean_
 
 
 def family_config(family):
-    cfg = configs.CONFIGS[family]()
+    cfg = families.get(family).config()
     return replace(cfg, **SMALL.get(family, {})) if smoke else cfg
 
 
@@ -122,7 +122,7 @@ def evaluate(model_id, score_dtype):
     loaded = models.load(model_id, settings, device)
     loaded.classifier.score_dtype = score_dtype
     results = {}
-    for family in configs.FAMILIES:
+    for family in families.NAMES:
         synchronize()
         started = time.perf_counter()
         summary = pipeline.run_family(settings, model_id, family, family_config(family), loaded=loaded)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sn_lake.evaluate import configs
+from sn_lake.evaluate import families
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,12 +32,12 @@ def test_gpu_script_smoke_mode_writes_both_reports_with_the_device_in_every_row(
     zoo_eval = json.loads((out / "zoo_evaluation.json").read_text())
     assert zoo_eval["smoke"] is True and zoo_eval["device"] == "cpu"
     (model,) = zoo_eval["models"]
-    assert {row["family"] for row in model["rows"]} == set(configs.FAMILIES)
+    assert {row["family"] for row in model["rows"]} == set(families.NAMES)
     assert all(row["hardware"] == zoo_eval["hardware"] and row["device"] == "cpu" for row in model["rows"])
     # the precision the rows use is the one the comparison allowed, and every compared column was compared
     assert model["forward_precision"] == ("bfloat16" if model["bfloat16_within_tolerance"] else "float32")
     assert all(row["forward_precision"] == model["forward_precision"] for row in model["rows"])
-    assert set(model["max_difference"]) == set(configs.FAMILIES)
+    assert set(model["max_difference"]) == set(families.NAMES)
     assert {"test_accuracy", "auc", "robust_accuracy", "agreement", "flagged"} <= {
         column for family in model["max_difference"].values() for column in family
     }

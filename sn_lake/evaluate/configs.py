@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAMILIES = ("task_accuracy", "model_stealing", "membership_inference", "adversarial", "backdoor_detection")
 METRIC_ATTACKS = ("correctness", "confidence", "entropy", "modified_entropy", "loss")
 # datasets sn_lake.evaluate.data reads through torchvision (besides digits, always there): id -> torchvision class
 TORCHVISION = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "svhn": "SVHN", "mnist": "MNIST"}
@@ -80,11 +79,3 @@ NC_PATIENCE = 5  # Neural Cleanse: steps at (or below) that success before lambd
 NC_LAMBDA_UP = 1.5  # Neural Cleanse: lambda's factor up (down by its 1.5th power)
 NEO_VERIFY = 10  # NEO: clean images a candidate trigger is pasted on
 NEO_CONFIRM_RATE = 0.8  # NEO: share of them that must turn to the input's label
-
-CONFIGS = {
-    "task_accuracy": AccuracyConfig,
-    "model_stealing": StealingConfig,
-    "membership_inference": MembershipConfig,
-    "adversarial": AdversarialConfig,
-    "backdoor_detection": BackdoorConfig,
-}
