@@ -10,7 +10,7 @@ not a few rows, is broken, and the check fails with ERROR, which blocks everythi
 
 import dagster as dg
 
-from assets.catalog import catalog_models
+from assets.catalog import PUBLISHED_TABLES, catalog_models
 from assets.constants import DUCKDB_WRITE_POOL
 from assets.evaluation import results_tables
 from assets.papers import catalog_papers
@@ -83,6 +83,7 @@ def table_check(asset, table: str) -> dg.AssetChecksDefinition:
 
 catalog_models_rules = table_check(catalog_models, "catalog.models")
 catalog_papers_rules = table_check(catalog_papers, "catalog.papers")
+PUBLISHED_CHECKS = [table_check(catalog_models, table) for table in PUBLISHED_TABLES]
 # results.* hold our evaluations (loaded by results_tables) and the study's published figures (written
 # with the catalog); both are checked when results_tables has loaded. One check per attack family's table.
 RESULTS_CHECKS = [table_check(results_tables, family.table) for family in families.FAMILIES.values()]

@@ -84,6 +84,23 @@ GOOD_RESULTS = {
         "accuracy_drop": 0.8,
     },
     "results.backdoor_detection": {"dataset": "digits", "detector": "neural_cleanse", "flagged": False, "score": 1.2},
+    "results.corruption": {
+        "dataset": "cifar10",
+        "benchmark": "cifar10-c",
+        "corruption": "fog",
+        "severity": 3,
+        "accuracy": 0.7,
+        "clean_accuracy": 0.9,
+    },
+    "results.distribution_shift": {
+        "dataset": "imagenet-r",
+        "base_dataset": "imagenet-1k",
+        "img_size": 224,
+        "top1": 0.4,
+        "top5": 0.6,
+        "top1_diff": -0.4,
+        "top5_diff": -0.3,
+    },
 }
 for table in GOOD_RESULTS:
     # out of range on the side that breaks no other rule (a low test accuracy, a high anything else)
@@ -93,6 +110,7 @@ for table in GOOD_RESULTS:
         if r.name.endswith(("_in_0_1", "_in_minus1_1"))
     }
     PLANTED[table] = {**RESULT_COMMON, **fractions}
+PLANTED["results.corruption"]["severity_in_1_5"] = {"severity": 6}
 PLANTED["results.task_accuracy"]["train_accuracy_not_below_test"] = {
     "train_accuracy": 0.7,
     "test_accuracy": 0.9,

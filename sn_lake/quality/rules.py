@@ -169,6 +169,44 @@ def results_rules(family: Family) -> TableRules:
     )
 
 
+def _published_rules(table: str, key: tuple[str, ...], *rules: Rule) -> TableRules:
+    """The rules of a table of published results (RobustBench, timm's tables): ids, origin, key, fractions."""
+    key = ("model_id", "origin", "config_hash", *key)
+    return TableRules(
+        table=table,
+        key_columns=key,
+        order_by="computed_at DESC NULLS LAST",
+        rules=(
+            not_null("model_id"),
+            matches("model_id", MODEL_ID_PATTERN),
+            matches("origin", ORIGIN_PATTERN),
+            unique(key),
+            *rules,
+            dataset_known(),
+        ),
+    )
+
+
+# Published results beside the attack families' tables (docs/published_results.md), written with the catalog.
+PUBLISHED_TABLES = (
+    _published_rules(
+        "results.corruption",
+        ("benchmark", "corruption", "severity"),
+        in_range("accuracy"),
+        in_range("clean_accuracy"),
+        in_range("severity", 1, 5),
+    ),
+    _published_rules(
+        "results.distribution_shift",
+        ("dataset", "img_size"),
+        in_range("top1"),
+        in_range("top5"),
+        in_range("top1_diff", -1.0, 1.0),
+        in_range("top5_diff", -1.0, 1.0),
+    ),
+)
+
+
 def current_year() -> int:
     return datetime.now(UTC).year
 
@@ -239,5 +277,6 @@ TABLES: dict[str, TableRules] = {
             ),
         ),
         *(results_rules(family) for family in FAMILIES.values()),
+        *PUBLISHED_TABLES,
     )
 }
