@@ -378,3 +378,24 @@ def test_timms_shifted_imagenet_test_sets_are_catalog_datasets():
         ("ImageNet-ReaL", "imagenet-real"),
     ]:
         assert canonical_dataset(written) == expected, written
+
+
+def test_the_model_index_config_names_the_set_of_an_umbrella_repo():
+    """The Trainer writes the set of a multi-set repo as the model-index dataset's ``config``."""
+    model_index = [
+        {
+            "name": "blood-cells",
+            "results": [
+                {
+                    "task": {"type": "image-classification"},
+                    "dataset": {"name": "medmnist-v2", "type": "albertvillanova/medmnist-v2", "config": "bloodmnist"},
+                    "metrics": [{"type": "accuracy", "value": 0.95}],
+                }
+            ],
+        }
+    ]
+    listing = {"id": "someone/blood-cells", "cardData": {"datasets": ["albertvillanova/medmnist-v2"]}}
+    assert card_summary({**listing, "model-index": model_index})["dataset"] == "bloodmnist"
+    # a config of an ordinary repo (cifar10's plain_text) is no dataset id
+    plain = [{"results": [{"dataset": {"type": "uoft-cs/cifar10", "config": "plain_text"}}]}]
+    assert card_summary({"id": "someone/c", "model-index": plain})["dataset"] == "cifar10"

@@ -299,6 +299,11 @@ def declared_dataset(name: object, *, prose: bool = False) -> tuple[str | None, 
     return lowered, None
 
 
+def is_umbrella(name: object) -> bool:
+    """Whether ``name`` is an umbrella repo of several sets (``albertvillanova/medmnist-v2``)."""
+    return isinstance(name, str) and _spelling(name.rsplit("/", 1)[-1]) in UMBRELLAS
+
+
 def specific_dataset(declared: list[str]) -> str | None:
     """The first of ``declared`` (dataset ids), unless it is an umbrella repo (``albertvillanova/medmnist-v2``) and a
     later id names one of the umbrella's sets (``bloodmnist``): then that set, which the evaluation can read."""

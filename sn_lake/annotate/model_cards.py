@@ -28,6 +28,7 @@ from sn_lake.annotate.datasets import (
     canonical_dataset,
     dataset_from_timm_tag,
     declared_dataset,
+    is_umbrella,
     specific_dataset,
 )
 from sn_lake.annotate.papers import arxiv_ids
@@ -136,12 +137,15 @@ def _results(model_index: Any) -> list[dict]:
 
 
 def model_index_datasets(model_index: Any) -> list[str]:
-    """Dataset names the ``model-index`` results were measured on (``type`` first, then ``name``)."""
+    """Dataset names the ``model-index`` results were measured on (``type`` first, then ``name``; then ``config``
+    when ``type`` is an umbrella repo of several sets, where the Trainer writes the set: ``config: bloodmnist``)."""
     names = []
     for result in _results(model_index):
         dataset = result.get("dataset")
         if isinstance(dataset, dict):
             names.extend(str(dataset[k]) for k in ("type", "name") if dataset.get(k))
+            if is_umbrella(dataset.get("type")) and isinstance(dataset.get("config"), str):
+                names.append(dataset["config"])
     return names
 
 
