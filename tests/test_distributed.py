@@ -42,6 +42,8 @@ NOT_COMPARED = {"catalog.quality_runs", "catalog.quality_rules", "analytics.qual
 # The tables whose checks ran in the distributed runs (catalog_models' and results_tables' checks).
 CHECKED = (
     "catalog.models",
+    "results.corruption",  # published results, refused by catalog_models and checked with it
+    "results.distribution_shift",
     "results.task_accuracy",
     "results.model_stealing",
     "results.membership_inference",
