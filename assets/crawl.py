@@ -6,7 +6,7 @@ from assets.resources import SnLake
 from sn_lake import lake
 from sn_lake.catalog.contract import crawl_asset
 from sn_lake.config import Settings
-from sn_lake.sources.http import HttpError, RetryPolicy
+from sn_lake.http_client import HttpError, RetryPolicy
 from sn_lake.sources.huggingface import crawl as huggingface
 from sn_lake.sources.kaggle import crawl as kaggle
 from sn_lake.sources.local import crawl as local

@@ -36,7 +36,7 @@ def main() -> int:
     from fake_hub import FakeHub, synthetic_hub
 
     from sn_lake import catalog, config, warehouse
-    from sn_lake.sources.http import RetryPolicy
+    from sn_lake.http_client import RetryPolicy
     from sn_lake.sources.huggingface import crawl as hf
 
     n = round(args.images / args.image_share)

@@ -1,7 +1,6 @@
 """The polite HTTP client every sn_lake source uses (and the evaluation, for its downloads).
 
-It sits below the sources so that ``sn_lake.evaluate`` can use it without importing a crawler;
-``sn_lake.sources.http`` is the same module under the name the sources use.
+It sits below the sources so that ``sn_lake.evaluate`` can use it without importing a crawler.
 
 A crawler a site maintainer is glad to see: few requests, honest pacing, nothing lost when a
 request fails. :class:`PoliteClient` wraps :class:`httpx.Client` and

@@ -85,7 +85,7 @@ def quota_eta_s(
     window_s: float | None = None,
     reserve_fraction: float = 0.05,
 ) -> float:
-    """Seconds ``requests`` more requests take when paced as ``sn_lake.sources.http.Pacer`` paces them under a
+    """Seconds ``requests`` more requests take when paced as ``sn_lake.http_client.Pacer`` paces them under a
     ``RateLimit`` quota: ``remaining`` (less a reserve) spread over the ``reset_s`` left of this window, then
     ``quota`` (less the reserve) per ``window_s`` (unknown: taken as this window's)."""
     if requests <= 0:

@@ -14,7 +14,7 @@ from fake_hub import FakeHub, synthetic_models
 
 from sn_lake import cli, config, lake, progress
 from sn_lake.annotate.model_cards import needs_card
-from sn_lake.sources.http import PoliteClient, RetryPolicy
+from sn_lake.http_client import PoliteClient, RetryPolicy
 from sn_lake.sources.huggingface import crawl as hf
 
 FAST = RetryPolicy(attempts=6, backoff_base=0.01, backoff_max=0.05, seed=0)

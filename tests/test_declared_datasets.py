@@ -21,7 +21,7 @@ from sn_lake.annotate.datasets import (
 from sn_lake.annotate.model_cards import body_facts, card_summary
 from sn_lake.catalog import timm_results
 from sn_lake.evaluate import hub_datasets
-from sn_lake.sources.http import RetryPolicy
+from sn_lake.http_client import RetryPolicy
 from sn_lake.sources.huggingface import crawl as hf
 
 TRAINER_CARD = """---

@@ -12,7 +12,7 @@ from fake_hub import FakeHub, synthetic_models
 from sn_lake import catalog, config, export, lake, warehouse
 from sn_lake.annotate import model_cards, numbers
 from sn_lake.catalog import papers as papers_resolve
-from sn_lake.sources.http import PoliteClient, RetryPolicy
+from sn_lake.http_client import PoliteClient, RetryPolicy
 from sn_lake.sources.huggingface import crawl as hf
 from sn_lake.sources.robustbench import parse as robustbench_parse
 from sn_lake.sources.securitynet import crawl as securitynet

@@ -6,7 +6,7 @@ import threading
 import pytest
 from fake_hub import FakeHub
 
-from sn_lake.sources.http import (
+from sn_lake.http_client import (
     HttpError,
     PoliteClient,
     RetryPolicy,

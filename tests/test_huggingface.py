@@ -15,7 +15,7 @@ from fake_hub import FakeHub, synthetic_models
 
 from sn_lake import catalog, config, lake, warehouse
 from sn_lake.annotate.model_cards import needs_card
-from sn_lake.sources.http import HttpError, RetryPolicy
+from sn_lake.http_client import HttpError, RetryPolicy
 from sn_lake.sources.huggingface import crawl as hf
 from sn_lake.sources.huggingface import parse as hf_parse
 

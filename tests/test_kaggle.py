@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from sn_lake import config, kaggle_client, lake, warehouse
+from sn_lake import http_client as http
 from sn_lake.catalog import kaggle as kaggle_catalog
-from sn_lake.sources import http
 from sn_lake.sources.kaggle import crawl as kaggle
 from tests.fake_kaggle import (
     PORT,

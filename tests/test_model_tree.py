@@ -10,7 +10,7 @@ from fake_hub import FakeHub, lineage_models, synthetic_models
 from sn_lake import catalog, cli, config, search, warehouse
 from sn_lake.annotate import lineage
 from sn_lake.annotate.model_cards import needs_card
-from sn_lake.sources.http import RetryPolicy
+from sn_lake.http_client import RetryPolicy
 from sn_lake.sources.huggingface import crawl as hf
 
 FAST = RetryPolicy(attempts=4, backoff_base=0.01, backoff_max=0.05, seed=0)

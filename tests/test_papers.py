@@ -6,8 +6,8 @@ import json
 import pytest
 
 from sn_lake import config, lake, warehouse
+from sn_lake import http_client as http
 from sn_lake.catalog import papers as resolve
-from sn_lake.sources import http
 from sn_lake.sources.papers import arxiv, crawl, dblp, openalex, semantic_scholar
 from tests.fake_papers import PAPERS, PREFIX, FakePapers
 from tests.loopback_server import LoopbackServer, Response

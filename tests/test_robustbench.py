@@ -16,7 +16,7 @@ from loopback_server import FakeApi, LoopbackServer, Response
 
 from sn_lake import catalog, config, lake, report, search, warehouse
 from sn_lake.catalog import robustbench as rb_catalog
-from sn_lake.sources.http import PoliteClient, RetryPolicy
+from sn_lake.http_client import PoliteClient, RetryPolicy
 from sn_lake.sources.robustbench import crawl, parse
 
 MODEL_INFO = SHARED_DIR / "data" / "robustbench" / "model_info"

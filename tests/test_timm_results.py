@@ -15,7 +15,7 @@ from loopback_server import FakeApi, LoopbackServer, Response
 
 from sn_lake import catalog, config, lake, warehouse
 from sn_lake.catalog import timm_results as timm_catalog
-from sn_lake.sources.http import PoliteClient, RetryPolicy
+from sn_lake.http_client import PoliteClient, RetryPolicy
 from sn_lake.sources.timm_results import crawl
 
 RESULTS = SHARED_DIR / "data" / "timm-results"

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from sn_lake import config, lake, warehouse, weight_formats
+from sn_lake import http_client as http
 from sn_lake.catalog import weights as weights_catalog
-from sn_lake.sources import http
 from sn_lake.sources.weights import crawl as weights
 from tests.fake_weights import GITHUB, ZENODO, FakeWeightsHosts, legacy_torch_bytes, safetensors_bytes
 from tests.loopback_server import LoopbackServer, Response

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from sn_lake import lake
 from sn_lake.config import Settings
-from sn_lake.sources.http import PoliteClient, RetryPolicy
+from sn_lake.http_client import PoliteClient, RetryPolicy
 
 MANIFEST = "_manifest"  # the native id of the record that lists every file of a complete snapshot
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from sn_lake import lake, progress
 from sn_lake.config import Settings, redact_userinfo
-from sn_lake.sources.http import (
+from sn_lake.http_client import (
     DEFAULT_USER_AGENT,
     HttpError,
     PoliteClient,

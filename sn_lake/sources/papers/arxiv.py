@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from sn_lake.annotate.papers import arxiv_ids
 from sn_lake.annotate.venues import normalize_venue
-from sn_lake.sources.http import PoliteClient
+from sn_lake.http_client import PoliteClient
 from sn_lake.sources.papers import Batch, Candidates
 
 NAME = "arxiv"

@@ -23,10 +23,10 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from sn_lake import http_client as http
 from sn_lake import lake, progress
 from sn_lake.annotate.papers import arxiv_ids
 from sn_lake.config import Settings, redact_userinfo
-from sn_lake.sources import http
 from sn_lake.sources.papers import arxiv, dblp, openalex, pwc, semantic_scholar
 
 SOURCE = "papers"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from sn_lake.annotate.venues import normalize_venue
-from sn_lake.sources.http import PoliteClient
+from sn_lake.http_client import PoliteClient
 from sn_lake.sources.papers import Batch, Candidates
 
 NAME = "dblp"

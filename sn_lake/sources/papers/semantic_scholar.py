@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sn_lake.annotate.venues import normalize_venue
-from sn_lake.sources.http import PoliteClient
+from sn_lake.http_client import PoliteClient
 from sn_lake.sources.papers import Batch, Candidates
 
 NAME = "semantic_scholar"

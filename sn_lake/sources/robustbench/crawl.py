@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from sn_lake import lake
 from sn_lake.config import Settings, redact_userinfo
-from sn_lake.sources.http import HttpError, PoliteClient
+from sn_lake.http_client import HttpError, PoliteClient
 from sn_lake.sources.location import MANIFEST as MANIFEST  # the manifest's native id, read as crawl.MANIFEST
 from sn_lake.sources.location import FolderCrawl, SourceUnreachable, client_for, file_payload, is_url
 from sn_lake.sources.robustbench import SOURCE
@@ -135,7 +135,7 @@ def crawl(
     """Fetch every record file into the lake (resuming an unfinished crawl of the same location); returns the summary.
 
     Raises :class:`SourceUnreachable` (nothing written) when the folder cannot be listed, and
-    :class:`~sn_lake.sources.http.HttpError` when a file kept failing (the next run resumes from that step).
+    :class:`~sn_lake.http_client.HttpError` when a file kept failing (the next run resumes from that step).
     """
     run = FolderCrawl(settings, SOURCE, redact_userinfo(settings.robustbench_url))
     with client_for(client, SOURCE, timeout=30.0) as client:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sn_lake import lake
 from sn_lake.config import Settings, redact_userinfo
-from sn_lake.sources.http import HttpError, PoliteClient, RetryPolicy
+from sn_lake.http_client import HttpError, PoliteClient, RetryPolicy
 from sn_lake.sources.location import SourceUnreachable, is_url
 from sn_lake.sources.securitynet import NATIVE_ID, SOURCE
 from sn_lake.sources.securitynet.parse import MODEL_TABLES, parse_tables

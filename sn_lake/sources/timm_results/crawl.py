@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sn_lake import lake
 from sn_lake.config import Settings, redact_userinfo
-from sn_lake.sources.http import HttpError, PoliteClient
+from sn_lake.http_client import HttpError, PoliteClient
 from sn_lake.sources.location import FolderCrawl, SourceUnreachable, client_for, file_payload, is_url
 from sn_lake.sources.timm_results import SOURCE
 

@@ -8,9 +8,9 @@ import logging
 import time
 from collections.abc import Iterable
 
+from sn_lake import http_client as http
 from sn_lake import lake
 from sn_lake.config import Settings
-from sn_lake.sources import http
 from sn_lake.sources.weights import SOURCE
 from sn_lake.sources.weights.parse import Link, files_of, parse_link
 from sn_lake.weight_formats import SNIFF_BYTES
