@@ -14,6 +14,7 @@ from sn_lake.annotate import model_cards, numbers
 from sn_lake.catalog import papers as papers_resolve
 from sn_lake.http_client import PoliteClient, RetryPolicy
 from sn_lake.sources.huggingface import crawl as hf
+from sn_lake.sources.papers import crawl as papers_crawl
 from sn_lake.sources.robustbench import parse as robustbench_parse
 from sn_lake.sources.securitynet import crawl as securitynet
 from sn_lake.sources.timm_results import parse as timm_results_parse
@@ -321,13 +322,7 @@ def test_published_results_and_paper_years_are_range_checked():
             }
             for api, r in answers
         ],
-        schema={
-            "api": pl.String,
-            "paper_id": pl.String,
-            "record": pl.String,
-            "request_url": pl.String,
-            "fetched_at": pl.Datetime("us", "UTC"),
-        },
+        schema=papers_crawl.LATEST_SCHEMA,
     )
     issues: list[dict] = []
     _, papers = papers_resolve.build(frame, issues=issues)

@@ -19,6 +19,7 @@ from sn_lake import catalog, config, lake, warehouse
 from sn_lake.annotate import model_cards, numbers
 from sn_lake.catalog import papers as papers_resolve
 from sn_lake.sources import huggingface, kaggle, local, securitynet, timm_registry
+from sn_lake.sources.papers import crawl as papers_crawl
 from sn_lake.sources.robustbench import parse as robustbench_parse
 from sn_lake.sources.securitynet import parse as securitynet_parse
 from sn_lake.sources.timm_results import parse as timm_results_parse
@@ -487,13 +488,7 @@ def test_paper_resolution_never_fails_and_every_year_is_in_range(answers):
             }
             for i, (api, record) in enumerate(answers)
         ],
-        schema={
-            "api": pl.String,
-            "paper_id": pl.String,
-            "record": pl.String,
-            "request_url": pl.String,
-            "fetched_at": pl.Datetime("us", "UTC"),
-        },
+        schema=papers_crawl.LATEST_SCHEMA,
     )
     issues: list[dict] = []
     candidates, papers = papers_resolve.build(frame, issues=issues)

@@ -239,26 +239,34 @@ def _timm_payload(name: str, num_classes: int) -> dict:
     return {"name": name, "timm_version": "1.0.31", "pretrained_cfg": cfg}
 
 
-@pytest.mark.slow
-def test_catalog_check_quarantines_through_dagster(settings):
-    """The blocking check on catalog_models in a real run: a bad row quarantined, counts and examples shown."""
+def _catalog_run(settings, names: list[str], crawl_id: str) -> dg.ExecuteInProcessResult:
+    """catalog_models and its blocking check, run through Dagster on a timm crawl of ``names`` (``*.bad_*``: one
+    class, which the num_classes rule refuses)."""
     from assets.catalog import catalog_models
-    from assets.quality import MAX_REJECTED_FRACTION, catalog_models_rules
+    from assets.quality import catalog_models_rules
     from assets.resources import SnLake
 
-    names = ["resnet18.a1_in1k", "resnet34.a1_in1k", "resnet50.a1_in1k", "resnet101.a1_in1k", "tiny.bad_in1k"]
     records = [
         {"native_id": n, "request_url": f"test:{n}", "payload": _timm_payload(n, 1 if "bad" in n else 1000)}
         for n in names
     ]
-    lake.write_raw(settings, "timm", "20261130T000000Z-test01", 1, records)
+    lake.write_raw(settings, "timm", crawl_id, 1, records)
     with dg.instance_for_test() as instance:
-        run = dg.materialize(
+        return dg.materialize(
             [catalog_models, catalog_models_rules],
             resources={"sn_lake": SnLake()},
             instance=instance,
             raise_on_error=False,
         )
+
+
+@pytest.mark.slow
+def test_catalog_check_quarantines_through_dagster(settings):
+    """The blocking check on catalog_models in a real run: a bad row quarantined, counts and examples shown."""
+    from assets.quality import MAX_REJECTED_FRACTION
+
+    names = ["resnet18.a1_in1k", "resnet34.a1_in1k", "resnet50.a1_in1k", "resnet101.a1_in1k", "tiny.bad_in1k"]
+    run = _catalog_run(settings, names, "20261130T000000Z-test01")
     evaluation = run.get_asset_check_evaluations()[0]
     assert not evaluation.passed
     assert 1 / len(names) <= MAX_REJECTED_FRACTION
@@ -330,23 +338,7 @@ def test_the_check_sees_a_rejected_row_its_build_did_not_refuse(settings):
 @pytest.mark.slow
 def test_the_row_count_is_what_the_table_holds_after_the_build(settings):
     """catalog_models refuses its bad rows itself, so its dagster/row_count is the rows catalog.models keeps."""
-    from assets.catalog import catalog_models
-    from assets.quality import catalog_models_rules
-    from assets.resources import SnLake
-
-    names = ["resnet18.a1_in1k", "resnet34.a1_in1k", "tiny.bad_in1k"]
-    records = [
-        {"native_id": n, "request_url": f"test:{n}", "payload": _timm_payload(n, 1 if "bad" in n else 1000)}
-        for n in names
-    ]
-    lake.write_raw(settings, "timm", "20261130T000000Z-test02", 1, records)
-    with dg.instance_for_test() as instance:
-        run = dg.materialize(
-            [catalog_models, catalog_models_rules],
-            resources={"sn_lake": SnLake()},
-            instance=instance,
-            raise_on_error=False,
-        )
+    run = _catalog_run(settings, ["resnet18.a1_in1k", "resnet34.a1_in1k", "tiny.bad_in1k"], "20261130T000000Z-test02")
     (materialization,) = run.asset_materializations_for_node("catalog_models")
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert (metadata["dagster/row_count"], metadata["rows_quarantined"]) == (2, 1)

@@ -134,7 +134,6 @@ def _test_accuracy_minus_tolerance(frame: pd.DataFrame) -> pd.DataFrame:
 
 def results_rules(family: Family) -> TableRules:
     """The rules of one attack family's results table, from its registry entry (sn_lake.evaluate.families)."""
-    key = ("model_id", "origin", "config_hash", *family.key)
     extra: tuple[Rule, ...] = tuple(in_range(c, -1.0, 1.0) for c in family.differences)
     if family.train_not_below_test:
         extra += (
@@ -153,24 +152,14 @@ def results_rules(family: Family) -> TableRules:
                 derive=_test_accuracy_minus_tolerance,
             ),
         )
-    return TableRules(
-        table=family.table,
-        key_columns=key,
-        order_by="computed_at DESC NULLS LAST",
-        rules=(
-            not_null("model_id"),
-            matches("model_id", MODEL_ID_PATTERN),
-            matches("origin", ORIGIN_PATTERN),
-            unique(key),
-            *(in_range(c) for c in family.fractions),
-            dataset_known(),
-            *extra,
-        ),
-    )
+    return result_table_rules(family.table, family.key, tuple(in_range(c) for c in family.fractions), extra)
 
 
-def _published_rules(table: str, key: tuple[str, ...], *rules: Rule) -> TableRules:
-    """The rules of a table of published results (RobustBench, timm's tables): ids, origin, key, fractions."""
+def result_table_rules(
+    table: str, key: tuple[str, ...], checks: tuple[Rule, ...], extra: tuple[Rule, ...] = ()
+) -> TableRules:
+    """The rules every ``results.*`` table shares (ids, origin, its key ``model_id, origin, config_hash, *key``
+    unique, the dataset known), with the table's own ``checks`` before the dataset rule and ``extra`` after it."""
     key = ("model_id", "origin", "config_hash", *key)
     return TableRules(
         table=table,
@@ -181,28 +170,24 @@ def _published_rules(table: str, key: tuple[str, ...], *rules: Rule) -> TableRul
             matches("model_id", MODEL_ID_PATTERN),
             matches("origin", ORIGIN_PATTERN),
             unique(key),
-            *rules,
+            *checks,
             dataset_known(),
+            *extra,
         ),
     )
 
 
 # Published results beside the attack families' tables (docs/published_results.md), written with the catalog.
 PUBLISHED_TABLES = (
-    _published_rules(
+    result_table_rules(
         "results.corruption",
         ("benchmark", "corruption", "severity"),
-        in_range("accuracy"),
-        in_range("clean_accuracy"),
-        in_range("severity", 1, 5),
+        (in_range("accuracy"), in_range("clean_accuracy"), in_range("severity", 1, 5)),
     ),
-    _published_rules(
+    result_table_rules(
         "results.distribution_shift",
         ("dataset", "img_size"),
-        in_range("top1"),
-        in_range("top5"),
-        in_range("top1_diff", -1.0, 1.0),
-        in_range("top5_diff", -1.0, 1.0),
+        (in_range("top1"), in_range("top5"), in_range("top1_diff", -1.0, 1.0), in_range("top5_diff", -1.0, 1.0)),
     ),
 )
 

@@ -60,20 +60,22 @@ def split_paper_ids(values: Iterable[str]) -> tuple[list[str], list[str]]:
     return sorted(ids), other
 
 
+# the frame of latest answers the resolution reads (sn_lake.catalog.papers.build)
+LATEST_SCHEMA = {
+    "api": pl.String,
+    "paper_id": pl.String,
+    "record": pl.String,
+    "request_url": pl.String,
+    "fetched_at": pl.Datetime("us", "UTC"),
+}
+
+
 def latest_records(settings: Settings) -> pl.DataFrame:
     """The latest raw answer of each (api, paper id): ``api``, ``paper_id``, ``record`` (the payload),
     ``request_url``, ``fetched_at``."""
     raw = lake.read_raw(settings, SOURCE)
     if raw.is_empty():
-        return pl.DataFrame(
-            schema={
-                "api": pl.String,
-                "paper_id": pl.String,
-                "record": pl.String,
-                "request_url": pl.String,
-                "fetched_at": pl.Datetime("us", "UTC"),
-            }
-        )
+        return pl.DataFrame(schema=LATEST_SCHEMA)
     latest = lake.latest_records(raw, ("payload", "request_url"))  # the newest answer was fetched when last seen
     parts = latest["native_id"].str.split_exact(":", 1).struct.rename_fields(["api", "paper_id"]).struct.unnest()
     rest = latest.select(pl.col("payload").alias("record"), "request_url", pl.col("last_seen_at").alias("fetched_at"))
