@@ -48,7 +48,12 @@ SOURCES: dict[str, Source] = {
     for source in (
         Source(timm_registry_catalog.SOURCE, timm_registry_crawl.crawl, timm_registry_catalog.to_catalog),
         Source(securitynet_catalog.SOURCE, securitynet_crawl.crawl, securitynet_catalog.to_catalog),
-        Source(huggingface_catalog.SOURCE, huggingface_crawl.crawl, huggingface_catalog.to_catalog),
+        Source(
+            huggingface_catalog.SOURCE,
+            huggingface_crawl.crawl,
+            huggingface_catalog.to_catalog,
+            compact=huggingface_catalog.compact_raw,
+        ),
         Source(kaggle_catalog.SOURCE, kaggle_crawl.crawl, kaggle_catalog.to_catalog),
         Source(local_catalog.SOURCE, local_crawl.crawl, local_catalog.to_catalog),
         Source(robustbench_catalog.SOURCE, robustbench_crawl.crawl, robustbench_catalog.to_catalog),
@@ -108,6 +113,8 @@ def build_models(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str
             if unreadable:  # nothing readable: the catalog keeps what it had, the files are named
                 replace_quarantine(con, name, issues)
             continue
+        if source.compact is not None:
+            raw = source.compact(raw)  # the frame read is freed here, before the builder makes its own
         part: CatalogPart = source.to_catalog(con, raw, issues)
         del raw  # the raw records are no longer needed: free them before the warehouse takes the rows
         if part.declared_parents is not None:

@@ -38,12 +38,15 @@ ToCatalog = Callable[[duckdb.DuckDBPyConnection, pl.DataFrame, list[dict]], Cata
 class Source:
     """A registry entry (:data:`sn_lake.catalog.SOURCES`): the source's name (its ``lake/raw/<name>/`` folder and
     its ``model_id`` prefix), its crawl, and its to-catalog function. ``links``, for a source that knows links between
-    catalog rows beyond what the rows say (timm's tables), reads them once every source is in ``catalog.models``."""
+    catalog rows beyond what the rows say (timm's tables), reads them once every source is in ``catalog.models``.
+    ``compact``, for a source whose raw records carry what its builder never reads, makes the smaller frame the build
+    passes on; the build applies it in place of the frame it read, so the two are never held at once (memory)."""
 
     name: str
     crawl: Callable[..., dict]
     to_catalog: ToCatalog
     links: Callable[[duckdb.DuckDBPyConnection], list[dict]] | None = None
+    compact: Callable[[pl.DataFrame], pl.DataFrame] | None = None
 
 
 def crawl_asset(name: str) -> str:

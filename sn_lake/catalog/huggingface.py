@@ -217,9 +217,8 @@ def tree_rows(raw: pl.DataFrame) -> pl.DataFrame:
 
 def to_catalog(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, issues: list[dict]) -> CatalogPart:
     """The source contract (``sn_lake.catalog.contract``): the listed models' catalog rows and declared parents, after
-    their version history (:func:`build_tables`); reads only what the catalog needs of the records
-    (:func:`compact_raw`)."""
-    raw = compact_raw(raw)
+    their version history (:func:`build_tables`). The build hands it the records through :func:`compact_raw` (the
+    registry's ``compact``), so the full frame and the compact one are never held at once."""
     rows = catalog_rows(raw, issues)
     build_tables(con, raw)
     return CatalogPart(rows, tree_rows(raw))
