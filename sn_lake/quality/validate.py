@@ -184,7 +184,7 @@ def quarantine_table(con: duckdb.DuckDBPyConnection, table: str, now: datetime |
     now = now or datetime.now(UTC)
     con.execute("BEGIN")
     try:
-        frame = _rows(con, spec, "rowid AS _rowid, *")
+        frame = _rows(con, spec, with_rowid=True)
         rowids = frame.pop("_rowid").tolist()
         violations, skipped = validate_frame(table, frame)
         report = _record(con, spec, frame, rowids, violations, skipped, now)
@@ -198,9 +198,24 @@ def quarantine_table(con: duckdb.DuckDBPyConnection, table: str, now: datetime |
 check_table = quarantine_table  # its name before the checks only observed (scripts and notebooks call it)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, spec: TableRules, columns: str) -> pd.DataFrame:
+def _rows(con: duckdb.DuckDBPyConnection, spec: TableRules, with_rowid: bool = False) -> pd.DataFrame:
+    """The table's rows in the order that decides which duplicate is kept, with only the columns the rules and the
+    row keys read (a wide table's other columns would multiply the frame GX copies; a rejected row's full content
+    is read back by rowid, :func:`_full_rows`)."""
+    present = {d[0] for d in con.execute(f"SELECT * FROM {spec.table} LIMIT 0").description}
+    wanted = dict.fromkeys(c for c in (*spec.key_columns, *(c for r in spec.rules for c in r.columns)) if c in present)
+    columns = ", ".join(["rowid AS _rowid"] * with_rowid + [f'"{c}"' for c in wanted])
     sql = f"SELECT {columns} FROM {spec.table} ORDER BY {spec.order_by}, rowid"
     return con.execute(sql).fetch_arrow_table().to_pandas()
+
+
+def _full_rows(con: duckdb.DuckDBPyConnection, table: str, rowids: list[int]) -> dict[int, dict]:
+    """Rowid -> the row's whole content, JSON-friendly (what a rejected row keeps in the quarantine)."""
+    if not rowids:
+        return {}
+    sql = f"SELECT rowid AS _rowid, * FROM {table} WHERE list_contains(?, rowid)"
+    rows = con.execute(sql, [rowids]).fetch_arrow_table().to_pandas()
+    return {int(r["_rowid"]): {c: _plain(v) for c, v in r.items() if c != "_rowid"} for _, r in rows.iterrows()}
 
 
 def observe_table(con: duckdb.DuckDBPyConnection, table: str) -> TableReport:
@@ -211,7 +226,7 @@ def observe_table(con: duckdb.DuckDBPyConnection, table: str) -> TableReport:
     rejected row still there, so ``n_rows`` is what the build produced and ``n_kept`` what passes.
     """
     spec = _spec(table)
-    frame = _rows(con, spec, "*")
+    frame = _rows(con, spec)
     violations, skipped = validate_frame(table, frame)
     rejects = [r.name for r in spec.rules if r.action == REJECT]
     sql = "SELECT max(checked_at) FROM catalog.quality_runs WHERE table_name = ?"
@@ -277,11 +292,12 @@ def _record(
         con.execute(
             "DELETE FROM catalog.quarantine WHERE table_name = ? AND list_contains(?, rule)", [spec.table, flag_rules]
         )
+    full = _full_rows(con, spec.table, [rowids[i] for i in sorted(rejected)])
     entries = []
     for v in violations:
         detail = v.detail
         if v.action == REJECT:  # the row leaves its table: keep all of it
-            row = {c: _plain(frame.at[v.row_index, c]) for c in frame.columns if c != INDEX_COLUMN}
+            row = full[rowids[v.row_index]]
             detail = f"{v.detail} Row: {json.dumps(row, default=str, sort_keys=True)}"
         entries.append([spec.table, v.row_key, v.rule, detail, now])
     refreshed = [e[:3] for e in entries if e[2] not in flag_rules]
