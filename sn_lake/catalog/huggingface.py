@@ -90,6 +90,33 @@ CATALOG_SCHEMA = models_schema(
 ROW_CHUNK = 5000  # catalog rows turned into a frame at a time
 
 
+class CardFinder:
+    """A listed model's card: the newest card record at the listing's sha when it has text, else the model's newest
+    card with text, else None.
+
+    It holds row positions into the card records' ``payload`` column, not the texts: a card is copied into Python
+    only while its model's row is made, so the build's memory does not grow with the size of the cards.
+    """
+
+    def __init__(self, cards: pl.DataFrame):
+        ordered = cards.sort(lake.NEWEST_LAST)
+        self._texts = ordered["payload"]
+        self._at_sha: dict[tuple[str, str], int] = {}
+        self._newest: dict[str, int] = {}
+        has_text = pl.col("payload").fill_null("") != ""
+        for i, (repo_id, url, text) in enumerate(ordered.select("native_id", "request_url", has_text).iter_rows()):
+            self._at_sha[(repo_id, card_sha(url))] = i
+            if text:
+                self._newest[repo_id] = i
+
+    def __call__(self, repo_id: str, sha: str) -> str | None:
+        at_sha = self._at_sha.get((repo_id, sha))
+        card = self._texts[at_sha] if at_sha is not None else None
+        if not card and repo_id in self._newest:
+            card = self._texts[self._newest[repo_id]]
+        return card or None
+
+
 def _origin(url: str) -> str:
     """``scheme://host[:port]`` of a request URL, without any ``user:password@`` (the lake's URLs have none;
     an older lake's may)."""
@@ -111,12 +138,7 @@ def catalog_rows(raw: pl.DataFrame, issues: list[dict] | None = None) -> pl.Data
     if listings.is_empty():
         return pl.DataFrame(schema=schema)
     latest = lake.latest_records(listings, ("payload", "request_url"))
-    card_by_sha: dict[tuple[str, str], str] = {}
-    latest_card: dict[str, str] = {}
-    for repo_id, url, text in cards.sort(lake.NEWEST_LAST).select("native_id", "request_url", "payload").iter_rows():
-        card_by_sha[(repo_id, card_sha(url))] = text
-        if text:
-            latest_card[repo_id] = text
+    find_card = CardFinder(cards)
     rows, frames = [], []
     columns = ("native_id", "payload", "request_url", "first_seen_at", "last_seen_at")
     for repo_id, payload, url, first_seen, last_seen in latest.select(columns).iter_rows():
@@ -129,8 +151,7 @@ def catalog_rows(raw: pl.DataFrame, issues: list[dict] | None = None) -> pl.Data
             if model.get("id") != repo_id:  # the id the lake files it under (the crawl's, as text)
                 model = {**model, "id": repo_id}
             sha = model.get("sha") if isinstance(model.get("sha"), str) else ""
-            card = card_by_sha.get((repo_id, sha))
-            row = model_row(model, card if card else latest_card.get(repo_id), _origin(url), problems)
+            row = model_row(model, find_card(repo_id, sha), _origin(url), problems)
             row.update(first_seen_at=first_seen, last_seen_at=last_seen)
             row = numbers.typed_row(row, schema, problems)
         except Exception as exc:  # noqa: BLE001 - any record a stranger wrote: quarantined, never the build's end
@@ -188,19 +209,11 @@ def tree_rows(raw: pl.DataFrame) -> pl.DataFrame:
         & pl.col("base_models").is_null()
         & ~pl.col("tags").fill_null("").str.contains('"base_model:', literal=True)
     )
-    by_sha: dict[tuple[str, str], str] = {}
-    newest: dict[str, str] = {}
-    if not bare.is_empty() and not cards.is_empty():
-        wanted = cards.filter(pl.col("native_id").is_in(bare["native_id"].implode()))
-        wanted = wanted.sort(lake.NEWEST_LAST)
-        for repo_id, url, text in wanted.select("native_id", "request_url", "payload").iter_rows():
-            by_sha[(repo_id, card_sha(url))] = text
-            if text:
-                newest[repo_id] = text
+    find_card = CardFinder(cards.filter(pl.col("native_id").is_in(bare["native_id"].implode())))
     bare_ids = set(bare["native_id"])
     rows = []
     for repo_id, sha, tags, card_base, card_relation, base_models, library in latest.iter_rows():
-        card = (by_sha.get((repo_id, sha or "")) or newest.get(repo_id)) if repo_id in bare_ids else None
+        card = find_card(repo_id, sha or "") if repo_id in bare_ids else None
         tag_list = json_value(tags)
         for parent in lineage.declared_parents(
             repo_id,
