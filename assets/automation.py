@@ -52,7 +52,7 @@ def crawl_schedule(crawl_asset: dg.AssetsDefinition) -> dg.ScheduleDefinition:
 def crawl_schedules(assets) -> list[dg.ScheduleDefinition]:
     """One daily re-crawl schedule per crawl of the registry (``sn_lake.catalog.CRAWLS``) among ``assets``."""
     crawls = {dg.AssetKey(crawl_asset(name)) for name in CRAWLS}
-    return [crawl_schedule(a) for a in assets if isinstance(a, dg.AssetsDefinition) and a.key in crawls]
+    return [crawl_schedule(a) for a in assets if isinstance(a, dg.AssetsDefinition) and a.keys <= crawls]
 
 
 @dg.sensor(

@@ -1,6 +1,7 @@
-"""Evaluation assets: one per attack family, partitioned by model (dynamic partitions ``models``).
+"""Evaluation assets: one per attack family (``eval_<family>``), partitioned by model (dynamic partitions ``models``),
+all computed by one multi-asset step per model, ``evaluate_model``.
 
-Each partition loads one model, runs one family on the ``gpu`` pool and writes Parquet under
+Each partition's step loads the model once, runs the selected families on the ``gpu`` pool and writes Parquet under
 ``lake/results/<family>/``; ``results_tables`` (``duckdb_write`` pool) moves every results file into
 ``results.*``. GPU work never holds the warehouse's write connection. The config classes take their
 defaults from the torch-free ``sn_lake.evaluate.configs``; ``sn_lake.evaluate.pipeline`` (PyTorch) is
@@ -107,29 +108,27 @@ def _catalog_facts(settings, model_id: str) -> tuple[str | None, str | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
-def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, config) -> dg.MaterializeResult:
+class _NotEvaluated(Exception):
+    """The model cannot be evaluated by this family (its reason is the message)."""
+
+
+def _evaluate_family(settings, model_id: str, family: families.Family, config, dataset, revision) -> dict:
+    """One family's evaluation of one model: its results' metadata. A model it cannot evaluate raises
+    :class:`_NotEvaluated`, after recording why when the reason lasts (its files, labels or data)."""
     from sn_lake.evaluate import pipeline  # PyTorch: imported by the step that evaluates, not by the code location
 
-    model_id = context.partition_key
-    settings = sn_lake.settings()
-    dataset, revision = _catalog_facts(settings, model_id)
     try:
-        summary = pipeline.run_family(settings, model_id, family, config, dataset=dataset)
+        summary = pipeline.run_family(settings, model_id, family.name, config, dataset=dataset)
     except pipeline.NOT_EVALUABLE as exc:
         if pipeline.is_lasting(exc):  # the model's files, labels or data: kept, so nothing queues it again
-            results.record_failure(settings, model_id, revision, family, str(exc))
-        raise dg.Failure(
-            description=f"{model_id} could not be evaluated with {family}: {exc}",
-            allow_retries=False,
-            metadata={"model_id": model_id, "reason": str(exc)[:2000]},
-        ) from exc
-    results.clear_failure(settings, model_id, family)
-    frame = summary.pop("frame")
-    for note in summary["notes"]:
-        context.log.info(note)
+            results.record_failure(settings, model_id, revision, family.name, str(exc))
+        raise _NotEvaluated(str(exc)) from exc
+    results.clear_failure(settings, model_id, family.name)
+    frame = summary["frame"]
     shown = frame.drop([c for c in ("roc_fpr", "roc_tpr", "per_label_norms", "computed_at") if c in frame.columns])
-    return dg.MaterializeResult(
-        metadata={
+    return {
+        "notes": summary["notes"],
+        "metadata": {
             "model_id": model_id,
             "config_hash": summary["config_hash"],
             "config": dataclasses.asdict(config),
@@ -137,56 +136,113 @@ def _evaluate(context: dg.AssetExecutionContext, sn_lake: SnLake, family: str, c
             "runtime_s": summary["runtime_s"],
             "path": dg.MetadataValue.path(summary["path"]),
             "results": dg.MetadataValue.md(shown.to_pandas().to_markdown(index=False)),
-        }
+        },
+    }
+
+
+class EvaluationRunConfig(dg.Config):
+    """The run config of each configurable family, under its asset's name: what the UI's launchpad and
+    ``sn-lake evaluate --config`` take (fields and defaults: docs/evaluation.md). A family without a field here runs
+    with its dataclass's defaults."""
+
+    eval_model_stealing: StealingRunConfig = StealingRunConfig()
+    eval_membership_inference: MembershipRunConfig = MembershipRunConfig()
+    eval_adversarial: AdversarialRunConfig = AdversarialRunConfig()
+    eval_backdoor_detection: BackdoorRunConfig = BackdoorRunConfig()
+
+
+# how a family's run config becomes its dataclass's values, where they differ (dict: as they are)
+_DATACLASS_VALUES: dict[str, Callable[[dict], dict]] = {"adversarial": _adversarial_values}
+
+
+EVALUATION_OP = "evaluate_model"  # the one op (and step) of the five assets
+
+
+def run_config(per_asset: dict) -> dict:
+    """``ops`` run config of the evaluation from run config per evaluation asset (``{"eval_adversarial":
+    {"config": {"n_samples": 50}}}``, what ``sn-lake evaluate --config`` takes)."""
+    return {EVALUATION_OP: {"config": {asset: value.get("config", {}) for asset, value in per_asset.items()}}}
+
+
+def _family_config(family: families.Family, config: EvaluationRunConfig):
+    """The family's configuration dataclass from the step's run config (its defaults when it takes none)."""
+    run = getattr(config, family.asset, None)
+    if run is None:
+        return family.config()
+    values = _DATACLASS_VALUES.get(family.name, dict)
+    return _as_dataclass(family.config, values(run.model_dump()))
+
+
+@dg.multi_asset(
+    name=EVALUATION_OP,
+    specs=[
+        dg.AssetSpec(
+            family.asset,
+            description=family.description,
+            deps=[catalog_evaluability, *(families.get(a).asset for a in family.after)],
+            group_name="evaluation",
+            kinds={"pytorch", "parquet"},
+            skippable=True,
+        )
+        for family in families.FAMILIES.values()  # the registry lists a family after those it reads
+    ],
+    partitions_def=models_partitions,
+    pool=GPU_POOL,
+    can_subset=True,
+)
+def evaluate_model(context: dg.AssetExecutionContext, sn_lake: SnLake, config: EvaluationRunConfig):
+    """Every selected family's evaluation of one model (the partition), one family after the other in one step: they
+    share one model load, one dataset decode and one set of logits per split (``sn_lake.evaluate.cache``), whichever
+    executor runs the step. Selecting one asset re-runs that family alone.
+
+    A family that cannot evaluate the model records its reason and the others go on; a family whose input (``after``)
+    failed in this step is left out. The step fails at the end, naming each family that did not materialize.
+    """
+    from sn_lake.evaluate import cache  # PyTorch, as above
+
+    model_id = context.partition_key
+    settings = sn_lake.settings()
+    dataset, revision = _catalog_facts(settings, model_id)
+    before = cache.CACHE.stats()
+    evaluated = 0
+    failed: dict[str, str] = {}
+    unexpected: Exception | None = None
+    for family in families.FAMILIES.values():
+        if dg.AssetKey(family.asset) not in context.selected_asset_keys:
+            continue
+        missing = [a for a in family.after if a in failed]
+        if missing:
+            failed[family.name] = f"left out: it reads the output of {', '.join(missing)}, which failed"
+            continue
+        try:
+            done = _evaluate_family(settings, model_id, family, _family_config(family, config), dataset, revision)
+        except _NotEvaluated as exc:
+            failed[family.name] = f"could not be evaluated: {exc}"
+            continue
+        except Exception as exc:  # noqa: BLE001 - a bug in one family: the others still run, the step fails below
+            context.log.exception(f"{family.asset} failed on {model_id}")
+            failed[family.name] = f"failed: {type(exc).__name__}: {exc}"
+            unexpected = unexpected or exc
+            continue
+        for note in done["notes"]:
+            context.log.info(note)
+        evaluated += 1
+        yield dg.MaterializeResult(asset_key=family.asset, metadata=done["metadata"])
+    after = cache.CACHE.stats()
+    context.log.info(
+        f"{model_id}: {evaluated} families evaluated in one step with {after['model_loads'] - before['model_loads']} "
+        f"model load(s) and {after['dataset_decodes'] - before['dataset_decodes']} dataset decode(s)"
     )
+    if failed:
+        reasons = "; ".join(f"{name} {reason}" for name, reason in failed.items())
+        raise dg.Failure(
+            description=f"{model_id}: {reasons}",
+            allow_retries=unexpected is not None,  # a lasting reason is recorded; retrying cannot change it
+            metadata={"model_id": model_id, "reason": reasons[:2000]},
+        ) from unexpected
 
 
-_EVAL = {
-    "group_name": "evaluation",
-    "partitions_def": models_partitions,
-    "pool": GPU_POOL,
-    "kinds": {"pytorch", "parquet"},
-}
-
-# The Dagster face of each family's configuration (sn_lake.evaluate.families): the run config its asset takes
-# in the UI and in `sn-lake evaluate --config`, and how it becomes the family's dataclass. A family missing
-# here runs with its dataclass's defaults and takes no run config.
-RUN_CONFIGS: dict[str, tuple[type[dg.Config], Callable[[dict], dict]]] = {
-    "model_stealing": (StealingRunConfig, dict),
-    "membership_inference": (MembershipRunConfig, dict),
-    "adversarial": (AdversarialRunConfig, _adversarial_values),
-    "backdoor_detection": (BackdoorRunConfig, dict),
-}
-
-
-def _evaluation_asset(family: families.Family, deps: list) -> dg.AssetsDefinition:
-    """The asset of one attack family, partitioned by model; its registry entry gives name, description and deps."""
-    spec = {"name": family.asset, "description": family.description, "deps": deps, **_EVAL}
-    if family.name not in RUN_CONFIGS:
-
-        @dg.asset(**spec)
-        def _without_config(context: dg.AssetExecutionContext, sn_lake: SnLake) -> dg.MaterializeResult:
-            return _evaluate(context, sn_lake, family.name, family.config())
-
-        return _without_config
-    run_config, values = RUN_CONFIGS[family.name]
-
-    @dg.asset(**spec)
-    def _with_config(context: dg.AssetExecutionContext, sn_lake: SnLake, config: run_config) -> dg.MaterializeResult:
-        return _evaluate(context, sn_lake, family.name, _as_dataclass(family.config, values(config.model_dump())))
-
-    return _with_config
-
-
-def _evaluation_assets() -> list[dg.AssetsDefinition]:
-    made: dict[str, dg.AssetsDefinition] = {}
-    for family in families.FAMILIES.values():  # the registry lists a family after those it reads
-        made[family.name] = _evaluation_asset(family, [catalog_evaluability, *(made[a] for a in family.after)])
-    return list(made.values())
-
-
-EVALUATION_ASSETS = _evaluation_assets()  # eval_task_accuracy, eval_model_stealing, ... in the registry's order
-ASSETS_BY_FAMILY = dict(zip(families.NAMES, EVALUATION_ASSETS, strict=True))
+ASSETS_BY_FAMILY = {name: dg.AssetKey(families.get(name).asset) for name in families.NAMES}
 
 # Load results whenever an evaluation partition was materialized (a sensor's run, a UI launch), even
 # while other models' partitions are still missing or failed: eager, without waiting for every partition.
@@ -195,7 +251,7 @@ LOAD_WHEN_EVALUATED = dg.AutomationCondition.eager().without(~dg.AutomationCondi
 
 @dg.asset(
     group_name="analytics",
-    deps=EVALUATION_ASSETS,
+    deps=[evaluate_model],
     pool=DUCKDB_WRITE_POOL,
     kinds={"duckdb", "parquet"},
     automation_condition=LOAD_WHEN_EVALUATED,

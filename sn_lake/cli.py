@@ -364,7 +364,8 @@ def add_model_partitions(model_ids: Sequence[str]) -> None:
 def evaluate_models(model_ids: Sequence[str], family_names: Sequence[str], ops_config: dict | None = None) -> bool:
     """Add the models as partitions, run the chosen evaluation assets per model, then load results and apply the views.
 
-    ``ops_config`` is run config per evaluation asset, e.g. ``{"eval_adversarial": {"config": {"n_samples": 50}}}``.
+    ``ops_config`` is run config per evaluation asset, e.g. ``{"eval_adversarial": {"config": {"n_samples": 50}}}``;
+    one step per model evaluates the chosen families (``assets.evaluation.evaluate_model``).
     """
     import dagster as dg
 
@@ -372,12 +373,13 @@ def evaluate_models(model_ids: Sequence[str], family_names: Sequence[str], ops_c
     from assets import evaluation
 
     add_model_partitions(model_ids)
-    chosen = [asset for name, asset in evaluation.ASSETS_BY_FAMILY.items() if name in family_names]
+    chosen = [key for name, key in evaluation.ASSETS_BY_FAMILY.items() if name in family_names]
+    names = [key.to_user_string() for key in chosen]
+    chosen_config = evaluation.run_config({k: v for k, v in (ops_config or {}).items() if k in names})
     ok = True
     for model_id in model_ids:
-        print(f"== evaluating {model_id}: {', '.join(a.key.to_user_string() for a in chosen)}")
-        chosen_config = {k: v for k, v in (ops_config or {}).items() if k in {a.key.to_user_string() for a in chosen}}
-        ok &= materialize(dg.AssetSelection.assets(*chosen), chosen_config or None, partition_key=model_id)
+        print(f"== evaluating {model_id}: {', '.join(names)}")
+        ok &= materialize(dg.AssetSelection.assets(*chosen), chosen_config, partition_key=model_id)
     downstream = dg.AssetSelection.groups("evaluation").downstream() - dg.AssetSelection.groups("evaluation")
     return materialize(downstream) and ok
 

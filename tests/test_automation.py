@@ -211,7 +211,7 @@ def test_sensor_targets_the_partitioned_evaluation_assets():
 def test_results_are_loaded_once_a_model_was_evaluated_even_with_others_pending(sn_home):
     """The sensor's runs only evaluate; the loader follows by its automation condition, without
     waiting for the partitions of models not evaluated yet (or failed)."""
-    from assets.evaluation import EVALUATION_ASSETS, results_tables
+    from assets.evaluation import ASSETS_BY_FAMILY, results_tables
 
     defs = load_definitions()
     loader = results_tables.key
@@ -219,7 +219,9 @@ def test_results_are_loaded_once_a_model_was_evaluated_even_with_others_pending(
         instance.add_dynamic_partitions("models", ["local:a", "local:b"])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert first.get_num_requested(loader) == 0  # nothing evaluated yet: nothing to load
-        instance.report_runless_asset_event(dg.AssetMaterialization(EVALUATION_ASSETS[0].key, partition="local:a"))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(ASSETS_BY_FAMILY["task_accuracy"], partition="local:a")
+        )
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         assert second.get_num_requested(loader) == 1  # local:b is still missing, and the loader runs anyway
         third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)

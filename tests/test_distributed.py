@@ -673,14 +673,14 @@ def test_distributed_profile_matches_the_embedded_one(distributed, three_zoo_mod
     print(f"[{time.monotonic() - t0:.0f} s] sn-lake evaluate, results and views done")
 
     cli_steps = celery_steps(state, cli_runs)
-    assert {f"eval_task_accuracy[{cli_model}]", "results_tables", "analytics_views"} <= set(cli_steps), cli_steps
+    assert {f"evaluate_model[{cli_model}]", "results_tables", "analytics_views"} <= set(cli_steps), cli_steps
     assert set(cli_steps.values()) <= set(workers), (
         f"`sn-lake evaluate` steps ran outside the Celery workers {workers}: {cli_steps}"
     )
     steps = celery_steps(state)
     assert {"raw_timm", "catalog_models", "results_tables", "analytics_views"} <= set(steps), steps
     assert set(steps.values()) <= set(workers), steps
-    evaluated_by = {steps[f"eval_task_accuracy[{m}]"] for m in model_ids}
+    evaluated_by = {steps[f"evaluate_model[{m}]"] for m in model_ids}
     assert evaluated_by == set(workers), f"the two partitions ran on {evaluated_by}, expected one on each of {workers}"
 
     # The embedded profile: a DuckDB file built by the same library from the same lake.

@@ -191,9 +191,11 @@ def test_every_layer_takes_the_families_from_the_one_registry(settings):
             "dataset"
         }
         assert RULES[family.table].table == family.table
-        assert evaluation.ASSETS_BY_FAMILY[family.name].key.to_user_string() == family.asset
+        assert evaluation.ASSETS_BY_FAMILY[family.name].to_user_string() == family.asset
         assert cli.ATTACK_FAMILIES[family.attack] == family.name
         assert set(family.after) < set(families.NAMES)
+    # the evaluation step's run config: one field per configurable family, named by its asset
+    assert set(evaluation.EvaluationRunConfig.model_fields) <= {f.asset for f in families.FAMILIES.values()}
     assert [c.check_key.name for c in RESULTS_CHECKS] == [
         f"{t.replace('.', '_')}_rules" for t in families.TABLES.values()
     ]
