@@ -10,6 +10,7 @@ import json
 import math
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
@@ -288,6 +289,27 @@ def test_card_summary_never_raises_and_every_number_is_in_range(model, card):
     meta, body, problem = model_cards.read_card(card)
     assert isinstance(meta, dict) and isinstance(body, str) and len(body) <= model_cards.BODY_MAX
     assert problem is None or problem.rule.startswith("card.")
+
+
+def _splits_as_url(text: str) -> bool:
+    try:
+        urlsplit(text).port  # noqa: B018 - raises ValueError on a port that is no number
+    except ValueError:
+        return False
+    return True
+
+
+URLISH = st.builds(
+    str.__add__, st.sampled_from(["http://", "https://", "HTTP://", "ftp://", ""]), st.text(alphabet=":/?#[]@.-a9é \n")
+)
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=QUIET)
+@given(st.one_of(URLISH, st.text()))
+def test_the_fast_paths_of_url_and_text_checks_agree_with_their_definitions(text):
+    """``is_url`` and ``clean_text`` skip the work for plain URLs and ASCII text: never with another answer."""
+    assert numbers.is_url(text) == _splits_as_url(text)
+    assert numbers.clean_text(text) == text.encode("utf-8", "replace").decode("utf-8")
 
 
 @FAST

@@ -160,6 +160,8 @@ def accuracy(value: Any, field: str = "reported_accuracy", where: str = "") -> t
 def clean_text(text: str) -> str:
     """``text`` as valid UTF-8: lone surrogates (JSON escapes allow them, no Parquet or DuckDB string holds them)
     become '?'."""
+    if text.isascii():  # the usual case, without encoding
+        return text
     try:
         text.encode("utf-8")
         return text
@@ -167,8 +169,14 @@ def clean_text(text: str) -> str:
         return text.encode("utf-8", "replace").decode("utf-8")
 
 
+# an http(s) URL whose host is plain letters, digits, dots and dashes (no port, brackets or user): it always splits
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]*(?:[/?#].*)?", re.DOTALL)
+
+
 def is_url(text: str) -> bool:
     """Whether ``text`` splits as a URL (``urllib.parse.urlsplit`` refuses ``http://[broken``, for one)."""
+    if _PLAIN_URL.fullmatch(text):  # the usual case, without splitting
+        return True
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a port that is no number
@@ -183,8 +191,8 @@ def _is_int(value: Any) -> bool:
 
 def _checker(dtype: pl.DataType):
     """A function ``value -> (typed value, None)``, or ``(None, what was expected)``, for one column type."""
-    if dtype == pl.String:
-        return lambda v: (clean_text(v), None) if isinstance(v, str) else (None, "text")
+    if dtype == pl.String:  # clean_text's ASCII case inline: this runs for every text of every record
+        return lambda v: ((v if v.isascii() else clean_text(v)), None) if isinstance(v, str) else (None, "text")
     if dtype == pl.Boolean:
         return lambda v: (v, None) if isinstance(v, bool) else (None, "true or false")
     if dtype == pl.Float64:  # abs(NaN) < x is False: NaN is refused with the infinities
@@ -279,6 +287,9 @@ def record_object(payload: str) -> dict:
     return record
 
 
+ROW_CHUNK = 5000  # catalog rows turned into a frame at a time
+
+
 def rows_from_records(
     latest: pl.DataFrame,
     make_row: Callable[[dict, list[Problem]], dict],
@@ -295,7 +306,7 @@ def rows_from_records(
     """
     issues = [] if issues is None else issues
     full = {**schema, **SEEN_SCHEMA}
-    rows = []
+    rows, frames = [], []
     for native_id, payload, first_seen, last_seen in latest.select("native_id", "payload", *SEEN_SCHEMA).iter_rows():
         model_id = f"{source}:{native_id}"
         problems: list[Problem] = []
@@ -308,4 +319,7 @@ def rows_from_records(
             continue
         issues.extend(p.entry(model_id) for p in problems)
         rows.append(row)
-    return pl.DataFrame(rows, schema=full)
+        if len(rows) == ROW_CHUNK:  # rows become columns a chunk at a time: memory flat in the number of records
+            frames.append(pl.DataFrame(rows, schema=full))
+            rows = []
+    return pl.concat([*frames, pl.DataFrame(rows, schema=full)])

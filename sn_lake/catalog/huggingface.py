@@ -87,9 +87,6 @@ CATALOG_SCHEMA = models_schema(
 )
 
 
-ROW_CHUNK = 5000  # catalog rows turned into a frame at a time
-
-
 class CardFinder:
     """A listed model's card: the newest card record at the listing's sha when it has text, else the model's newest
     card with text, else None.
@@ -159,7 +156,7 @@ def catalog_rows(raw: pl.DataFrame, issues: list[dict] | None = None) -> pl.Data
             continue
         issues.extend(p.entry(model_id) for p in problems)
         rows.append(row)
-        if len(rows) == ROW_CHUNK:  # rows become columns a chunk at a time: memory flat in the number of models
+        if len(rows) == numbers.ROW_CHUNK:  # rows become columns a chunk at a time: memory flat in the number of models
             frames.append(pl.DataFrame(rows, schema=schema))
             rows = []
     return pl.concat([*frames, pl.DataFrame(rows, schema=schema)])
