@@ -90,7 +90,13 @@ class Context:
                 "model_args": TINY_ARCHS.get(architecture, {}),
                 "pretrained_cfg": {"input_size": size, "mean": [0.5] * 3, "std": [0.5] * 3},
             }
-        return models.build(config).to(self.device)
+        try:
+            return models.build(config).to(self.device)
+        except models.ModelLoadError as exc:
+            if architecture == "same":
+                raise  # the model's own architecture: a reason of the model's
+            # a surrogate architecture the run config names: the config's error, never recorded against the model
+            raise ValueError(f"Expected a surrogate_arch timm can build, found {architecture!r} ({exc})") from exc
 
 
 def _rows_task_accuracy(ctx: Context, cfg: AccuracyConfig) -> list[dict]:
